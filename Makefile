@@ -1,0 +1,54 @@
+# Kassa. `make run` and `make test` need only Python 3.11+ and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+export PORT
+
+.PHONY: run test bench install install-dev lint migrate seed clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files re-run pip only when a requirements file changes.
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: seed
+	@echo ""
+	@echo "Kassa is starting:"
+	@echo "  dashboard   http://127.0.0.1:$(PORT)/dashboard/"
+	@echo "  admin       http://127.0.0.1:$(PORT)/admin/"
+	@echo "  storefronts http://127.0.0.1:$(PORT)/s/asha-prints/  http://127.0.0.1:$(PORT)/s/nordic-knits/"
+	@echo "  API docs    http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "  sandbox     http://127.0.0.1:$${SANDBOX_PORT:-7076}/health"
+	@echo "Ctrl-C stops everything."
+	@echo ""
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
+
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-dev
+	$(BIN)/python -m bench.run_all
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf var/db.sqlite3* var/celery var/sandbox

@@ -1,0 +1,46 @@
+"""The Celery app and the one reviewed beat schedule.
+
+django-celery-beat's DatabaseScheduler copies BEAT_SCHEDULE into the database
+on start, so staff can change intervals in the admin without a deploy.
+"""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("kassa")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Every periodic task is idempotent and safe to run twice at once (DESIGN.md).
+BEAT_SCHEDULE = {
+    "monitor-pending-payments": {
+        "task": "payments.tasks.monitor_pending_payments",
+        "schedule": 10.0,
+        "options": {"expires": 9},
+    },
+    "expire-stale-payments": {
+        "task": "payments.tasks.expire_stale_payments",
+        "schedule": 30.0,
+        "options": {"expires": 29},
+    },
+    "release-amount-reservations": {
+        "task": "payments.tasks.release_amount_reservations",
+        "schedule": 300.0,
+    },
+    "deliver-webhooks": {
+        "task": "sellers.tasks.deliver_due_webhooks",
+        "schedule": 15.0,
+        "options": {"expires": 14},
+    },
+    "settle": {
+        "task": "payments.tasks.settle",
+        "schedule": 24 * 3600.0,
+    },
+    "purge-idempotency-keys": {
+        "task": "sellers.tasks.purge_expired_idempotency_keys",
+        "schedule": 3600.0,
+    },
+}
+app.conf.beat_schedule = BEAT_SCHEDULE

@@ -1,0 +1,62 @@
+"""Operational endpoints: /healthz and /metrics."""
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpResponseForbidden, JsonResponse
+from django.views.decorators.cache import never_cache
+
+log = logging.getLogger("kassa.health")
+
+
+def _check(fn) -> dict:
+    started = time.perf_counter()
+    try:
+        detail = fn()
+    except Exception as exc:  # a health check reports failures, it never raises
+        return {"ok": False, "error": exc.__class__.__name__}
+    return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1), **(detail or {})}
+
+
+def _database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"vendor": connection.vendor}
+
+
+def _cache() -> dict:
+    cache.set("healthz", "1", 5)
+    if cache.get("healthz") != "1":
+        raise RuntimeError("cache read-back failed")
+    return {"backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]}
+
+
+def _broker() -> dict:
+    from config.celery_app import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else "custom"}
+
+
+@never_cache
+def healthz(request):
+    checks = {"database": _check(_database), "cache": _check(_cache), "broker": _check(_broker)}
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+
+
+@never_cache
+def metrics(request):
+    """Prometheus metrics for staff, or for scrapers on loopback / METRICS_ALLOWED_IPS."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    allowed = remote in getattr(settings, "METRICS_ALLOWED_IPS", ("127.0.0.1", "::1"))
+    if not (allowed or (request.user.is_authenticated and request.user.is_staff)):
+        return HttpResponseForbidden("Metrics are for staff or the internal network.")
+    from django_prometheus.exports import ExportToDjangoView
+
+    import payments.metrics  # noqa: F401  registers Kassa's own gauges
+
+    return ExportToDjangoView(request)

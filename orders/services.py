@@ -1,0 +1,111 @@
+"""Every write to orders: creation, status transitions and the timeline."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from orders.actors import Actor
+from orders.models import Order, OrderEvent, OrderItem, Product
+from orders.states import order_can_transition
+from sellers.models import Seller
+
+
+class OrderError(Exception):
+    """A refused order operation; the message is safe to show."""
+
+    code = "order_error"
+    http_status = 409
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        self.user_message = message
+        if code:
+            self.code = code
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    name: str
+    unit_amount: int
+    quantity: int = 1
+    product: Product | None = None
+
+
+def order_event_write(*, order: Order, type: str, actor: Actor, data: dict | None = None,
+                      from_status: str = "", to_status: str = "") -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order, type=type, from_status=from_status, to_status=to_status,
+        data={**actor.describe(), **(data or {})}, **actor.event_fields(),
+    )
+
+
+def order_create(*, seller: Seller, currency: str, items: list[ItemSpec], actor: Actor,
+                 reference: str = "", customer_email: str = "", metadata: dict[str, Any] | None = None,
+                 partner_user_id: str = "") -> Order:
+    if not items:
+        raise OrderError("An order needs at least one item.", code="invalid_request")
+    if any(item.unit_amount <= 0 or item.quantity <= 0 for item in items):
+        raise OrderError("Item amounts and quantities must be positive.", code="invalid_request")
+    total = sum(item.unit_amount * item.quantity for item in items)
+    with transaction.atomic():
+        order = Order.objects.create(
+            seller=seller, currency=currency.upper(), amount=total, reference=reference,
+            customer_email=customer_email, metadata=metadata or {}, partner_user_id=partner_user_id,
+        )
+        OrderItem.objects.bulk_create(
+            OrderItem(order=order, product=item.product, name=item.name,
+                      unit_amount=item.unit_amount, quantity=item.quantity)
+            for item in items
+        )
+        order_event_write(order=order, type="order.created", actor=actor, to_status=order.status,
+                          data={"amount": total, "currency": order.currency})
+    return order
+
+
+def order_transition(*, order_id, to_status: str, actor: Actor, event_type: str | None = None,
+                     data: dict | None = None, **fields: Any) -> Order | None:
+    """Move an order to `to_status` if the table allows it from its current status.
+
+    Locks the order row (select_for_update); must run inside the caller's transaction
+    or opens its own. Returns the order, or None when the move is not allowed
+    (the caller decides whether that is an error).
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status == to_status and to_status != "partially_refunded":
+            return None
+        if not order_can_transition(order.status, to_status):
+            return None
+        from_status = order.status
+        order.status = to_status
+        for name, value in fields.items():
+            setattr(order, name, value)
+        order.save(update_fields=["status", "updated_at", *fields])
+        order_event_write(order=order, type=event_type or f"order.{to_status}", actor=actor,
+                          from_status=from_status, to_status=to_status, data=data)
+    return order
+
+
+def order_mark_fulfilled(*, order: Order, actor: Actor, delivery_info: str | None = None) -> Order:
+    fields = {"fulfilled_at": timezone.now()}
+    if delivery_info is not None:
+        fields["delivery_info"] = delivery_info
+    updated = order_transition(order_id=order.pk, to_status="fulfilled", actor=actor, **fields)
+    if updated is None:
+        raise OrderError(f"Only a paid order can be fulfilled; this one is {order.get_status_display().lower()}.")
+    return updated
+
+
+def order_update_delivery(*, order: Order, delivery_info: str, actor: Actor) -> Order:
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.delivery_info == delivery_info:
+            return locked
+        locked.delivery_info = delivery_info
+        locked.save(update_fields=["delivery_info", "updated_at"])
+        order_event_write(order=locked, type="order.delivery_updated", actor=actor,
+                          data={"delivery_info": delivery_info[:500]})
+    return locked

@@ -1,0 +1,72 @@
+"""The one protocol every payment provider implements, and the provider-neutral
+facts they return. Providers never touch the ORM: they read the payment they are
+given and return dataclasses; payments.services turns facts into transitions."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from orders.models import Order
+    from payments.models import Payment
+    from sellers.models import Seller
+
+
+@dataclass(frozen=True)
+class PaymentInstructions:
+    """What the pay page shows, and what start() learned from the provider."""
+
+    pay_to: str = ""                 # Nano address, or the gateway's order id
+    payment_uri: str = ""            # nano:<address>?amount=<raw>, or a hosted checkout URL
+    provider_ref: str = ""           # gateway order/transaction id
+    qr_svg: str = ""                 # inline SVG (segno), Nano only
+    checkout_params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A fact about money: "external_tx_id moved `amount` to `pay_to` for `payment_ref`".
+
+    `amount` is in wire units (raw for XNO, minor for fiat). `confirmed` means final;
+    `failed` means the provider says this attempt failed. The same fact may arrive
+    by webhook, poll and shopper verify; observation_apply applies it once.
+    """
+
+    provider: str
+    external_tx_id: str
+    amount: int = 0
+    confirmed: bool = False
+    failed: bool = False
+    payment_ref: str = ""            # our payment id, when the provider echoes it
+    provider_ref: str = ""           # gateway order/transaction id
+    pay_to: str = ""                 # Nano: the receiving address (matched with amount)
+    source_account: str = ""
+    failure_reason: str = ""
+    observed_at: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    provider_refund_id: str = ""
+    status: str = "pending"          # pending | succeeded | failed
+    failure_reason: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    code: str
+
+    def is_available(self, seller: Seller, order: Order) -> bool: ...
+
+    def start(self, payment: Payment) -> PaymentInstructions: ...
+
+    def poll(self, payments: list[Payment]) -> list[Observation]: ...
+
+    def verify(self, payment: Payment, reference: str) -> list[Observation]: ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[Observation]: ...
+
+    def refund(self, payment: Payment, amount_minor: int) -> RefundResult: ...

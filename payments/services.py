@@ -1,0 +1,609 @@
+"""Every payment state change. Views, tasks, admin actions and the API call these.
+
+Rules (DESIGN.md): each function runs in transaction.atomic(), guards the row with
+select_for_update() (or a conditional UPDATE), writes a PaymentEvent in the same
+transaction, and sends notifications only after commit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orders.actors import Actor
+from orders.models import Order
+from orders.services import OrderError, order_event_write, order_transition
+from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt, Refund
+from payments.money import due_in_wire_units, fee_split
+from payments.providers.base import Observation
+from payments.providers.errors import NoFreeAmountSlot, PaymentError, ProviderError, ProviderNotConfigured
+from payments.providers.registry import get_provider
+from payments.states import payment_can_transition
+from payments.representations import order_data, payment_data, refund_data
+from sellers.services import webhook_event_emit, webhook_events_emit_many
+
+log = logging.getLogger("kassa.payments")
+
+# Unique-amount slots per (address, base amount): due = base + k µXNO, k < this.
+MAX_AMOUNT_SLOTS = 1000
+CUSTODIAL_METHODS = ("razorpay", "coinpay")
+
+
+class PaymentStateError(PaymentError):
+    """The requested change is not allowed from the payment's current status (HTTP 409)."""
+
+    code = "invalid_state"
+    http_status = 409
+
+    def __init__(self, message: str, **kwargs):
+        # These messages are written for people: show them as they are.
+        super().__init__(message, user_message=message, **kwargs)
+
+
+# --- events and the guarded transition ---------------------------------------------
+
+def payment_event_write(*, payment: Payment, type: str, actor: Actor, data: dict | None = None,
+                        from_status: str = "", to_status: str = "") -> PaymentEvent:
+    return PaymentEvent.objects.create(
+        payment=payment, type=type, from_status=from_status, to_status=to_status,
+        data={**actor.describe(), **(data or {})}, **actor.event_fields(),
+    )
+
+
+def _lock(payment_id) -> Payment:
+    return Payment.objects.select_for_update().select_related("order", "seller").get(pk=payment_id)
+
+
+def _transition(payment: Payment, to_status: str, *, actor: Actor, event_type: str | None = None,
+                data: dict | None = None, fields: dict | None = None) -> bool:
+    """Apply one table-checked transition to a payment the caller has locked.
+
+    Requires: the caller holds the row lock (select_for_update) inside transaction.atomic().
+    Returns False, changing nothing, when the table does not allow it.
+    """
+    if not payment_can_transition(payment.status, to_status):
+        return False
+    from_status = payment.status
+    payment.status = to_status
+    for name, value in (fields or {}).items():
+        setattr(payment, name, value)
+    payment.save(update_fields=["status", "updated_at", *(fields or {})])
+    payment_event_write(payment=payment, type=event_type or f"payment.{to_status}", actor=actor,
+                        from_status=from_status, to_status=to_status, data=data)
+    return True
+
+
+def payment_transition(*, payment_id, to_status: str, actor: Actor, event_type: str | None = None,
+                       data: dict | None = None, **fields) -> Payment | None:
+    """Lock the payment and move it to `to_status`; None if the table refuses."""
+    with transaction.atomic():
+        payment = _lock(payment_id)
+        return payment if _transition(payment, to_status, actor=actor, event_type=event_type,
+                                      data=data, fields=fields) else None
+
+
+def _flag(payment: Payment, code: str, *, actor: Actor, data: dict | None = None, review: bool = True) -> None:
+    """Add an exception code (once) and open a review; the caller holds the lock."""
+    if code not in payment.exceptions:
+        payment.exceptions = [*payment.exceptions, code]
+    fields = ["exceptions", "updated_at"]
+    if review:
+        payment.review_status = Payment.Review.OPEN
+        fields.append("review_status")
+    payment.save(update_fields=fields)
+    payment_event_write(payment=payment, type=f"payment.exception.{code}", actor=actor, data=data)
+
+
+# --- start --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Quote:
+    """What a method charges for an order: pay_currency minor units, and where to."""
+
+    pay_currency: str
+    amount_due: int
+    pay_to: str = ""
+    rate: object = None
+    rate_source: str = ""
+    unique_amount: bool = False
+
+
+def check_method_available(*, order: Order, method: str) -> None:
+    seller = order.seller
+    if not seller.is_accepting_payments:
+        raise PaymentStateError(f"{seller.name} is not accepting payments right now.")
+    if method not in seller.enabled_methods:
+        message = f"{seller.name} does not accept this payment method."
+        raise ProviderNotConfigured(message, user_message=message)
+    if not get_provider(method).is_available(seller, order):
+        message = f"{seller.name} has not finished setting up this payment method."
+        raise ProviderNotConfigured(message, user_message=message)
+
+
+def _reusable_payment(order: Order, method: str) -> Payment | None:
+    return (Payment.objects.filter(order=order, method=method, status__in=Payment.ACTIVE_STATUSES,
+                                   expires_at__gt=timezone.now())
+            .order_by("-created_at").first())
+
+
+def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: Actor) -> Payment:
+    """Insert the payment at the smallest free slot base + k; retry the next k on a clash.
+
+    The partial unique index on (pay_to, amount_due) WHERE amount_reserved is the
+    arbiter: two concurrent checkouts may pick the same k, and the loser retries.
+    """
+    now = timezone.now()
+    expires_at = now + timedelta(minutes=settings.PAYMENT_EXPIRY_MINUTES)
+    base = quote.amount_due
+    for _attempt in range(50):
+        taken = set(
+            Payment.objects.filter(pay_to=quote.pay_to, amount_reserved=True,
+                                   amount_due__gte=base, amount_due__lt=base + MAX_AMOUNT_SLOTS)
+            .values_list("amount_due", flat=True)
+        ) if quote.unique_amount else set()
+        free = next((base + k for k in range(MAX_AMOUNT_SLOTS) if base + k not in taken), None)
+        if free is None:
+            message = "Too many payments are waiting on this address at this price; please try again in a few minutes."
+            raise NoFreeAmountSlot(message, user_message=message)
+        try:
+            with transaction.atomic():
+                return Payment.objects.create(
+                    order=order, seller=order.seller, method=method, currency=order.currency, amount=order.amount,
+                    pay_currency=quote.pay_currency, amount_due=free, pay_to=quote.pay_to, rate=quote.rate,
+                    rate_source=quote.rate_source, amount_reserved=quote.unique_amount,
+                    reserved_until=expires_at + timedelta(hours=settings.PAYMENT_MONITORING_HOURS)
+                    if quote.unique_amount else None,
+                    expires_at=expires_at,
+                )
+        except IntegrityError:
+            if not quote.unique_amount:
+                raise
+            continue  # someone took that slot between our read and insert
+    message = "Could not reserve a unique amount; please try again."
+    raise NoFreeAmountSlot(message, user_message=message)
+
+
+def payment_start(*, order: Order, method: str, actor: Actor, reuse: bool = True) -> Payment:
+    """Start (or reuse) a payment for an order and ask the provider for instructions.
+
+    Refreshing or double-clicking returns the active payment for that method.
+    The provider call happens after commit, outside the order lock.
+    """
+    provider = get_provider(method)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("seller").get(pk=order.pk)
+        if order.is_paid:
+            raise PaymentStateError("This order is already paid.")
+        if order.status == Order.Status.CANCELLED:
+            raise PaymentStateError("This order was cancelled.")
+        if reuse and (existing := _reusable_payment(order, method)):
+            return existing
+        check_method_available(order=order, method=method)
+        if order.status == Order.Status.EXPIRED:
+            order_transition(order_id=order.pk, to_status="open", actor=actor, event_type="order.reopened")
+        quote = provider.quote(order.seller, order)
+        payment = _insert_with_unique_amount(order, method, quote, actor)
+        payment_event_write(payment=payment, type="payment.started", actor=actor, to_status=payment.status,
+                            data={"method": method, "amount_due": str(payment.amount_due),
+                                  "pay_currency": payment.pay_currency})
+        order_event_write(order=order, type="order.payment_started", actor=actor,
+                          data={"payment": str(payment.pk), "method": method})
+    try:
+        instructions = provider.start(payment)
+    except ProviderError as exc:
+        log.warning("payment start failed", extra={"payment": str(payment.pk), "method": method,
+                                                   "error": exc.__class__.__name__})
+        payment_transition(payment_id=payment.pk, to_status="failed", actor=Actor.system("start"),
+                           data={"reason": "provider_error", "message": exc.user_message})
+        raise
+    return payment_attach_instructions(payment=payment, instructions=instructions)
+
+
+def payment_attach_instructions(*, payment: Payment, instructions) -> Payment:
+    fields = {
+        "pay_to": instructions.pay_to or payment.pay_to,
+        "payment_uri": instructions.payment_uri,
+        "provider_ref": instructions.provider_ref,
+        "checkout_params": instructions.checkout_params,
+    }
+    changed = {k: v for k, v in fields.items() if getattr(payment, k) != v}
+    if changed:
+        Payment.objects.filter(pk=payment.pk).update(**changed, updated_at=timezone.now())
+        for name, value in changed.items():
+            setattr(payment, name, value)
+    return payment
+
+
+# --- facts → transitions -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ApplyResult:
+    receipt: Receipt
+    payment: Payment | None
+    changed: bool        # False: this fact was already applied (or adds nothing new)
+
+
+_STATE_RANK = {Receipt.State.SEEN: 1, Receipt.State.CONFIRMED: 2, Receipt.State.FAILED: 2}
+
+
+def _match_payment(obs: Observation) -> Payment | None:
+    if obs.payment_ref:
+        payment = Payment.objects.filter(pk=obs.payment_ref, method=obs.provider).first() \
+            if _looks_like_uuid(obs.payment_ref) else None
+        if payment:
+            return payment
+    if obs.provider_ref:
+        payment = Payment.objects.filter(method=obs.provider, provider_ref=obs.provider_ref).first()
+        if payment:
+            return payment
+    if obs.pay_to and obs.amount:
+        # Unique amounts: (address, exact amount) names at most one reserved payment.
+        for candidate in Payment.objects.filter(pay_to=obs.pay_to, method=obs.provider, amount_reserved=True):
+            if due_in_wire_units(candidate.amount_due, candidate.pay_currency) == obs.amount:
+                return candidate
+    return None
+
+
+def _looks_like_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def observation_apply(*, observation: Observation, actor: Actor | None = None) -> ApplyResult:
+    """Turn one provider fact into at most one change. The only place that does.
+
+    Idempotent by (provider, external_tx_id): the Receipt row is unique on it and only
+    moves forward (seen → confirmed, or failed), so the same fact from webhook, poll
+    and shopper verify changes state once. Locks the receipt, then the payment.
+    """
+    obs = observation
+    actor = actor or Actor.provider(obs.provider)
+    new_state = (Receipt.State.FAILED if obs.failed
+                 else Receipt.State.CONFIRMED if obs.confirmed else Receipt.State.SEEN)
+    with transaction.atomic():
+        receipt, created = Receipt.objects.select_for_update().get_or_create(
+            provider=obs.provider, external_tx_id=obs.external_tx_id,
+            defaults={"amount": str(obs.amount), "pay_to": obs.pay_to, "state": new_state,
+                      "source_account": obs.source_account, "data": dict(obs.raw)},
+        )
+        if not created:
+            if _STATE_RANK[new_state] <= _STATE_RANK[receipt.state] or receipt.state == Receipt.State.FAILED:
+                return ApplyResult(receipt, receipt.payment, changed=False)
+            receipt.state = new_state
+            receipt.amount = str(obs.amount or receipt.amount)
+            receipt.data = {**receipt.data, **dict(obs.raw)}
+            receipt.save(update_fields=["state", "amount", "data", "updated_at"])
+        if receipt.payment_id is None:
+            matched = _match_payment(obs)
+            if matched is None:
+                log.warning("unmatched receipt", extra={"provider": obs.provider, "tx": obs.external_tx_id})
+                return ApplyResult(receipt, None, changed=True)
+            receipt.payment = matched
+            receipt.resolution = Receipt.Resolution.MATCHED
+            receipt.save(update_fields=["payment", "resolution", "updated_at"])
+        payment = _lock(receipt.payment_id)
+        _apply_to_payment(payment, receipt, obs, actor)
+    return ApplyResult(receipt, payment, changed=True)
+
+
+def _received_totals(payment: Payment) -> tuple[int, int]:
+    """(confirmed, seen-or-confirmed) wire amounts over this payment's receipts."""
+    confirmed = seen = 0
+    for state, amount in payment.receipts.exclude(state=Receipt.State.FAILED).values_list("state", "amount"):
+        seen += int(amount)
+        if state == Receipt.State.CONFIRMED:
+            confirmed += int(amount)
+    return confirmed, seen
+
+
+def _apply_to_payment(payment: Payment, receipt: Receipt, obs: Observation, actor: Actor) -> None:
+    """Requires: payment locked by the caller."""
+    now = timezone.now()
+    data = {"tx": obs.external_tx_id, "amount": str(obs.amount)}
+    if obs.failed:
+        if _transition(payment, "failed", actor=actor, data={**data, "reason": obs.failure_reason[:200]}):
+            _release_later(payment, now)
+            _after_commit_event(payment, "payment.failed")
+        return
+    confirmed, seen = _received_totals(payment)
+    if str(seen) != payment.amount_received:
+        payment.amount_received = str(seen)
+        payment.save(update_fields=["amount_received", "updated_at"])
+    due = due_in_wire_units(payment.amount_due, payment.pay_currency)
+    if payment.status in Payment.ACTIVE_STATUSES:
+        if confirmed >= due:
+            _complete(payment, actor=actor, tx_id=obs.external_tx_id, overpaid=confirmed > due, data=data)
+        elif seen >= due:
+            _transition(payment, "confirming", actor=actor, data=data, fields={"confirmed_at": now})
+        else:
+            payment_event_write(payment=payment, type="payment.partially_received", actor=actor,
+                                data={**data, "received": str(seen), "due": str(due)})
+        return
+    if not obs.confirmed:
+        return  # unconfirmed money on a closed payment: wait for confirmation before flagging
+    if payment.status in ("expired", "cancelled", "failed"):
+        _flag(payment, Payment.Exception_.PAID_LATE, actor=actor, data={**data, "status": payment.status})
+        _after_commit_event(payment, "payment.paid_late")
+    else:  # completed or refunded: extra money on a paid payment
+        _flag(payment, Payment.Exception_.OVERPAID, actor=actor, data=data)
+
+
+def _complete(payment: Payment, *, actor: Actor, tx_id: str, overpaid: bool, data: dict) -> None:
+    """Requires: payment locked. Completes it, marks the order paid (or flags a duplicate),
+    writes the ledger entry, and queues seller webhooks after commit."""
+    now = timezone.now()
+    _transition(payment, "completed", actor=actor, data=data,
+                fields={"completed_at": now, "tx_id": tx_id, "confirmed_at": payment.confirmed_at or now})
+    _release_later(payment, now)
+    if overpaid:
+        _flag(payment, Payment.Exception_.OVERPAID, actor=actor, data=data)
+    ledger_record_payment(payment=payment)
+    order = order_transition(order_id=payment.order_id, to_status="paid", actor=actor,
+                             data={"payment": str(payment.pk)}, paid_at=now)
+    if order is None:
+        current = Order.objects.only("status").get(pk=payment.order_id).status
+        if current in Order.PAID_STATUSES:
+            _flag(payment, Payment.Exception_.DUPLICATE, actor=actor, data={"order_status": current})
+    _after_commit_event(payment, "payment.completed")
+    if order is not None:
+        webhook_event_emit(seller_id=payment.seller_id, event_type="order.paid", data=order_data(order))
+
+
+def _release_later(payment: Payment, now) -> None:
+    """Keep the amount reserved through the monitoring window so late money still matches."""
+    if payment.amount_reserved:
+        payment.reserved_until = now + timedelta(hours=settings.PAYMENT_MONITORING_HOURS)
+        payment.save(update_fields=["reserved_until", "updated_at"])
+
+
+def _after_commit_event(payment: Payment, event_type: str) -> None:
+    webhook_event_emit(seller_id=payment.seller_id, event_type=event_type, data=payment_data(payment))
+
+
+# --- ledger -----------------------------------------------------------------------
+
+def ledger_record_payment(*, payment: Payment) -> LedgerEntry:
+    """One entry per completed payment (unique), split exactly by the seller's fee."""
+    existing = LedgerEntry.objects.filter(payment=payment, kind=LedgerEntry.Kind.PAYMENT).first()
+    if existing:
+        return existing
+    fee_bps = payment.seller.effective_fee_bps
+    split = fee_split(payment.amount, fee_bps)
+    return LedgerEntry.objects.create(
+        seller=payment.seller, payment=payment, kind=LedgerEntry.Kind.PAYMENT, method=payment.method,
+        custody=LedgerEntry.Custody.PLATFORM if payment.method in CUSTODIAL_METHODS else LedgerEntry.Custody.SELLER,
+        currency=payment.currency, gross=split.gross, fee=split.fee, net=split.net, fee_bps=fee_bps,
+    )
+
+
+# --- expiry and reservations (beat) -------------------------------------------------
+
+def payment_expire_stale(*, now=None, batch_size: int = 1000) -> int:
+    """Expire pending payments past expires_at + grace, set-based, in claimed batches.
+
+    Rows are claimed with select_for_update(skip_locked=True), so two ticks at once
+    (or a tick racing a completion) never touch the same row. Confirming payments
+    never expire. Orders with no other active payment expire too.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.PAYMENT_EXPIRY_GRACE_SECONDS)
+    total = 0
+    while True:
+        with transaction.atomic():
+            claimed = list(
+                Payment.objects.select_for_update(skip_locked=True)
+                .filter(status=Payment.Status.PENDING, expires_at__lt=cutoff)
+                .values_list("pk", "order_id", "amount_received")[:batch_size]
+            )
+            if not claimed:
+                return total
+            ids = [pk for pk, _, _ in claimed]
+            Payment.objects.filter(pk__in=ids, status=Payment.Status.PENDING).update(
+                status=Payment.Status.EXPIRED, updated_at=now,
+                reserved_until=now + timedelta(hours=settings.PAYMENT_MONITORING_HOURS),
+            )
+            system = Actor.system("expiry")
+            PaymentEvent.objects.bulk_create(
+                PaymentEvent(payment_id=pk, type="payment.expired", from_status="pending", to_status="expired",
+                             data=system.describe(), actor_type=system.type, created_at=now)
+                for pk in ids
+            )
+            underpaid = [pk for pk, _, received in claimed if received not in ("", "0")]
+            for payment in Payment.objects.select_for_update().filter(pk__in=underpaid):
+                _flag(payment, Payment.Exception_.UNDERPAID, actor=system, data={"received": payment.amount_received})
+            _expire_orders({order_id for _, order_id, _ in claimed}, now, system)
+            webhook_events_emit_many([
+                (payment.seller_id, "payment.expired", payment_data(payment))
+                for payment in Payment.objects.filter(pk__in=ids).select_related("order")
+            ])
+            total += len(ids)
+
+
+def _expire_orders(order_ids: set, now, actor: Actor) -> None:
+    """Open orders whose every payment is now inactive become expired (set-based)."""
+    from orders.models import OrderEvent
+
+    still_active = set(Payment.objects.filter(order_id__in=order_ids, status__in=Payment.ACTIVE_STATUSES)
+                       .values_list("order_id", flat=True))
+    targets = list(Order.objects.select_for_update(skip_locked=True)
+                   .filter(pk__in=order_ids - still_active, status=Order.Status.OPEN).values_list("pk", flat=True))
+    Order.objects.filter(pk__in=targets, status=Order.Status.OPEN).update(status=Order.Status.EXPIRED, updated_at=now)
+    OrderEvent.objects.bulk_create(
+        OrderEvent(order_id=pk, type="order.expired", from_status="open", to_status="expired",
+                   data=actor.describe(), actor_type=actor.type, created_at=now)
+        for pk in targets
+    )
+
+
+def payment_release_reservations(*, now=None) -> int:
+    """Free (address, amount) slots whose payment is closed and whose window has ended."""
+    now = now or timezone.now()
+    return Payment.objects.filter(amount_reserved=True, reserved_until__lt=now).exclude(
+        status__in=Payment.ACTIVE_STATUSES).update(amount_reserved=False, updated_at=now)
+
+
+# --- people's actions -----------------------------------------------------------------
+
+def payment_cancel(*, payment: Payment, actor: Actor, reason: str = "") -> Payment:
+    with transaction.atomic():
+        locked = _lock(payment.pk)
+        if not _transition(locked, "cancelled", actor=actor, data={"reason": reason[:200]}):
+            raise PaymentStateError(f"A {locked.get_status_display().lower()} payment cannot be cancelled.")
+        _release_later(locked, timezone.now())
+    return locked
+
+
+def payment_accept_late(*, payment: Payment, actor: Actor) -> Payment:
+    """Staff accept money that arrived after expiry/cancellation: → completed, ledger, order paid."""
+    with transaction.atomic():
+        locked = _lock(payment.pk)
+        if Payment.Exception_.PAID_LATE not in locked.exceptions or locked.status not in ("expired", "cancelled"):
+            if locked.status in Payment.PAID_STATUSES and locked.review_status == Payment.Review.RESOLVED:
+                return locked  # already accepted: a second click changes nothing
+            raise PaymentStateError("Only an expired or cancelled payment that was paid late can be accepted.")
+        confirmed, _ = _received_totals(locked)
+        due = due_in_wire_units(locked.amount_due, locked.pay_currency)
+        _complete(locked, actor=actor, tx_id=locked.receipts.values_list("external_tx_id", flat=True).first() or "",
+                  overpaid=confirmed > due, data={"accepted_late": True})
+        locked.review_status = Payment.Review.RESOLVED
+        locked.save(update_fields=["review_status", "updated_at"])
+    return locked
+
+
+def payment_resolve_review(*, payment: Payment, actor: Actor, note: str = "") -> Payment:
+    with transaction.atomic():
+        locked = _lock(payment.pk)
+        if locked.review_status != Payment.Review.OPEN:
+            return locked
+        locked.review_status = Payment.Review.RESOLVED
+        locked.save(update_fields=["review_status", "updated_at"])
+        payment_event_write(payment=locked, type="payment.review_resolved", actor=actor, data={"note": note[:500]})
+    return locked
+
+
+def receipt_assign(*, receipt: Receipt, payment: Payment, actor: Actor) -> ApplyResult:
+    """Staff attach an unmatched receipt to a payment on the same address, then apply it."""
+    with transaction.atomic():
+        locked = Receipt.objects.select_for_update().get(pk=receipt.pk)
+        if locked.payment_id:
+            if locked.payment_id == payment.pk:
+                return ApplyResult(locked, payment, changed=False)
+            raise PaymentStateError("This receipt is already attached to another payment.")
+        if locked.provider != payment.method or (locked.pay_to and locked.pay_to != payment.pay_to):
+            raise PaymentStateError("The receipt's address does not match this payment's address.")
+        locked.payment = payment
+        locked.resolution = Receipt.Resolution.ASSIGNED
+        locked.resolved_by = actor.user
+        locked.resolved_at = timezone.now()
+        locked.save(update_fields=["payment", "resolution", "resolved_by", "resolved_at", "updated_at"])
+        target = _lock(payment.pk)
+        payment_event_write(payment=target, type="payment.receipt_assigned", actor=actor,
+                            data={"receipt": locked.pk, "tx": locked.external_tx_id})
+        obs = Observation(provider=locked.provider, external_tx_id=locked.external_tx_id,
+                          amount=int(locked.amount), confirmed=locked.state == Receipt.State.CONFIRMED,
+                          pay_to=locked.pay_to)
+        _apply_to_payment(target, locked, obs, actor)
+    return ApplyResult(locked, target, changed=True)
+
+
+# --- refunds ----------------------------------------------------------------------
+
+def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None = None, reason: str = "") -> Refund:
+    """Refund all or part of a completed payment through its provider.
+
+    The Refund row is created under the payment lock (so two clicks cannot refund
+    more than was paid); the provider is called after commit. Pending refunds count
+    against what is left.
+    """
+    with transaction.atomic():
+        locked = _lock(payment.pk)
+        if locked.status not in ("completed", "partially_refunded"):
+            raise PaymentStateError(f"Only a completed payment can be refunded; this one is {locked.status}.")
+        in_flight = sum(locked.refunds.filter(status=Refund.Status.PENDING).values_list("amount", flat=True))
+        remaining = locked.amount - locked.refunded_amount - in_flight
+        amount = remaining if amount_minor is None else amount_minor
+        if remaining <= 0:
+            raise PaymentStateError("Nothing is left to refund on this payment.")
+        if amount <= 0 or amount > remaining:
+            raise PaymentStateError(f"A refund must be between 1 and {remaining} (minor units) for this payment.")
+        refund = Refund.objects.create(payment=locked, seller_id=locked.seller_id, amount=amount,
+                                       reason=reason[:200], **actor.event_fields())
+        payment_event_write(payment=locked, type="refund.requested", actor=actor,
+                            data={"refund": str(refund.pk), "amount": amount})
+    try:
+        result = get_provider(locked.method).refund(locked, amount)
+    except ProviderError as exc:
+        return refund_mark_failed(refund=refund, actor=Actor.provider(locked.method), reason=exc.user_message)
+    if result.status == "succeeded":
+        return refund_mark_succeeded(refund=refund, actor=Actor.provider(locked.method),
+                                     provider_refund_id=result.provider_refund_id)
+    if result.status == "failed":
+        return refund_mark_failed(refund=refund, actor=Actor.provider(locked.method), reason=result.failure_reason,
+                                  provider_refund_id=result.provider_refund_id)
+    if result.provider_refund_id:
+        Refund.objects.filter(pk=refund.pk, provider_refund_id="").update(provider_refund_id=result.provider_refund_id)
+        refund.provider_refund_id = result.provider_refund_id
+    return refund
+
+
+def refund_mark_succeeded(*, refund: Refund, actor: Actor, provider_refund_id: str = "") -> Refund:
+    """Idempotent: a refund already final is returned unchanged."""
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update().get(pk=refund.pk)
+        if locked.status != Refund.Status.PENDING:
+            return locked
+        payment = _lock(locked.payment_id)
+        locked.status = Refund.Status.SUCCEEDED
+        locked.completed_at = timezone.now()
+        locked.provider_refund_id = provider_refund_id or locked.provider_refund_id
+        locked.save(update_fields=["status", "completed_at", "provider_refund_id"])
+        payment.refunded_amount += locked.amount
+        payment.save(update_fields=["refunded_amount", "updated_at"])
+        to_status = "refunded" if payment.refunded_amount >= payment.amount else "partially_refunded"
+        _transition(payment, to_status, actor=actor, event_type="refund.succeeded",
+                    data={"refund": str(locked.pk), "amount": locked.amount})
+        # The platform keeps its fee on refunds (as Stripe does): the seller's net absorbs it all.
+        LedgerEntry.objects.create(
+            seller_id=payment.seller_id, payment=payment, refund=locked, kind=LedgerEntry.Kind.REFUND,
+            method=payment.method, currency=payment.currency, gross=-locked.amount, fee=0, net=-locked.amount,
+            fee_bps=payment.seller.effective_fee_bps,
+            custody=LedgerEntry.Custody.PLATFORM if payment.method in CUSTODIAL_METHODS else LedgerEntry.Custody.SELLER,
+        )
+        order_status = "refunded" if to_status == "refunded" else "partially_refunded"
+        order_transition(order_id=payment.order_id, to_status=order_status, actor=actor,
+                         data={"refund": str(locked.pk), "amount": locked.amount})
+        webhook_event_emit(seller_id=payment.seller_id, event_type="refund.succeeded", data=refund_data(locked))
+    return locked
+
+
+def refund_mark_failed(*, refund: Refund, actor: Actor, reason: str = "", provider_refund_id: str = "") -> Refund:
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update().get(pk=refund.pk)
+        if locked.status != Refund.Status.PENDING:
+            return locked
+        locked.status = Refund.Status.FAILED
+        locked.failure_reason = reason[:300]
+        locked.completed_at = timezone.now()
+        locked.provider_refund_id = provider_refund_id or locked.provider_refund_id
+        locked.save(update_fields=["status", "failure_reason", "completed_at", "provider_refund_id"])
+        payment_event_write(payment=locked.payment, type="refund.failed", actor=actor,
+                            data={"refund": str(locked.pk), "reason": reason[:200]})
+        webhook_event_emit(seller_id=locked.seller_id, event_type="refund.failed", data=refund_data(locked))
+    return locked
+
+
+__all__ = [
+    "ApplyResult", "OrderError", "PaymentStateError", "Quote", "observation_apply", "payment_start",
+    "payment_transition", "payment_cancel", "payment_accept_late", "payment_expire_stale",
+    "payment_release_reservations", "ledger_record_payment", "receipt_assign", "payment_resolve_review",
+    "payment_refund", "refund_mark_succeeded", "refund_mark_failed",
+]

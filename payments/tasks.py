@@ -1,0 +1,54 @@
+"""Celery tasks: thin wrappers around services, ids only (STYLE.md)."""
+import logging
+import time
+
+from celery import shared_task
+
+log = logging.getLogger("kassa.tasks")
+
+
+@shared_task(ignore_result=True)
+def monitor_pending_payments() -> dict:
+    from payments.monitor import monitor_tick
+
+    return monitor_tick()
+
+
+@shared_task(ignore_result=True)
+def expire_stale_payments() -> int:
+    from payments.services import payment_expire_stale
+
+    started = time.perf_counter()
+    count = payment_expire_stale()
+    log.info("expire tick", extra={"expired": count, "ms": round((time.perf_counter() - started) * 1000, 1)})
+    return count
+
+
+@shared_task(ignore_result=True)
+def release_amount_reservations() -> int:
+    from payments.services import payment_release_reservations
+
+    return payment_release_reservations()
+
+
+@shared_task(ignore_result=True)
+def settle() -> dict:
+    from payments.settlement import settle_all
+
+    return settle_all()
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def process_inbound_webhook(webhook_id: int) -> None:
+    from payments.webhooks import inbound_webhook_process
+
+    inbound_webhook_process(webhook_id=webhook_id)
+
+
+@shared_task(ignore_result=True)
+def ping(marker: str) -> str:
+    """Used by the integration test to prove a real worker consumes our queue."""
+    from django.core.cache import cache
+
+    cache.set(f"ping:{marker}", "pong", 60)
+    return marker

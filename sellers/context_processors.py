@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def kassa(request):
+    return {"SANDBOX_MODE": settings.SANDBOX_MODE}

@@ -1,0 +1,66 @@
+"""Shared fixtures. Tests run on SQLite by default; with DATABASE_URL / REDIS_URL
+set they run on the real servers, and tests that need those servers skip otherwise."""
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+from tests import factories
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (make test does on CI)")
+    skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
+    skip_browser = pytest.mark.skip(reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
+    for item in items:
+        if "postgres" in item.keywords and not settings.IS_POSTGRES:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(skip_redis)
+        if "browser" in item.keywords and not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+            item.add_marker(skip_browser)
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(settings):
+    """Tasks run inline in tests; the integration worker test opts out with its own app config."""
+    from config.celery_app import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def seller(db):
+    return factories.SellerFactory()
+
+
+@pytest.fixture
+def seller_user(db, seller):
+    membership = factories.MembershipFactory(seller=seller)
+    return membership.user
+
+
+@pytest.fixture
+def other_seller(db):
+    return factories.SellerFactory(name="Other Seller")
+
+
+@pytest.fixture
+def staff_user(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("staff", "staff@example.com", "correct-horse-battery")
