@@ -69,6 +69,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
 class OrderFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Order
+        skip_postgeneration_save = True
 
     seller = factory.SubFactory(SellerFactory)
     currency = "INR"

@@ -1,0 +1,65 @@
+"""Races on PostgreSQL: the same completion from two places at once changes state once."""
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from payments.models import LedgerEntry, Payment, PaymentEvent
+from payments.money import RAW_PER_MICRO_XNO
+from payments.providers.base import Observation
+from payments.services import observation_apply, payment_expire_stale
+from tests.factories import PaymentFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_at_once(*callables):
+    barrier = threading.Barrier(len(callables))
+    errors = []
+
+    def runner(fn):
+        try:
+            barrier.wait()
+            fn()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner, args=(fn,)) for fn in callables]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+
+
+def test_two_threads_apply_the_same_completion_once():
+    payment = PaymentFactory()
+    obs = Observation(provider="nano", external_tx_id="C" * 64, confirmed=True, pay_to=payment.pay_to,
+                      amount=payment.amount_due * RAW_PER_MICRO_XNO)
+    run_at_once(lambda: observation_apply(observation=obs), lambda: observation_apply(observation=obs))
+    payment.refresh_from_db()
+    assert payment.status == "completed"
+    assert PaymentEvent.objects.filter(payment=payment, type="payment.completed").count() == 1
+    assert LedgerEntry.objects.filter(payment=payment).count() == 1
+
+
+def test_expiry_racing_a_completion_never_loses_money():
+    payment = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1))
+    obs = Observation(provider="nano", external_tx_id="D" * 64, confirmed=True, pay_to=payment.pay_to,
+                      amount=payment.amount_due * RAW_PER_MICRO_XNO)
+    run_at_once(lambda: observation_apply(observation=obs), lambda: payment_expire_stale())
+    payment.refresh_from_db()
+    # Either the money won (completed) or expiry won and the money is flagged paid_late: never lost.
+    assert (payment.status == "completed") or (payment.status == "expired" and "paid_late" in payment.exceptions)
+    assert PaymentEvent.objects.filter(payment=payment).count() >= 1
+
+
+def test_two_expiry_ticks_at_once_expire_each_payment_once():
+    stale = [PaymentFactory(expires_at=timezone.now() - timedelta(hours=1)) for _ in range(30)]
+    run_at_once(payment_expire_stale, payment_expire_stale)
+    assert Payment.objects.filter(pk__in=[p.pk for p in stale], status="expired").count() == 30
+    assert PaymentEvent.objects.filter(type="payment.expired").count() == 30

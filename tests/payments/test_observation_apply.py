@@ -1,0 +1,193 @@
+"""observation_apply: the one place facts become transitions."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from orders.models import Order
+from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt
+from payments.money import RAW_PER_MICRO_XNO
+from payments.providers.base import Observation
+from payments.services import observation_apply, payment_accept_late, payment_expire_stale, receipt_assign
+from orders.actors import Actor
+from tests.factories import PaymentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def send(payment, amount_micro=None, tx="A" * 64, confirmed=True, pay_to=None):
+    amount = (payment.amount_due if amount_micro is None else amount_micro) * RAW_PER_MICRO_XNO
+    return observation_apply(observation=Observation(
+        provider="nano", external_tx_id=tx, amount=amount, confirmed=confirmed,
+        pay_to=payment.pay_to if pay_to is None else pay_to))
+
+
+def test_exact_payment_completes_order_and_writes_ledger():
+    payment = PaymentFactory()
+    result = send(payment)
+    payment.refresh_from_db()
+    assert result.changed and payment.status == "completed" and payment.exceptions == []
+    assert payment.order.status == "paid" and payment.order.paid_at
+    entry = LedgerEntry.objects.get(payment=payment)
+    assert entry.gross == payment.amount == entry.fee + entry.net
+    assert entry.custody == "seller"  # Nano is non-custodial
+
+
+def test_same_fact_twice_changes_state_once():
+    payment = PaymentFactory()
+    first, second = send(payment), send(payment)
+    assert first.changed and not second.changed
+    assert PaymentEvent.objects.filter(payment=payment, type="payment.completed").count() == 1
+    assert LedgerEntry.objects.filter(payment=payment).count() == 1
+    assert Receipt.objects.count() == 1
+
+
+def test_unconfirmed_then_confirmed():
+    payment = PaymentFactory()
+    send(payment, confirmed=False)
+    payment.refresh_from_db()
+    assert payment.status == "confirming"
+    send(payment, confirmed=False)  # same unconfirmed fact again: nothing new
+    assert PaymentEvent.objects.filter(payment=payment, type="payment.confirming").count() == 1
+    send(payment, confirmed=True)
+    payment.refresh_from_db()
+    assert payment.status == "completed"
+
+
+def test_underpay_stays_pending_then_top_up_completes():
+    payment = PaymentFactory(amount_due=1_000_000)
+    send(payment, amount_micro=400_000, tx="1" * 64)
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+    assert payment.amount_received == str(400_000 * RAW_PER_MICRO_XNO)
+    send(payment, amount_micro=600_000, tx="2" * 64)  # the top-up: exactly what is left
+    payment.refresh_from_db()
+    assert payment.status == "completed" and payment.exceptions == []
+
+
+def test_overpay_completes_with_exception():
+    payment = PaymentFactory(amount_due=1_000_000)
+    observation_apply(observation=Observation(provider="nano", external_tx_id="3" * 64,
+                                              amount=2_000_000 * RAW_PER_MICRO_XNO, confirmed=True,
+                                              payment_ref=str(payment.pk)))
+    payment.refresh_from_db()
+    assert payment.status == "completed" and "overpaid" in payment.exceptions
+    assert payment.review_status == "open"
+
+
+def test_ambiguous_partial_send_is_not_guessed():
+    first = PaymentFactory(amount_due=1_000_000)
+    PaymentFactory(order__seller=first.seller, amount_due=1_000_001)
+    result = send(first, amount_micro=500)
+    assert result.payment is None, "two payments on the address could take it: staff decide"
+
+
+def test_unmatched_money_becomes_receipt_for_review():
+    payment = PaymentFactory()
+    result = send(payment, amount_micro=payment.amount_due + 777)
+    assert result.payment is None
+    receipt = Receipt.objects.get()
+    assert receipt.payment is None and receipt.resolution == ""
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+
+
+def test_staff_assigns_unmatched_receipt():
+    payment = PaymentFactory()
+    send(payment, amount_micro=payment.amount_due + 1, tx="9" * 64)
+    receipt = Receipt.objects.get()
+    # The amount differs from what's due (+1 µXNO), so assigning it completes as overpaid.
+    result = receipt_assign(receipt=receipt, payment=payment, actor=Actor.system("test"))
+    payment.refresh_from_db()
+    assert result.changed and payment.status == "completed" and "overpaid" in payment.exceptions
+    assert receipt_assign(receipt=receipt, payment=payment, actor=Actor.system("test")).changed is False
+
+
+def test_late_money_on_expired_payment_is_flagged_not_lost():
+    payment = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1))
+    assert payment_expire_stale() == 1
+    payment.refresh_from_db()
+    assert payment.status == "expired" and payment.order.status == "expired"
+    assert payment.amount_reserved, "the reservation outlives expiry for the monitoring window"
+    send(payment)
+    payment.refresh_from_db()
+    assert payment.status == "expired" and "paid_late" in payment.exceptions
+    assert payment.review_status == "open"
+    accepted = payment_accept_late(payment=payment, actor=Actor.system("staff"))
+    assert accepted.status == "completed" and accepted.review_status == "resolved"
+    assert Order.objects.get(pk=payment.order_id).status == "paid"
+    assert LedgerEntry.objects.filter(payment=payment).count() == 1
+    # A second click changes nothing.
+    assert payment_accept_late(payment=payment, actor=Actor.system("staff")).status == "completed"
+    assert LedgerEntry.objects.filter(payment=payment).count() == 1
+
+
+def test_second_payment_on_paid_order_is_duplicate():
+    first = PaymentFactory()
+    second = PaymentFactory(order=first.order, amount_due=first.amount_due + 1)
+    send(first, tx="4" * 64)
+    send(second, tx="5" * 64)
+    second.refresh_from_db()
+    assert second.status == "completed" and "duplicate" in second.exceptions
+    assert second.review_status == "open"
+
+
+def test_gateway_failure_fails_payment():
+    payment = PaymentFactory(method="razorpay", pay_currency="INR", amount_due=49900, pay_to="",
+                             amount_reserved=False, provider_ref="order_X")
+    observation_apply(observation=Observation(provider="razorpay", external_tx_id="pay_1", failed=True,
+                                              provider_ref="order_X", failure_reason="card declined"))
+    payment.refresh_from_db()
+    assert payment.status == "failed"
+
+
+def test_captured_before_authorized_ends_completed():
+    payment = PaymentFactory(method="razorpay", pay_currency="INR", amount_due=49900, pay_to="",
+                             amount_reserved=False, provider_ref="order_Y")
+    observation_apply(observation=Observation(provider="razorpay", external_tx_id="pay_2", amount=49900,
+                                              confirmed=True, provider_ref="order_Y"))
+    late_authorized = observation_apply(observation=Observation(provider="razorpay", external_tx_id="pay_2",
+                                                                amount=49900, provider_ref="order_Y"))
+    payment.refresh_from_db()
+    assert payment.status == "completed" and not late_authorized.changed
+
+
+def test_expiry_skips_confirming_and_future_payments():
+    stale = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1))
+    confirming = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1), status="confirming")
+    fresh = PaymentFactory()
+    assert payment_expire_stale() == 1
+    assert payment_expire_stale() == 0, "a second tick finds nothing"
+    statuses = dict(Payment.objects.values_list("pk", "status"))
+    assert statuses[stale.pk] == "expired"
+    assert statuses[confirming.pk] == "confirming"
+    assert statuses[fresh.pk] == "pending"
+    assert PaymentEvent.objects.filter(payment=stale, type="payment.expired").count() == 1
+
+
+def test_order_with_another_active_payment_does_not_expire():
+    stale = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1))
+    PaymentFactory(order=stale.order, method="razorpay", pay_currency="INR", amount_due=49900, pay_to="",
+                   amount_reserved=False)
+    payment_expire_stale()
+    assert Order.objects.get(pk=stale.order_id).status == "open"
+
+
+def test_underpaid_payment_expires_with_exception():
+    payment = PaymentFactory(amount_due=1_000_000)
+    send(payment, amount_micro=10, tx="6" * 64)  # the only open payment on the address: partial
+    Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - timedelta(hours=1))
+    payment_expire_stale()
+    payment.refresh_from_db()
+    assert payment.status == "expired" and "underpaid" in payment.exceptions and payment.review_status == "open"
+
+
+def test_release_reservations_after_window():
+    from payments.services import payment_release_reservations
+
+    payment = PaymentFactory(status="expired", reserved_until=timezone.now() - timedelta(minutes=1))
+    active = PaymentFactory(reserved_until=timezone.now() - timedelta(minutes=1))
+    assert payment_release_reservations() == 1
+    payment.refresh_from_db()
+    active.refresh_from_db()
+    assert not payment.amount_reserved and active.amount_reserved
