@@ -1,0 +1,131 @@
+"""Money as integers in minor units: exponents, display and parsing.
+
+Plain Python (no Django) so models, services, forms, CSV export and templates
+share one definition. Arithmetic is on integers only: Decimal would round at
+its 28-digit context precision, and raw XNO amounts have 31+ digits.
+"""
+import re
+from decimal import Decimal
+
+# ISO 4217 minor-unit exponents. Anything not listed here is not a currency we accept.
+_EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF"
+_EXPONENT_3 = "BHD IQD JOD KWD LYD OMR TND"
+_EXPONENT_2 = (
+    "AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN BZD "
+    "CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP "
+    "GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD "
+    "LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB "
+    "PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC "
+    "SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES WST XCD XCG YER ZAR ZMW ZWG"
+)
+EXPONENTS: dict[str, int] = {
+    **{code: 2 for code in _EXPONENT_2.split()},
+    **{code: 0 for code in _EXPONENT_0.split()},
+    **{code: 3 for code in _EXPONENT_3.split()},
+    # Not ISO: Nano. Our minor unit is 1 µXNO (= 10**24 raw), see DESIGN.md "Money".
+    "XNO": 6,
+}
+SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "XNO": "Ӿ"}
+
+RAW_PER_XNO = 10**30
+RAW_DECIMALS = 30
+
+# Digits with optional well-formed thousands commas and an optional fraction.
+# [0-9], not \d: \d also matches non-ASCII digits such as "١٢".
+_AMOUNT_RE = re.compile(r"(?P<int>[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)?(?:\.(?P<frac>[0-9]+))?")
+_MAX_INPUT_LENGTH = 64  # longer input is a typo or an attack, never a price
+
+
+def _code(currency: str) -> str:
+    code = (currency or "").strip().upper()
+    if code not in EXPONENTS:
+        raise ValueError(f"Unknown currency “{currency}”.")
+    return code
+
+
+def is_supported_currency(code: str) -> bool:
+    return isinstance(code, str) and code in EXPONENTS
+
+
+def currency_exponent(code: str) -> int:
+    """Decimal places of the minor unit: INR 2, JPY 0, KWD 3, XNO 6."""
+    return EXPONENTS[_code(code)]
+
+
+def _split(amount: int, exponent: int) -> tuple[str, int, str]:
+    """(sign, whole units, zero-padded fraction digits) of an integer amount."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError(f"Amounts are integers in minor units, got {type(amount).__name__}.")
+    whole, frac = divmod(abs(amount), 10**exponent)
+    return ("-" if amount < 0 else ""), whole, str(frac).zfill(exponent) if exponent else ""
+
+
+def format_major(amount_minor: int, currency: str) -> str:
+    """Plain decimal text without symbol or grouping ("1234.50"), the inverse of parse_major.
+
+    For CSV cells and form initial values.
+    """
+    sign, whole, frac = _split(amount_minor, currency_exponent(currency))
+    return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
+
+
+def format_minor(amount_minor: int, currency: str) -> str:
+    """Display text: "₹1,234.50", "$0.05", "-€3.00", "Ӿ1.234567", "1,234 JPY"."""
+    code = _code(currency)
+    sign, whole, frac = _split(amount_minor, EXPONENTS[code])
+    number = f"{whole:,}.{frac}" if frac else f"{whole:,}"
+    symbol = SYMBOLS.get(code)
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
+
+
+def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
+    """Exact Decimal in major units (built from text, so no context rounding)."""
+    return Decimal(format_major(amount_minor, currency))
+
+
+def parse_major(text: str, currency: str) -> int:
+    """Parse what a person typed ("12.34", "1,234.5", "₹12", "12 INR") into minor units, exactly.
+
+    Raises ValueError, with a message fit to show the user, on garbage, a negative
+    amount, or more decimal places than the currency has.
+    """
+    code = _code(currency)
+    exponent = EXPONENTS[code]
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("Enter an amount.")
+    cleaned = text.strip()
+    if len(cleaned) > _MAX_INPUT_LENGTH:
+        raise ValueError("That amount is too long.")
+    symbol = SYMBOLS.get(code)
+    if cleaned.startswith("-"):
+        raise ValueError("The amount cannot be negative.")
+    if symbol and cleaned.startswith(symbol):
+        cleaned = cleaned[len(symbol):].lstrip()
+    if cleaned.upper().endswith(code):
+        cleaned = cleaned[: -len(code)].rstrip()
+    match = _AMOUNT_RE.fullmatch(cleaned)
+    if not cleaned or not match or (match["int"] is None and match["frac"] is None):
+        raise ValueError(f"“{text.strip()}” is not an amount. Use digits and an optional decimal point, e.g. 12.34.")
+    frac = match["frac"] or ""
+    if len(frac) > exponent:
+        if exponent == 0:
+            raise ValueError(f"{code} amounts are whole numbers; remove the decimal places.")
+        raise ValueError(f"{code} amounts have at most {exponent} decimal places.")
+    whole = int((match["int"] or "0").replace(",", ""))
+    return whole * 10**exponent + int(frac.ljust(exponent, "0") or "0")
+
+
+def format_raw_xno(raw: int | str) -> str:
+    """Raw Nano (1 XNO = 10**30 raw) as "Ӿ1.000000000000000000000000000001", trailing zeros trimmed.
+
+    Accepts the digit strings we store for received amounts.
+    """
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not re.fullmatch(r"-?[0-9]+", text):
+            raise ValueError(f"“{raw}” is not a raw amount (digits only).")
+        raw = int(text)
+    sign, whole, frac = _split(raw, RAW_DECIMALS)
+    frac = frac.rstrip("0")
+    number = f"{whole:,}.{frac}" if frac else f"{whole:,}"
+    return f"{sign}{SYMBOLS['XNO']}{number}"
