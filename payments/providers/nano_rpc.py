@@ -1,0 +1,450 @@
+"""A small, strict client for a Nano node's JSON-RPC (the real node or the sandbox).
+
+- ``call(action, **params)`` returns the node's JSON object as-is.
+- The convenience methods return dataclasses with amounts parsed to exact ints.
+- Transport problems (connection, timeout, 5xx, 429, unreadable JSON) are retried
+  with exponential backoff, then raised as ``ProviderUnavailable``.
+- An RPC ``{"error": "..."}`` answer raises ``NanoRpcError`` (a
+  ``ProviderRejected``) carrying the node's message; "Account not found" and
+  "Block not found" are mapped to empty results by the convenience methods.
+- ``calls`` counts logical RPC calls and ``attempts`` HTTP requests, for benchmarks.
+
+No Django and no ORM here: the Nano provider builds Observations from these results.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from payments.providers.errors import ProviderRejected, ProviderUnavailable
+from payments.providers.nano_codec import InvalidAddress, normalize_address, parse_raw
+
+logger = logging.getLogger("payments.providers.nano_rpc")
+
+NOT_FOUND_ERRORS = frozenset({"Account not found", "Block not found"})
+# Wallet-style actions that move money: a retry after a timeout could do it twice.
+UNSAFE_TO_RETRY = frozenset({"send", "bulk_send", "receive", "receive_all"})
+
+
+class NanoRpcError(ProviderRejected):
+    """The node answered ``{"error": message}``. ``rpc_error`` is the node's text."""
+
+    def __init__(self, action: str, rpc_error: str) -> None:
+        super().__init__(f"nano rpc {action}: {rpc_error}", provider="nano", provider_message=rpc_error)
+        self.action = action
+        self.rpc_error = rpc_error
+
+    @property
+    def not_found(self) -> bool:
+        return self.rpc_error in NOT_FOUND_ERRORS
+
+
+# --- parsed results -----------------------------------------------------------------------
+
+
+def _int(value: Any, default: int = 0) -> int:
+    """Node numbers are decimal strings; absent or empty means ``default``."""
+    if value in (None, ""):
+        return default
+    return parse_raw(value)
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _normalize(account: str) -> str:
+    # Cached: a batch answer repeats the same few accounts (sources) thousands of times.
+    try:
+        return normalize_address(account)
+    except InvalidAddress:
+        return account  # keep what the node said; callers match on normalized input
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    account: str
+    frontier: str
+    open_block: str
+    balance: int
+    block_count: int
+    confirmation_height: int
+    modified_timestamp: int
+    receivable: int | None = None          # when requested
+    confirmed_balance: int | None = None   # when include_confirmed
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def parse(cls, account: str, data: Mapping[str, Any]) -> AccountInfo:
+        receivable = data.get("receivable", data.get("pending"))
+        confirmed = data.get("confirmed_balance")
+        return cls(
+            account=account,
+            frontier=data["frontier"],
+            open_block=data.get("open_block", ""),
+            balance=_int(data["balance"]),
+            block_count=_int(data.get("block_count")),
+            confirmation_height=_int(data.get("confirmation_height")),
+            modified_timestamp=_int(data.get("modified_timestamp")),
+            receivable=None if receivable is None else _int(receivable),
+            confirmed_balance=None if confirmed is None else _int(confirmed),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One account_history entry. ``kind`` is send/receive/change/epoch/open whichever
+    form (raw or not) was asked for; ``account`` is the counterparty."""
+
+    hash: str
+    kind: str
+    account: str
+    amount: int
+    height: int
+    local_timestamp: int
+    confirmed: bool
+    link: str = ""          # raw only
+    previous: str = ""      # raw only
+    balance: int | None = None  # raw only
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> HistoryEntry:
+        balance = data.get("balance")
+        return cls(
+            hash=data["hash"],
+            kind=data.get("subtype") or data.get("type", ""),  # raw: type is "state", subtype says what
+            account=_normalize(data.get("account", "")),
+            amount=_int(data.get("amount")),
+            height=_int(data.get("height")),
+            local_timestamp=_int(data.get("local_timestamp")),
+            # Nodes before V23 do not report it; treat absence as unconfirmed.
+            confirmed=_truthy(data.get("confirmed", False)),
+            link=data.get("link", ""),
+            previous=data.get("previous", ""),
+            balance=None if balance in (None, "") else _int(balance),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class AccountHistory:
+    account: str
+    entries: list[HistoryEntry]
+    previous: str | None = None   # head for the next (older) page, when there is one
+
+
+@dataclass(frozen=True)
+class ReceivableBlock:
+    """A send not yet received by ``account``. ``source`` is "" unless source=True."""
+
+    account: str
+    hash: str
+    amount: int
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    hash: str
+    block_account: str
+    subtype: str
+    amount: int
+    balance: int
+    height: int
+    local_timestamp: int
+    confirmed: bool
+    link: str
+    link_as_account: str      # the destination, for a send
+    previous: str
+    successor: str
+    contents: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def parse(cls, block_hash: str, data: Mapping[str, Any]) -> BlockInfo:
+        contents = data.get("contents")
+        if not isinstance(contents, Mapping):
+            contents = {}
+        return cls(
+            hash=block_hash.upper(),
+            block_account=_normalize(data.get("block_account", "")),
+            subtype=data.get("subtype") or contents.get("type", ""),
+            amount=_int(data.get("amount")),
+            balance=_int(data.get("balance")),
+            height=_int(data.get("height")),
+            local_timestamp=_int(data.get("local_timestamp")),
+            confirmed=_truthy(data.get("confirmed", False)),
+            link=contents.get("link", ""),
+            link_as_account=_normalize(contents.get("link_as_account", "")),
+            previous=contents.get("previous", ""),
+            successor=data.get("successor", ""),
+            contents=contents,
+            raw=data,
+        )
+
+
+def parse_receivable(blocks: Any) -> dict[str, list[ReceivableBlock]]:
+    """accounts_receivable ``blocks`` in any of the node's three shapes → per account list.
+
+    Shapes: ``""`` (nothing), ``{acct: [hash...]}`` (amount unknown, 0),
+    ``{acct: {hash: amount}}`` (threshold), ``{acct: {hash: {amount, source}}}`` (source).
+    """
+    out: dict[str, list[ReceivableBlock]] = {}
+    if not isinstance(blocks, Mapping):
+        return out
+    for account, items in blocks.items():
+        account = _normalize(account)
+        parsed: list[ReceivableBlock] = []
+        if isinstance(items, list):
+            parsed = [ReceivableBlock(account, h, 0) for h in items]
+        elif isinstance(items, Mapping):
+            for block_hash, value in items.items():
+                if isinstance(value, Mapping):
+                    source = _normalize(value.get("source", ""))
+                    parsed.append(ReceivableBlock(account, block_hash, _int(value.get("amount")), source))
+                else:
+                    parsed.append(ReceivableBlock(account, block_hash, _int(value)))
+        if parsed:
+            out.setdefault(account, []).extend(parsed)
+    return out
+
+
+def _as_list(value: Any) -> list[Any]:
+    """The node prints an empty list or map as ``""``."""
+    return value if isinstance(value, list) else []
+
+
+# --- the client ------------------------------------------------------------------------
+
+
+def _wire(value: Any) -> Any:
+    # The node's own docs send every scalar as a string; it accepts JSON booleans too.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+class NanoRpcClient:
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 5,
+        retries: int = 2,
+        session: requests.Session | None = None,
+        *,
+        backoff: float = 0.25,
+        max_backoff: float = 4.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.retries = retries
+        self.session = session or requests.Session()
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.calls = 0          # logical RPC calls (one per call())
+        self.attempts = 0       # HTTP requests, retries included
+        self.calls_by_action: Counter[str] = Counter()
+
+    def __repr__(self) -> str:
+        return f"NanoRpcClient({self.url!r}, calls={self.calls})"
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.calls = self.attempts = 0
+            self.calls_by_action.clear()
+
+    # transport -----------------------------------------------------------------------
+    def call(self, action: str, **params: Any) -> dict[str, Any]:
+        """POST ``{"action": action, **params}``; return the JSON object or raise."""
+        with self._lock:
+            self.calls += 1
+            self.calls_by_action[action] += 1
+        payload = {"action": action, **{key: _wire(value) for key, value in params.items() if value is not None}}
+        retries = 0 if action in UNSAFE_TO_RETRY else self.retries
+        started = time.monotonic()
+        for attempt in range(retries + 1):
+            try:
+                data = self._post_once(action, payload)
+            except ProviderUnavailable as exc:
+                if attempt >= retries:
+                    self._log(action, started, attempt + 1, f"unavailable: {exc}")
+                    raise
+                self._sleep(min(self.backoff * 2**attempt, self.max_backoff))
+                continue
+            if isinstance(data.get("error"), str):
+                self._log(action, started, attempt + 1, f"rpc error: {data['error']}")
+                raise NanoRpcError(action, data["error"])
+            self._log(action, started, attempt + 1, "ok")
+            return data
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _post_once(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.attempts += 1
+        try:
+            response = self.session.post(self.url, json=payload, timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise ProviderUnavailable(f"nano rpc {action}: timed out after {self.timeout}s", provider="nano") from exc
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"nano rpc {action}: {type(exc).__name__}", provider="nano") from exc
+        status = response.status_code
+        if status >= 500 or status == 429:
+            raise ProviderUnavailable(f"nano rpc {action}: HTTP {status}", provider="nano", status=status)
+        if status >= 400:
+            raise ProviderRejected(f"nano rpc {action}: HTTP {status}", provider="nano", status=status)
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            # A proxy error page or a truncated body: transient from our point of view.
+            raise ProviderUnavailable(f"nano rpc {action}: invalid JSON answer", provider="nano", status=status)
+        return data
+
+    def _log(self, action: str, started: float, attempts: int, outcome: str) -> None:
+        level = logging.DEBUG if outcome == "ok" else logging.WARNING
+        logger.log(
+            level,
+            "nano rpc %s %s",
+            action,
+            outcome,
+            extra={
+                "provider": "nano",
+                "rpc_action": action,
+                "attempts": attempts,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
+
+    # convenience ------------------------------------------------------------------------
+    def account_info(
+        self, account: str, *, receivable: bool = False, include_confirmed: bool = False
+    ) -> AccountInfo | None:
+        """None when the account has no blocks yet ("Account not found")."""
+        try:
+            data = self.call(
+                "account_info",
+                account=account,
+                receivable=receivable or None,
+                include_confirmed=include_confirmed or None,
+            )
+        except NanoRpcError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return AccountInfo.parse(_normalize(account), data)
+
+    def account_history(
+        self,
+        account: str,
+        count: int,
+        raw: bool = True,
+        head: str | None = None,
+        offset: int | None = None,
+    ) -> AccountHistory:
+        """Newest first from ``head`` (or the frontier). Empty for an unopened account."""
+        try:
+            data = self.call("account_history", account=account, count=count, raw=raw, head=head, offset=offset)
+        except NanoRpcError as exc:
+            if exc.not_found:
+                return AccountHistory(_normalize(account), [])
+            raise
+        entries = [HistoryEntry.parse(item) for item in _as_list(data.get("history"))]
+        return AccountHistory(_normalize(data.get("account") or account), entries, data.get("previous") or None)
+
+    def accounts_receivable(
+        self,
+        accounts: Iterable[str],
+        count: int,
+        source: bool = True,
+        include_only_confirmed: bool = True,
+        threshold: int | None = None,
+    ) -> dict[str, list[ReceivableBlock]]:
+        """Receivable sends per (normalized) account; accounts with none are absent.
+
+        ``count`` is per account. Amounts are always filled in: without ``source``
+        the node lists bare hashes unless a threshold is set, and every real send
+        is at least 1 raw, so threshold 1 changes nothing but the shape.
+        """
+        if not source and not threshold:
+            threshold = 1
+        data = self.call(
+            "accounts_receivable",
+            accounts=list(accounts),
+            count=count,
+            source=source or None,
+            include_only_confirmed=include_only_confirmed,
+            threshold=threshold,
+        )
+        return parse_receivable(data.get("blocks"))
+
+    def accounts_frontiers(self, accounts: Iterable[str]) -> dict[str, str]:
+        """Frontier hash per (normalized) account; unopened or invalid accounts are absent.
+
+        Nodes V24+ report per-account problems under ``errors`` (older ones put
+        ``"error: …"`` or ``""`` in place of the hash); those are logged and skipped.
+        """
+        data = self.call("accounts_frontiers", accounts=list(accounts))
+        frontiers = data.get("frontiers")
+        out: dict[str, str] = {}
+        if isinstance(frontiers, Mapping):
+            for account, value in frontiers.items():
+                if isinstance(value, str) and len(value) == 64:
+                    out[_normalize(account)] = value.upper()
+        errors = data.get("errors")
+        if isinstance(errors, Mapping):
+            bad = {k: v for k, v in errors.items() if v != "Account not found"}
+            if bad:
+                logger.warning("nano rpc accounts_frontiers: %s account errors", len(bad), extra={"errors": bad})
+        return out
+
+    def block_info(self, hash: str, json_block: bool = True) -> BlockInfo | None:  # noqa: A002 - the RPC's name
+        """None when the node does not know the block ("Block not found")."""
+        try:
+            data = self.call("block_info", hash=hash, json_block=json_block)
+        except NanoRpcError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return BlockInfo.parse(hash, data)
+
+    def blocks_info(
+        self,
+        hashes: Iterable[str],
+        json_block: bool = True,
+        *,
+        receivable: bool = False,
+        source: bool = False,
+    ) -> dict[str, BlockInfo]:
+        """Known blocks by (upper-case) hash; unknown hashes are absent."""
+        hashes = list(hashes)
+        if not hashes:
+            return {}
+        data = self.call(
+            "blocks_info",
+            hashes=hashes,
+            json_block=json_block,
+            include_not_found=True,
+            receivable=receivable or None,
+            source=source or None,
+        )
+        blocks = data.get("blocks")
+        if not isinstance(blocks, Mapping):
+            return {}
+        return {h.upper(): BlockInfo.parse(h, info) for h, info in blocks.items()}

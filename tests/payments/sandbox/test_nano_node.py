@@ -1,0 +1,149 @@
+"""The sandbox Nano node's ledger and RPC shapes, called in-process (no HTTP)."""
+import hashlib
+import json
+import time
+
+import pytest
+
+from payments.providers.nano_codec import MAX_RAW, public_key_to_address
+from payments.sandbox.nano_node import (
+    FAUCET,
+    ZERO_HASH,
+    NanoLedger,
+    handle_rpc,
+    state_block_hash,
+)
+from payments.sandbox.server import Request
+
+
+def address(seed: str) -> str:
+    return public_key_to_address(hashlib.blake2b(seed.encode(), digest_size=32).digest())
+
+
+SHOP, SHOPPER = address("shop"), address("shopper")
+
+
+@pytest.fixture
+def ledger():
+    return NanoLedger(None)  # memory only
+
+
+def rpc(ledger: NanoLedger, **body) -> dict:
+    response = handle_rpc(ledger, Request("POST", "/nano", body=json.dumps(body).encode()))
+    assert response.status == 200
+    return json.loads(response.body)
+
+
+def test_genesis_faucet_holds_the_supply(ledger):
+    info = rpc(ledger, action="account_info", account=FAUCET)
+    assert info["balance"] == str(MAX_RAW) and info["block_count"] == "1"
+
+
+def test_block_hashes_are_state_block_hashes(ledger):
+    sent = ledger.send(FAUCET, SHOP, 10)[0]
+    assert sent.hash == state_block_hash(FAUCET, sent.previous, sent.representative, MAX_RAW - 10, sent.link)
+    assert len(sent.hash) == 64 and sent.hash == sent.hash.upper()
+    # The same history on a fresh ledger gives the same hashes (deterministic).
+    assert NanoLedger(None).send(FAUCET, SHOP, 10)[0].hash == sent.hash
+
+
+def test_unfunded_source_is_topped_up_from_the_faucet(ledger):
+    sent = rpc(ledger, action="send", source=SHOPPER, destination=SHOP, amount="500")["block"]
+    history = rpc(ledger, action="account_history", account=SHOPPER, count=5)["history"]
+    assert [(e["type"], e["amount"], e["account"]) for e in history] == [
+        ("send", "500", SHOP),
+        ("receive", "500", FAUCET),
+    ]
+    assert history[0]["hash"] == sent
+    assert rpc(ledger, action="account_info", account=SHOPPER)["balance"] == "0"
+
+
+def test_errors_match_the_node(ledger):
+    assert rpc(ledger, action="nope") == {"error": "Unknown command"}
+    assert rpc(ledger, action="account_info", account="nano_123") == {"error": "Bad account number"}
+    assert rpc(ledger, action="account_info", account=SHOP) == {"error": "Account not found"}
+    assert rpc(ledger, action="block_info", hash="zz") == {"error": "Bad hash number"}
+    assert rpc(ledger, action="block_info", hash="0" * 64) == {"error": "Block not found"}
+    assert rpc(ledger, action="account_history", account=SHOP) == {"error": "Invalid count limit"}
+    assert rpc(ledger, action="send", destination=SHOP, amount="-5") == {"error": "Bad amount number"}
+    assert rpc(ledger, action="send", destination=SHOP, amount="0") == {"error": "Invalid amount number"}
+    bad = handle_rpc(ledger, Request("POST", "/nano", body=b"{nope"))
+    assert json.loads(bad.body) == {"error": "Unable to parse JSON"}
+
+
+def test_empty_results_use_the_nodes_empty_string(ledger):
+    assert rpc(ledger, action="account_history", account=SHOP, count=5) == {"account": SHOP, "history": ""}
+    assert rpc(ledger, action="accounts_receivable", accounts=[SHOP]) == {"blocks": ""}
+    assert rpc(ledger, action="accounts_frontiers", accounts=[SHOP, "nano_bad"]) == {
+        "frontiers": "",
+        "errors": {SHOP: "Account not found", "nano_bad": "Bad account number"},
+    }
+
+
+def test_receivable_shapes_and_count_per_account(ledger):
+    other = address("other shop")
+    hashes = [ledger.send(FAUCET, SHOP, n)[0].hash for n in (5, 50, 500)]
+    other_hash = ledger.send(FAUCET, other, 7)[0].hash
+    body = {"action": "accounts_receivable", "accounts": [SHOP, other], "count": "2"}
+    assert rpc(ledger, **body)["blocks"][SHOP] == hashes[:2]
+    assert rpc(ledger, **body, threshold="50")["blocks"] == {SHOP: {hashes[1]: "50", hashes[2]: "500"}}
+    sorted_ = rpc(ledger, **{**body, "count": "5"}, sorting=True)["blocks"][SHOP]
+    assert list(sorted_.values()) == ["500", "50", "5"]
+    with_source = rpc(ledger, **body, source="true")["blocks"]
+    assert with_source[other] == {other_hash: {"amount": "7", "source": FAUCET}}
+
+
+def test_confirm_cascades_to_dependencies(ledger):
+    send = ledger.send(SHOPPER, SHOP, 10, confirmed=False)[0]
+    receive = ledger.receive_all(SHOP)[0]
+    assert not send.confirmed and not receive.confirmed
+    assert rpc(ledger, action="account_info", account=SHOP)["confirmation_height"] == "0"
+
+    confirmed = rpc(ledger, action="confirm", hash=receive.hash)["confirmed"]
+
+    assert set(confirmed) == {receive.hash, send.hash}
+    info = rpc(ledger, action="account_info", account=SHOP, include_confirmed=True)
+    assert info["confirmation_height"] == "1" and info["confirmed_balance"] == "10"
+
+
+def test_block_info_successor_and_receive_hash(ledger):
+    first, receive = ledger.send(FAUCET, SHOP, 1, auto_receive=True)
+    second = ledger.send(FAUCET, SHOP, 2)[0]
+    info = rpc(ledger, action="block_info", hash=first.hash, json_block="true")
+    assert info["successor"] == second.hash
+    assert rpc(ledger, action="block_info", hash=second.hash)["successor"] == ZERO_HASH
+    assert isinstance(rpc(ledger, action="block_info", hash=first.hash)["contents"], str)  # json_block false
+    found = rpc(ledger, action="blocks_info", hashes=[first.hash, second.hash], receive_hash=True, receivable=True)
+    assert found["blocks"][first.hash]["receive_hash"] == receive.hash
+    assert found["blocks"][second.hash]["receivable"] == "1"
+    assert rpc(ledger, action="blocks_info", hashes=["AB" * 32]) == {"error": "Block not found"}
+
+
+def test_history_reverse_lists_oldest_first(ledger):
+    hashes = [ledger.send(FAUCET, SHOP, n, auto_receive=True)[1].hash for n in (1, 2, 3)]
+    out = rpc(ledger, action="account_history", account=SHOP, count=2, reverse=True)
+    assert [e["hash"] for e in out["history"]] == hashes[:2] and out["next"] == hashes[2]
+
+
+def test_fault_switch_counts_down(ledger):
+    assert rpc(ledger, action="sandbox_fault", mode="error500", count=1)["mode"] == "error500"
+    failing = handle_rpc(ledger, Request("POST", "/nano", body=b'{"action":"version"}'))
+    assert failing.status == 500
+    assert "node_vendor" in rpc(ledger, action="version")
+    assert rpc(ledger, action="sandbox_fault", mode="bogus")["error"].startswith("Unknown fault mode")
+
+
+def test_bulk_send_and_batch_reads_are_fast_enough_for_the_benchmark(ledger):
+    accounts = [address(f"acct {i}") for i in range(1000)]
+    started = time.monotonic()
+    sends = [{"destination": accounts[i % 1000], "amount": str(10**24 + i)} for i in range(100_000)]
+    assert rpc(ledger, action="bulk_send", sends=sends)["count"] == "100000"
+    seeded = time.monotonic() - started
+
+    started = time.monotonic()
+    out = rpc(ledger, action="accounts_receivable", accounts=accounts, count="1000", source=True)
+    elapsed = time.monotonic() - started
+
+    assert sum(len(blocks) for blocks in out["blocks"].values()) == 100_000
+    assert elapsed < 1.0, f"accounts_receivable for 1000 accounts took {elapsed:.2f}s"
+    assert seeded < 15, f"seeding 100k sends took {seeded:.1f}s"
