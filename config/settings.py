@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "orders.partner_session.PartnerSessionMiddleware",  # ?partner_token= entry (issue 8)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sellers.middleware.CurrentSellerMiddleware",
     # axes must be last: it turns lockouts into a response (django-axes docs).
@@ -136,6 +137,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
 # Serve straight from the finders so dev and tests need no collectstatic;
 # production (DEBUG=false) uses hashed, compressed files from collectstatic.
 WHITENOISE_USE_FINDERS = True
@@ -208,8 +210,10 @@ COINPAY_USERNAME = env.str("COINPAY_USERNAME", default="sandbox" if SANDBOX_MODE
 COINPAY_PASSWORD = env.str("COINPAY_PASSWORD", default="sandbox-password" if SANDBOX_MODE else "")
 COINPAY_WEBHOOK_SECRET = env.str("COINPAY_WEBHOOK_SECRET", default="sandbox_coinpay_secret" if SANDBOX_MODE else "")
 
-PARTNER_VERIFY_URL = env.str("PARTNER_VERIFY_URL", default="")
-PARTNER_API_KEY = env.str("PARTNER_API_KEY", default="")
+# Partner super-app sign-in (issue 8, orders/partner.py): off when the URL is empty. The sandbox serves
+# /partner/verify; our key goes in the x-api-key header, the shopper's token in miniapp-user-token.
+PARTNER_VERIFY_URL = env.str("PARTNER_VERIFY_URL", default=f"{SANDBOX_URL}/partner/verify" if SANDBOX_MODE else "")
+PARTNER_API_KEY = env.str("PARTNER_API_KEY", default="sandbox_partner_key" if SANDBOX_MODE else "")
 
 if not DEBUG and not SANDBOX_MODE:
     _missing = [
@@ -234,7 +238,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["sellers.api_auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_THROTTLE_RATE", default="600/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.api.StrictJSONParser"],  # JSON without NUL/lone surrogates
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],  # JSON without NUL/lone surrogates
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
 SPECTACULAR_SETTINGS = {
@@ -248,6 +252,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status" field with different choices: name each enum (drf-spectacular docs).
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "PaymentStatusEnum": "payments.models.Payment.Status",
+        "RefundStatusEnum": "payments.models.Refund.Status",
+        "WebhookDeliveryStatusEnum": "sellers.models.WebhookDelivery.Status",
+        "OrderUpdateStatusEnum": [("fulfilled", "fulfilled")],
+    },
 }
 
 # --- Security headers -------------------------------------------------------

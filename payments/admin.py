@@ -1,8 +1,23 @@
-from django.contrib import admin
+"""Staff admin for payments. Payment state changes only through the staff actions
+(payments.staff.actions), which call payments.services with Actor.staff(user)."""
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
 
 from payments.models import (
-    InboundWebhook, LedgerEntry, NanoCursor, Payment, PaymentEvent, Receipt, Refund, RefundRequest, Settlement,
+    InboundWebhook,
+    LedgerEntry,
+    NanoCursor,
+    Payment,
+    PaymentEvent,
+    Receipt,
+    Refund,
+    RefundRequest,
+    Settlement,
 )
+from payments.staff.actions import ACTIONS, can_run, run_staff_action
 
 
 class ReadOnlyAdminMixin:
@@ -14,6 +29,37 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class StaffActionsMixin:
+    """Hide the staff actions a user may not run (run_staff_action checks again)."""
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        return {name: value for name, value in actions.items() if name not in ACTIONS or can_run(request.user, name)}
+
+
+def staff_action(code: str):
+    """An admin action that runs the named staff action on the selected rows."""
+    def action(modeladmin, request, queryset):
+        run_staff_action(request, code, queryset)
+    action.__name__ = code
+    return admin.action(description=ACTIONS[code].label)(action)
+
+
+class ExceptionFilter(admin.SimpleListFilter):
+    title = "exception"
+    parameter_name = "exception"
+
+    def lookups(self, request, model_admin):
+        return [("any", "Any exception"), *Payment.Exception_.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() == "any":
+            return queryset.exclude(review_status=Payment.Review.NONE)
+        if self.value() in Payment.Exception_.values:
+            return queryset.with_exception(self.value())
+        return queryset
 
 
 class PaymentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -29,77 +75,172 @@ class ReceiptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
-    list_display = ["id", "seller", "method", "status", "exceptions", "amount", "currency", "pay_to",
-                    "expires_at", "created_at"]
-    list_filter = ["status", "method", "review_status", "seller"]
+class PaymentAdmin(StaffActionsMixin, admin.ModelAdmin):
+    list_display = ["id", "seller", "method", "status", "exceptions", "review_status", "amount", "currency",
+                    "pay_to", "created_at"]
+    list_filter = ["status", "method", ExceptionFilter, "review_status", "seller",
+                   ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "tx_id", "pay_to", "provider_ref", "order__reference", "order__customer_email"]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Payment._meta.fields]
     inlines = [ReceiptInline, PaymentEventInline]
     list_select_related = ["seller"]
     show_full_result_count = False
+    actions = [staff_action(code) for code in
+               ("recheck", "expire", "refund", "accept_late", "refund_duplicate", "resolve")]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(PaymentEvent)
 class PaymentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "payment", "type", "from_status", "to_status", "actor_type"]
+    list_display = ["created_at", "payment", "type", "from_status", "to_status", "actor_type", "actor_user"]
     list_filter = ["type", "actor_type"]
     date_hierarchy = "created_at"
+    list_select_related = ["payment", "actor_user"]
+
+
+class UnmatchedFilter(admin.SimpleListFilter):
+    title = "needs assignment"
+    parameter_name = "unmatched"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Unmatched and open")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(payment__isnull=True, resolution=Receipt.Resolution.NONE)
+        return queryset
 
 
 @admin.register(Receipt)
-class ReceiptAdmin(admin.ModelAdmin):
+class ReceiptAdmin(StaffActionsMixin, admin.ModelAdmin):
     list_display = ["external_tx_id", "provider", "pay_to", "amount", "state", "resolution", "payment", "created_at"]
-    list_filter = ["provider", "state", "resolution"]
+    list_filter = [UnmatchedFilter, "provider", "state", "resolution"]
     search_fields = ["external_tx_id", "pay_to", "source_account"]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Receipt._meta.fields]
-
-
-@admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
-    list_display = ["id", "payment", "seller", "amount", "status", "provider_refund_id", "created_at"]
-    list_filter = ["status", "seller"]
-    search_fields = ["=id", "provider_refund_id"]
-    date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Refund._meta.fields]
-
-
-@admin.register(RefundRequest)
-class RefundRequestAdmin(admin.ModelAdmin):
-    list_display = ["payment", "seller", "partner_user_id", "status", "created_at"]
-    list_filter = ["status"]
-    readonly_fields = [f.name for f in RefundRequest._meta.fields]
-
-
-@admin.register(InboundWebhook)
-class InboundWebhookAdmin(admin.ModelAdmin):
-    list_display = ["event_id", "provider", "event_type", "signature_valid", "status", "attempts", "received_at"]
-    list_filter = ["provider", "status", "signature_valid", "event_type"]
-    search_fields = ["event_id"]
-    date_hierarchy = "received_at"
-    readonly_fields = [f.name for f in InboundWebhook._meta.fields]
+    list_select_related = ["payment"]
+    actions = ["assign_to_payment", staff_action("ignore_receipt")]
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_assign_receipt_permission(self, request):
+        return request.user.has_perm("payments.assign_receipt")
+
+    @admin.action(description="Assign to payment…", permissions=["assign_receipt"])
+    def assign_to_payment(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one receipt to assign.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse("staff-receipt-assign", args=[queryset.get().pk]))
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "payment", "seller", "amount", "status", "actor_type", "actor_user", "created_at"]
+    list_filter = ["status", "seller"]
+    search_fields = ["=id", "provider_refund_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["seller", "payment", "actor_user"]
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["payment", "seller", "partner_user_id", "status", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["seller", "payment"]
+
+
+@admin.register(InboundWebhook)
+class InboundWebhookAdmin(StaffActionsMixin, admin.ModelAdmin):
+    list_display = ["event_id", "provider", "event_type", "signature_valid", "status", "short_error", "attempts",
+                    "received_at", "reviewed_at"]
+    list_filter = ["provider", "status", "signature_valid", "event_type", ("reviewed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["event_id"]
+    date_hierarchy = "received_at"
+    fields = ["provider", "event_id", "event_type", "signature_valid", "status", "error", "attempts", "received_at",
+              "processed_at", "reviewed_at", "reviewed_by", "headers", "raw_body"]
+    readonly_fields = fields
+    actions = [staff_action("reprocess_webhook"), staff_action("dismiss_webhook")]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="result")
+    def short_error(self, obj):
+        return obj.error[:80]
+
+    @admin.display(description="raw body")
+    def raw_body(self, obj):
+        return format_html('<pre style="white-space:pre-wrap;max-width:60em">{}</pre>', obj.body)
+
+
+class SettledFilter(admin.SimpleListFilter):
+    """Which ledger rows a routing balance is made of (payments.selectors_staff.BALANCE_FILTERS)."""
+
+    title = "settlement"
+    parameter_name = "settled"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Not settled (or settlement failed)"), ("in_flight", "Settlement in flight"),
+                ("paid", "Settled"), ("unpaid", "Not yet paid (any)")]
+
+    def queryset(self, request, queryset):
+        live = [Settlement.Status.PENDING, Settlement.Status.IN_FLIGHT]
+        dead = [Settlement.Status.FAILED, Settlement.Status.REVERSED]
+        filters = {
+            "open": Q(settlement__isnull=True) | Q(settlement__status__in=dead),
+            "in_flight": Q(settlement__status__in=live),
+            "paid": Q(settlement__status=Settlement.Status.PAID),
+            "unpaid": Q(settlement__isnull=True) | Q(settlement__status__in=[*live, *dead]),
+        }
+        return queryset.filter(filters[self.value()]) if self.value() in filters else queryset
 
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "seller", "kind", "method", "custody", "currency", "gross", "fee", "net",
                     "settlement"]
-    list_filter = ["kind", "method", "custody", "seller"]
+    list_filter = [SettledFilter, "kind", "method", "custody", "currency", "seller"]
     date_hierarchy = "created_at"
     list_select_related = ["seller", "settlement"]
+    show_full_result_count = False
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The settlement changelist links here to show the rows one settlement covered.
+        return lookup == "settlement__id__exact" or super().lookup_allowed(lookup, value, request)
 
 
 @admin.register(Settlement)
 class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "seller", "kind", "method", "amount", "currency", "status", "provider_ref"]
+    list_display = ["created_at", "seller", "kind", "method", "amount", "currency", "status", "provider_ref",
+                    "ledger_link"]
     list_filter = ["status", "kind", "method", "seller"]
     date_hierarchy = "created_at"
     list_select_related = ["seller"]
+
+    @admin.display(description="ledger")
+    def ledger_link(self, obj):
+        url = reverse("admin:payments_ledgerentry_changelist") + f"?settlement__id__exact={obj.pk}"
+        return format_html('<a href="{}">entries</a>', url)
 
 
 @admin.register(NanoCursor)

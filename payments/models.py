@@ -115,6 +115,16 @@ class Payment(models.Model):
                                     name="payment_unique_reserved_amount"),
             models.CheckConstraint(condition=Q(refunded_amount__lte=F("amount")), name="payment_refund_within_amount"),
         ]
+        # Staff admin actions (issue 7); granted to the "Support" and "Finance" groups.
+        permissions = [
+            ("recheck_payment", "Can re-check payments with the provider"),
+            ("expire_payment", "Can expire a pending payment now"),
+            ("refund_payment", "Can refund payments"),
+            ("decide_late_payment", "Can accept late payments and resolve payment reviews"),
+            ("assign_receipt", "Can assign unmatched receipts to payments"),
+            ("manage_settlements", "Can manage settlements"),
+            ("reprocess_webhook", "Can reprocess and dismiss inbound webhooks"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.method} {self.amount_due} {self.pay_currency} ({self.status})"
@@ -267,6 +277,10 @@ class InboundWebhook(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Staff dismissed this (e.g. an invalid signature) from the review queue.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
 
     class Meta:
         ordering = ["-received_at"]

@@ -17,8 +17,8 @@ from django.utils import timezone
 from orders.actors import Actor
 from orders.models import Order
 from orders.services import OrderError, order_event_write, order_transition
-from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt, Refund
-from payments.money import due_in_wire_units, fee_split
+from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt, Refund, RefundRequest
+from payments.money import due_in_wire_units, fee_split, wire_per_minor
 from payments.providers.base import Observation
 from payments.providers.errors import NoFreeAmountSlot, PaymentError, ProviderError, ProviderNotConfigured
 from payments.providers.registry import get_provider
@@ -31,6 +31,8 @@ log = logging.getLogger("kassa.payments")
 # Unique-amount slots per (address, base amount): due = base + k µXNO, k < this.
 MAX_AMOUNT_SLOTS = 1000
 CUSTODIAL_METHODS = ("razorpay", "coinpay")
+# Address-matched methods price in a fixed pay currency (gateways match by their own ids).
+PROVIDER_PAY_CURRENCY = {"nano": "XNO"}
 
 
 class PaymentStateError(PaymentError):
@@ -241,10 +243,22 @@ def _match_payment(obs: Observation) -> Payment | None:
         if payment:
             return payment
     if obs.pay_to and obs.amount:
-        # Unique amounts: (address, exact amount) names at most one reserved payment.
-        for candidate in Payment.objects.filter(pay_to=obs.pay_to, method=obs.provider, amount_reserved=True):
-            if due_in_wire_units(candidate.amount_due, candidate.pay_currency) == obs.amount:
-                return candidate
+        reserved = Payment.objects.filter(pay_to=obs.pay_to, method=obs.provider, amount_reserved=True)
+        per_minor = wire_per_minor(PROVIDER_PAY_CURRENCY.get(obs.provider, ""))
+        if obs.amount % per_minor == 0:
+            # Unique amounts: (address, exact amount) names at most one reserved payment (indexed).
+            exact = reserved.filter(amount_due=obs.amount // per_minor).first()
+            if exact:
+                return exact
+        # A partial payment or top-up: only when exactly one active payment on the address
+        # still needs at least this much is the match unambiguous; otherwise staff decide.
+        open_for_amount = [
+            candidate for candidate in reserved.filter(status__in=Payment.ACTIVE_STATUSES)[:50]
+            if due_in_wire_units(candidate.amount_due, candidate.pay_currency) - candidate.amount_received_int
+            >= obs.amount
+        ]
+        if len(open_for_amount) == 1:
+            return open_for_amount[0]
     return None
 
 
@@ -453,12 +467,55 @@ def payment_release_reservations(*, now=None) -> int:
 
 # --- people's actions -----------------------------------------------------------------
 
+def payment_verify(*, payment: Payment, reference: str = "") -> Payment:
+    """Check a shopper's "I've paid" with the provider and apply what it reports.
+
+    With a reference (block hash, gateway payment id) the provider verifies it; without
+    one it polls just this payment. The claim itself changes nothing: only the
+    provider's observations do, through observation_apply (idempotent), so verify,
+    poll and webhook racing each other still complete the payment once.
+    Raises ProviderError (VerificationFailed, ProviderUnavailable, …) for the caller to show.
+    """
+    provider = get_provider(payment.method)
+    observations = provider.verify(payment, reference) if reference else provider.poll([payment])
+    for observation in observations:
+        result = observation_apply(observation=observation)
+        if reference and result.receipt.payment_id not in (None, payment.pk):
+            from payments.providers.errors import VerificationFailed
+
+            message = "That transaction already paid a different payment."
+            raise VerificationFailed("other_payment", message, user_message=message, provider=payment.method)
+    return Payment.objects.select_related("order", "seller").get(pk=payment.pk)
+
+
 def payment_cancel(*, payment: Payment, actor: Actor, reason: str = "") -> Payment:
     with transaction.atomic():
         locked = _lock(payment.pk)
         if not _transition(locked, "cancelled", actor=actor, data={"reason": reason[:200]}):
             raise PaymentStateError(f"A {locked.get_status_display().lower()} payment cannot be cancelled.")
         _release_later(locked, timezone.now())
+    return locked
+
+
+def payment_expire_now(*, payment: Payment, actor: Actor) -> Payment:
+    """Staff expire one pending payment before its time; an expired one is returned unchanged.
+
+    Like the beat expiry: keeps the amount reserved through the monitoring window,
+    flags underpayment, expires the order when nothing else is active, and queues
+    the seller webhook after commit. A confirming payment never expires.
+    """
+    with transaction.atomic():
+        locked = _lock(payment.pk)
+        if locked.status == Payment.Status.EXPIRED:
+            return locked
+        now = timezone.now()
+        if not _transition(locked, "expired", actor=actor, data={"manual": True}):
+            raise PaymentStateError(f"A {locked.get_status_display().lower()} payment cannot be expired.")
+        _release_later(locked, now)
+        if locked.amount_received not in ("", "0"):
+            _flag(locked, Payment.Exception_.UNDERPAID, actor=actor, data={"received": locked.amount_received})
+        _expire_orders({locked.order_id}, now, actor)
+        _after_commit_event(locked, "payment.expired")
     return locked
 
 
@@ -540,7 +597,9 @@ def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None =
         payment_event_write(payment=locked, type="refund.requested", actor=actor,
                             data={"refund": str(refund.pk), "amount": amount})
     try:
-        result = get_provider(locked.method).refund(locked, amount)
+        # Gateways de-duplicate a retried refund by our refund id (Razorpay X-Refund-Idempotency).
+        extra = {"idempotency_key": str(refund.pk)} if locked.method in CUSTODIAL_METHODS else {}
+        result = get_provider(locked.method).refund(locked, amount, **extra)
     except ProviderError as exc:
         return refund_mark_failed(refund=refund, actor=Actor.provider(locked.method), reason=exc.user_message)
     if result.status == "succeeded":
@@ -601,9 +660,75 @@ def refund_mark_failed(*, refund: Refund, actor: Actor, reason: str = "", provid
     return locked
 
 
+# --- shopper refund requests (issue 8: partner super-app shoppers) -----------------
+
+REFUNDABLE_STATUSES = ("completed", "partially_refunded")
+
+
+def refund_request_create(*, payment: Payment, partner_user_id: str, reason: str = "") -> RefundRequest:
+    """A verified partner shopper asks the seller to refund their payment. Locks the payment row.
+
+    Refused (PaymentStateError, 409) unless the payment is the shopper's, completed or
+    partially refunded with money left, and has no open request yet (the partial unique
+    constraint `refund_request_one_open_per_payment` backs the last rule).
+    """
+    with transaction.atomic():
+        locked = _lock(payment.pk)
+        if not partner_user_id or locked.order.partner_user_id != partner_user_id:
+            raise PaymentStateError("This payment is not linked to your account.")
+        if locked.status not in REFUNDABLE_STATUSES:
+            raise PaymentStateError("You can ask for a refund only on a completed payment; "
+                                    f"this one is {locked.get_status_display().lower()}.")
+        if locked.refundable_amount <= 0:
+            raise PaymentStateError("Nothing is left to refund on this payment.")
+        if locked.refund_requests.filter(status=RefundRequest.Status.REQUESTED).exists():
+            raise PaymentStateError("You have already asked for a refund on this payment. The seller will decide soon.")
+        request = RefundRequest.objects.create(payment=locked, seller_id=locked.seller_id,
+                                               partner_user_id=partner_user_id, reason=reason.strip()[:500])
+        payment_event_write(payment=locked, type="refund_request.created", actor=Actor.shopper("partner"),
+                            data={"refund_request": request.pk, "reason": request.reason[:200]})
+    return request
+
+
+def refund_request_decide(*, request: RefundRequest, approve: bool, actor: Actor) -> RefundRequest:
+    """The seller approves (runs payment_refund for what is left) or declines a request.
+
+    The request is claimed with a conditional UPDATE under the payment lock, so two
+    clicks decide it once. The provider is called after that commit (inside
+    payment_refund); if the refund is refused there, the claim is undone.
+    """
+    decided = RefundRequest.Status.APPROVED if approve else RefundRequest.Status.DECLINED
+    user = actor.user if getattr(actor.user, "pk", None) else None
+    with transaction.atomic():
+        payment = _lock(request.payment_id)
+        claimed = RefundRequest.objects.filter(pk=request.pk, status=RefundRequest.Status.REQUESTED)
+        if not claimed.exists():
+            raise PaymentStateError("This refund request has already been decided.")
+        if approve and payment.status not in REFUNDABLE_STATUSES:
+            raise PaymentStateError(f"This payment is {payment.get_status_display().lower()}; it cannot be refunded.")
+        claimed.update(status=decided, decided_by=user, decided_at=timezone.now())
+        if not approve:
+            payment_event_write(payment=payment, type="refund_request.declined", actor=actor,
+                                data={"refund_request": request.pk})
+    if approve:
+        try:
+            refund = payment_refund(payment=payment, actor=actor, reason=f"Shopper request: {request.reason}"[:200])
+        except PaymentStateError:
+            with transaction.atomic():
+                RefundRequest.objects.filter(pk=request.pk, status=decided).update(
+                    status=RefundRequest.Status.REQUESTED, decided_by=None, decided_at=None)
+            raise
+        with transaction.atomic():
+            RefundRequest.objects.filter(pk=request.pk).update(refund=refund)
+            payment_event_write(payment=payment, type="refund_request.approved", actor=actor,
+                                data={"refund_request": request.pk, "refund": str(refund.pk)})
+    return RefundRequest.objects.select_related("refund").get(pk=request.pk)
+
+
 __all__ = [
     "ApplyResult", "OrderError", "PaymentStateError", "Quote", "observation_apply", "payment_start",
-    "payment_transition", "payment_cancel", "payment_accept_late", "payment_expire_stale",
+    "payment_transition", "payment_cancel", "payment_expire_now", "payment_accept_late", "payment_expire_stale",
     "payment_release_reservations", "ledger_record_payment", "receipt_assign", "payment_resolve_review",
-    "payment_refund", "refund_mark_succeeded", "refund_mark_failed",
+    "payment_refund", "payment_verify", "refund_mark_succeeded", "refund_mark_failed",
+    "refund_request_create", "refund_request_decide",
 ]

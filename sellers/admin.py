@@ -1,7 +1,18 @@
 from django.contrib import admin
+from django.db.models import OuterRef
 
+from orders.models import Order
+from payments.models import LedgerEntry, Payment
+from payments.selectors_staff import count_per_seller, sum_per_seller
+from payments.staff.actions import ACTIONS, can_run, run_staff_action
 from sellers.models import (
-    ApiKey, IdempotencyKey, PayoutDestination, Seller, SellerMembership, WebhookAttempt, WebhookDelivery,
+    ApiKey,
+    IdempotencyKey,
+    PayoutDestination,
+    Seller,
+    SellerMembership,
+    WebhookAttempt,
+    WebhookDelivery,
     WebhookEndpoint,
 )
 
@@ -17,14 +28,56 @@ class PayoutDestinationInline(admin.TabularInline):
     extra = 0
 
 
+def _seller_action(code: str):
+    def action(modeladmin, request, queryset):
+        run_staff_action(request, code, queryset)
+    action.__name__ = code
+    return admin.action(description=f"{ACTIONS[code].label} selected sellers")(action)
+
+
 @admin.register(Seller)
 class SellerAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "status", "fee_bps", "timezone", "default_currency", "created_at"]
+    list_display = ["name", "slug", "status", "fee_bps", "volume_display", "orders_count", "paid_orders",
+                    "open_reviews", "timezone", "default_currency", "created_at"]
     list_filter = ["status", "default_currency"]
     search_fields = ["name", "slug", "support_email"]
     prepopulated_fields = {"slug": ["name"]}
     date_hierarchy = "created_at"
     inlines = [MembershipInline, PayoutDestinationInline]
+    actions = [_seller_action("approve_seller"), _seller_action("suspend_seller")]
+
+    def get_queryset(self, request):
+        # Volume and counts in the same query as the sellers (correlated subqueries).
+        seller = OuterRef("pk")
+        return super().get_queryset(request).annotate(
+            volume=sum_per_seller(LedgerEntry.objects.filter(seller=seller, kind=LedgerEntry.Kind.PAYMENT,
+                                                   currency=OuterRef("default_currency")), "gross"),
+            orders_total=count_per_seller(Order.objects.filter(seller=seller)),
+            orders_paid=count_per_seller(Order.objects.filter(seller=seller, status__in=Order.PAID_STATUSES)),
+            reviews_open=count_per_seller(Payment.objects.filter(seller=seller).needs_review()),
+        )
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        return {name: value for name, value in actions.items() if name not in ACTIONS or can_run(request.user, name)}
+
+    @admin.display(description="volume", ordering="volume")
+    def volume_display(self, obj):
+        from sellers.money import format_minor
+
+        return format_minor(obj.volume, obj.default_currency)
+
+    @admin.display(description="orders", ordering="orders_total")
+    def orders_count(self, obj):
+        return obj.orders_total
+
+    @admin.display(description="paid", ordering="orders_paid")
+    def paid_orders(self, obj):
+        return obj.orders_paid
+
+    @admin.display(description="reviews", ordering="reviews_open")
+    def open_reviews(self, obj):
+        return obj.reviews_open
 
 
 @admin.register(SellerMembership)

@@ -100,3 +100,88 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpo
     endpoint.secret = new_webhook_secret()
     endpoint.save(update_fields=["secret"])
     return endpoint
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Remove an endpoint with its delivery log; queued deliveries to it are dropped."""
+    endpoint.delete()
+
+
+# --- seller status (staff) ------------------------------------------------------------
+
+def seller_set_status(*, seller: Seller, status: str) -> bool:
+    """Approve (active) or suspend a seller; returns False when it already had that status.
+
+    A conditional UPDATE, so two clicks change it once. A suspended seller's checkout
+    refuses new payments (payments.services.check_method_available).
+    """
+    if status not in Seller.Status.values:
+        raise ValueError(f"Unknown seller status “{status}”.")
+    changed = Seller.objects.filter(pk=seller.pk).exclude(status=status).update(status=status)
+    seller.status = status
+    return bool(changed)
+
+
+# --- dashboard settings ---------------------------------------------------------------------
+
+SETTINGS_FIELDS = ("name", "timezone", "default_currency", "support_email", "enabled_methods")
+
+
+def seller_update_settings(*, seller: Seller, **changes) -> Seller:
+    """Update a seller's own settings (not fee or status, which staff own). Validated by
+    the model's field validators. (A timezone change needs nothing else here: the
+    dashboard rollup records the zone it was cut in and rebuilds itself.)"""
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a seller setting: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        locked = Seller.objects.select_for_update().get(pk=seller.pk)
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.full_clean(exclude=["slug"])
+        locked.save(update_fields=list(changes))
+    return locked
+
+
+def payout_destination_set(*, seller: Seller, method: str, value: str, label: str = ""):
+    """Create, replace or (with an empty value) remove the seller's destination for a method.
+    Raises ValidationError (from PayoutDestination.clean) on a bad address or account id."""
+    from sellers.models import PayoutDestination
+
+    value = (value or "").strip()
+    with transaction.atomic():
+        if not value:
+            PayoutDestination.objects.filter(seller=seller, method=method).delete()
+            return None
+        destination = PayoutDestination.objects.filter(seller=seller, method=method).first() or \
+            PayoutDestination(seller=seller, method=method)
+        destination.value, destination.label = value, label[:80]
+        destination.full_clean(exclude=["seller"])
+        destination.save()
+    return destination
+
+
+def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Queue a payment.completed-shaped test event to this one endpoint through the outbox
+    (signed and retried like any other delivery; data.test is true)."""
+    now = timezone.now()
+    data = {"id": f"test_{uuid.uuid4().hex[:24]}", "object": "payment", "test": True, "order": None,
+            "method": "nano", "status": "completed", "exceptions": [], "currency": endpoint.seller.default_currency,
+            "amount": 100, "created_at": now.isoformat().replace("+00:00", "Z")}
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint, seller_id=endpoint.seller_id, message_id=f"msg_{uuid.uuid4().hex}",
+            event_type="payment.completed", payload=_envelope("payment.completed", data, now), next_attempt_at=now)
+        transaction.on_commit(lambda: _enqueue_deliveries([delivery.pk]))
+    return delivery
+
+
+def webhook_endpoint_enable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Turn a disabled endpoint back on; its failure clock starts again."""
+    endpoint.is_active, endpoint.disabled_at, endpoint.disabled_reason, endpoint.failing_since = True, None, "", None
+    endpoint.save(update_fields=["is_active", "disabled_at", "disabled_reason", "failing_since"])
+    return endpoint
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()

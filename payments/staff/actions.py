@@ -1,0 +1,193 @@
+"""Staff actions: one definition each, used by the admin changelists and the review queue.
+
+An action names the permission it needs, runs one service per object with
+Actor.staff(user) (which writes the PaymentEvent), and reports an Outcome:
+"done", "already" (a second click: nothing changed) or "refused" (not allowed
+from the object's state). The runner adds Django's LogEntry and the messages.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+
+from orders.actors import Actor
+from payments import services
+from payments.models import InboundWebhook, Payment, Receipt, Refund
+from payments.providers.errors import PaymentError
+from payments.staff import services as staff_services
+from sellers.models import Seller
+from sellers.services import seller_set_status
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str      # "done" | "already" | "refused"
+    message: str
+
+
+def done(message: str) -> Outcome:
+    return Outcome("done", message)
+
+
+def already(message: str) -> Outcome:
+    return Outcome("already", message)
+
+
+def refused(message: str) -> Outcome:
+    return Outcome("refused", message)
+
+
+@dataclass(frozen=True)
+class StaffAction:
+    code: str
+    label: str
+    model: type
+    permission: str                      # "app_label.codename"
+    run: Callable | None = None          # (obj, actor) -> Outcome
+    run_batch: Callable | None = None    # (objs, actor) -> list[Outcome]: one provider call for many
+
+
+# --- payments -----------------------------------------------------------------------
+
+def _recheck(payments: list[Payment], actor: Actor) -> list[Outcome]:
+    results = staff_services.payments_recheck(payments=payments, actor=actor)
+    text = {"changed": "re-checked: new money applied", "unchanged": "re-checked: nothing new (already up to date)",
+            "unavailable": "re-check failed: the provider is unavailable, nothing changed"}
+    return [(done if results[p.pk] == "changed" else already if results[p.pk] == "unchanged" else refused)(
+        f"{p}: {text[results[p.pk]]}") for p in payments]
+
+
+def _expire(payment: Payment, actor: Actor) -> Outcome:
+    if payment.status == Payment.Status.EXPIRED:
+        return already(f"{payment}: already expired.")
+    services.payment_expire_now(payment=payment, actor=actor)
+    return done(f"{payment}: expired.")
+
+
+def _refund(payment: Payment, actor: Actor) -> Outcome:
+    if payment.status == Payment.Status.REFUNDED:
+        return already(f"{payment}: already refunded.")
+    if payment.status not in ("completed", "partially_refunded"):
+        return refused(f"{payment}: only a completed payment can be refunded; this one is {payment.status}.")
+    in_flight = sum(payment.refunds.filter(status=Refund.Status.PENDING).values_list("amount", flat=True))
+    if payment.amount - payment.refunded_amount - in_flight <= 0:
+        return already(f"{payment}: a refund of the rest is already in flight.")
+    refund = services.payment_refund(payment=payment, actor=actor, reason="staff refund")
+    if refund.status == Refund.Status.FAILED:
+        return refused(f"{payment}: the provider refused the refund: {refund.failure_reason}")
+    return done(f"{payment}: refund {refund.get_status_display().lower()}.")
+
+
+def _accept_late(payment: Payment, actor: Actor) -> Outcome:
+    if payment.status in Payment.PAID_STATUSES and payment.review_status == Payment.Review.RESOLVED:
+        return already(f"{payment}: late payment already accepted.")
+    services.payment_accept_late(payment=payment, actor=actor)
+    return done(f"{payment}: late payment accepted; the order is paid.")
+
+
+def _refund_duplicate(payment: Payment, actor: Actor) -> Outcome:
+    if payment.review_status != Payment.Review.OPEN and payment.status == Payment.Status.REFUNDED:
+        return already(f"{payment}: duplicate already refunded.")
+    refund = staff_services.payment_refund_duplicate(payment=payment, actor=actor)
+    if refund is not None and refund.status == Refund.Status.FAILED:
+        return refused(f"{payment}: the provider refused the refund: {refund.failure_reason}")
+    return done(f"{payment}: duplicate refunded and review resolved.")
+
+
+def _resolve(payment: Payment, actor: Actor) -> Outcome:
+    if payment.review_status != Payment.Review.OPEN:
+        return already(f"{payment}: review already resolved.")
+    services.payment_resolve_review(payment=payment, actor=actor, note="resolved from the review queue")
+    return done(f"{payment}: review resolved.")
+
+
+# --- receipts, webhooks, sellers --------------------------------------------------------
+
+def _ignore_receipt(receipt: Receipt, actor: Actor) -> Outcome:
+    if staff_services.receipt_ignore(receipt=receipt, actor=actor):
+        return done(f"Receipt {receipt}: ignored.")
+    return already(f"Receipt {receipt}: already resolved.")
+
+
+def _dismiss_webhook(webhook: InboundWebhook, actor: Actor) -> Outcome:
+    if staff_services.inbound_webhook_dismiss(webhook=webhook, actor=actor):
+        return done(f"Webhook {webhook}: dismissed.")
+    return already(f"Webhook {webhook}: already dismissed.")
+
+
+def _reprocess_webhook(webhook: InboundWebhook, actor: Actor) -> Outcome:
+    if webhook.status == InboundWebhook.Status.PROCESSED:
+        return already(f"Webhook {webhook}: already processed.")
+    status = staff_services.inbound_webhook_reprocess_now(webhook=webhook, actor=actor)
+    return done(f"Webhook {webhook}: reprocessed, now {status}.")
+
+
+def _seller_status(status: str, verb: str):
+    def run(seller: Seller, actor: Actor) -> Outcome:
+        if seller_set_status(seller=seller, status=status):
+            return done(f"{seller}: {verb}.")
+        return already(f"{seller}: already {verb}.")
+    return run
+
+
+ACTIONS: dict[str, StaffAction] = {a.code: a for a in [
+    StaffAction("recheck", "Re-check now", Payment, "payments.recheck_payment", run_batch=_recheck),
+    StaffAction("expire", "Expire now", Payment, "payments.expire_payment", _expire),
+    StaffAction("refund", "Refund in full", Payment, "payments.refund_payment", _refund),
+    StaffAction("accept_late", "Accept late payment", Payment, "payments.decide_late_payment", _accept_late),
+    StaffAction("refund_duplicate", "Mark duplicate refunded", Payment, "payments.refund_payment",
+                _refund_duplicate),
+    StaffAction("resolve", "Resolve review", Payment, "payments.decide_late_payment", _resolve),
+    StaffAction("ignore_receipt", "Ignore receipt", Receipt, "payments.assign_receipt", _ignore_receipt),
+    StaffAction("dismiss_webhook", "Dismiss", InboundWebhook, "payments.reprocess_webhook", _dismiss_webhook),
+    StaffAction("reprocess_webhook", "Reprocess", InboundWebhook, "payments.reprocess_webhook", _reprocess_webhook),
+    StaffAction("approve_seller", "Approve", Seller, "sellers.change_seller", _seller_status("active", "approved")),
+    StaffAction("suspend_seller", "Suspend", Seller, "sellers.change_seller",
+                _seller_status("suspended", "suspended")),
+]}
+
+
+def can_run(user, code: str) -> bool:
+    return user.has_perm(ACTIONS[code].permission)
+
+
+def run_staff_action(request, code: str, objects: Iterable) -> list[Outcome]:
+    """Check the permission, run the action on each object, log and message the result."""
+    action = ACTIONS[code]
+    if not can_run(request.user, code):
+        raise PermissionDenied(f"You may not {action.label.lower()}.")
+    objects = list(objects)
+    actor = Actor.staff(request.user)
+    if action.run_batch:
+        outcomes = action.run_batch(objects, actor)
+    else:
+        outcomes = []
+        for obj in objects:
+            try:
+                outcomes.append(action.run(obj, actor))
+            except PaymentError as exc:
+                outcomes.append(refused(f"{obj}: {exc.user_message}"))
+    model_admin = admin.site._registry.get(action.model)
+    for obj, outcome in zip(objects, outcomes, strict=True):
+        if outcome.status == "done" and model_admin is not None:
+            model_admin.log_change(request, obj, f"{action.label}: {outcome.message}")
+    _message(request, action, outcomes)
+    return outcomes
+
+
+def _message(request, action: StaffAction, outcomes: list[Outcome]) -> None:
+    level = {"done": messages.SUCCESS, "already": messages.INFO, "refused": messages.WARNING}
+    if len(outcomes) <= 5:
+        for outcome in outcomes:
+            messages.add_message(request, level[outcome.status], outcome.message)
+        return
+    counts = Counter(outcome.status for outcome in outcomes)
+    messages.info(request, f"{action.label}: {counts['done']} done, {counts['already']} already done, "
+                           f"{counts['refused']} refused.")
+    for outcome in outcomes:
+        if outcome.status == "refused":
+            messages.warning(request, outcome.message)
