@@ -79,6 +79,9 @@ def seed(orders_per_seller: int, out) -> None:
         staff.set_password(STAFF[1])
         staff.save()
     out(f"login: staff {STAFF[0]} {STAFF[1]}")
+    from payments.staff.groups import staff_groups_sync
+
+    staff_groups_sync()  # the Support and Finance groups exist on a fresh machine
     for spec in SELLERS:
         seller = _seed_seller(spec, User)
         out(f"login: seller:{spec.slug} {spec.username} {spec.password}")
