@@ -16,3 +16,11 @@ def seller_for_user(user, preferred_slug: str | None = None) -> Seller | None:
 
 def api_key_lookup(prefix: str) -> ApiKey | None:
     return ApiKey.objects.select_related("seller").filter(prefix=prefix).first()
+
+
+def payout_destination_value(seller: Seller, method: str) -> str:
+    """The seller's configured destination for a method ("" if none); uses a prefetch when present."""
+    for destination in seller.payout_destinations.all():
+        if destination.method == method:
+            return destination.value
+    return ""

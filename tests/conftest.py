@@ -64,3 +64,7 @@ def staff_user(db):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.create_superuser("staff", "staff@example.com", "correct-horse-battery")
+
+
+# The sandbox providers as a real process: defined with the integration tests, used by browser tests too.
+from tests.integration.conftest import sandbox_process  # noqa: E402,F401

@@ -1,0 +1,277 @@
+"""Nano (XNO): non-custodial. The shopper pays the seller's own address an exact,
+unique amount; we learn about it from the node (batched scan, or a shopper-reported
+block hash checked with block_info). No ORM here: the monitor (payments.monitor_nano)
+reads the database and hands us plain WatchedAccount values.
+
+The scan per chunk of 1000 addresses (DESIGN.md "Celery beat"):
+  1. accounts_receivable (source, only confirmed): sends not yet received;
+  2. accounts_frontiers: an address whose frontier moved since its cursor has new blocks;
+  3. account_history (raw) only for those, newest first, down to the cursor: this
+     catches sends the seller's wallet already received. A receive is reported
+     under its SEND block hash (the receive's link), so one send seen first as
+     receivable and later as received is one Receipt.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import segno
+from django.conf import settings
+
+from payments.providers.base import Observation, PaymentInstructions, RefundResult
+from payments.providers.errors import ProviderNotConfigured, ProviderRejected, VerificationFailed
+from payments.providers.nano_codec import (
+    RAW_PER_MICRO,
+    InvalidAddress,
+    address_to_public_key,
+    format_raw,
+    normalize_address,
+)
+from payments.providers.nano_rpc import HistoryEntry, NanoRpcClient, ReceivableBlock
+from payments.providers.rates import RateSource, rate_source_from_settings
+
+log = logging.getLogger("kassa.providers.nano")
+
+CODE = "nano"
+CHUNK = 1000                 # accounts per accounts_receivable / accounts_frontiers call
+HISTORY_PAGE = 100           # account_history entries per call
+HISTORY_MAX_PAGES = 20       # a runaway history stops here (logged); the next tick goes on
+CLOCK_SLACK_SECONDS = 300    # node local_timestamp vs our created_at
+_HASH_RE = re.compile(r"[0-9A-Fa-f]{64}")
+RATE_PLACES = Decimal("1e-12")  # Payment.rate has 12 decimal places
+
+
+@dataclass(frozen=True)
+class WatchedAccount:
+    """An address with reserved payments, as the monitor knows it."""
+
+    address: str
+    cursor: str = ""   # the frontier seen at the last good tick ("" = never read)
+    since: int = 0     # unix time of its oldest reserved payment: older history cannot pay one
+
+
+@dataclass
+class ScanResult:
+    observations: list[Observation] = field(default_factory=list)
+    cursors: dict[str, str] = field(default_factory=dict)   # address → frontier to store (moved only)
+    history_reads: list[str] = field(default_factory=list)  # addresses whose history was read
+    rpc_calls: int = 0
+
+
+def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def due_raw(payment) -> int:
+    return payment.amount_due * RAW_PER_MICRO
+
+
+def payment_uri(address: str, raw: int) -> str:
+    return f"nano:{address}?amount={raw}"
+
+
+def payment_qr_svg(uri: str) -> str:
+    """Inline SVG of the wallet URI; the pay page embeds it (it opens the wallet when tapped)."""
+    return segno.make(uri, error="m").svg_inline(scale=4, border=2, title="Scan to pay with a Nano wallet")
+
+
+def _seller_address(seller) -> str:
+    """The seller's normalized Nano address, or "" when missing or invalid."""
+    from sellers.selectors import payout_destination_value  # a read through the sellers app, not ORM here
+
+    try:
+        return normalize_address(payout_destination_value(seller, CODE))
+    except InvalidAddress:
+        return ""
+
+
+class NanoProvider:
+    code = CODE
+
+    def __init__(self, *, client: NanoRpcClient | None = None, rates: RateSource | None = None) -> None:
+        self._client = client
+        self._rates = rates
+
+    # --- configuration -----------------------------------------------------------------
+
+    @property
+    def client(self) -> NanoRpcClient:
+        url = settings.NANO_RPC_URL
+        if self._client is None or self._client.url != url:
+            self._client = NanoRpcClient(url, timeout=getattr(settings, "NANO_RPC_TIMEOUT", 5),
+                                         retries=getattr(settings, "NANO_RPC_RETRIES", 2))
+        return self._client
+
+    @property
+    def rates(self) -> RateSource:
+        if self._rates is None:
+            self._rates = rate_source_from_settings()
+        return self._rates
+
+    def is_available(self, seller, order) -> bool:
+        if not _seller_address(seller):
+            return False
+        return order.currency == "XNO" or self.rates.supports(order.currency)
+
+    # --- pricing and start ---------------------------------------------------------------
+
+    def quote(self, seller, order):
+        """XNO orders are due as priced; fiat orders at a rate locked now, rounded UP to 1 µXNO."""
+        from payments.services import Quote
+        from sellers.money import currency_exponent
+
+        address = _seller_address(seller)
+        if not address:
+            message = f"{seller.name} has no valid Nano address."
+            raise ProviderNotConfigured(message, user_message=message, provider=CODE)
+        if order.currency == "XNO":
+            return Quote(pay_currency="XNO", amount_due=order.amount, pay_to=address, unique_amount=True)
+        rate = self.rates.rate(order.currency)
+        # Locked as µXNO per order-currency minor unit (the Payment.rate convention, 12 places);
+        # the due amount is computed from the stored rate, so the row alone explains it.
+        stored_rate = rate.micro_xno_per_major.scaleb(-currency_exponent(order.currency)).quantize(RATE_PLACES)
+        amount_due = math.ceil(Fraction(stored_rate) * order.amount)
+        return Quote(pay_currency="XNO", amount_due=amount_due, pay_to=address, rate=stored_rate,
+                     rate_source=rate.source, unique_amount=True)
+
+    def start(self, payment) -> PaymentInstructions:
+        uri = payment_uri(payment.pay_to, due_raw(payment))
+        return PaymentInstructions(pay_to=payment.pay_to, payment_uri=uri, qr_svg=payment_qr_svg(uri))
+
+    # --- the batched scan (monitor) -------------------------------------------------------
+
+    def scan(self, accounts: Iterable[WatchedAccount]) -> ScanResult:
+        """Everything the node knows about money coming into these accounts.
+
+        Raises ProviderError when the node is down; the caller then changes nothing.
+        """
+        accounts = list(accounts)
+        client = self.client
+        calls_before = client.calls
+        result = ScanResult()
+        count = getattr(settings, "NANO_RECEIVABLE_COUNT", 500)
+        for chunk in chunked(accounts, CHUNK):
+            addresses = [account.address for account in chunk]
+            receivable = client.accounts_receivable(addresses, count=count, source=True,
+                                                    include_only_confirmed=True)
+            frontiers = client.accounts_frontiers(addresses)
+            for blocks in receivable.values():
+                result.observations.extend(self._from_receivable(block) for block in blocks if block.amount > 0)
+            for account in chunk:
+                frontier = frontiers.get(account.address)
+                if not frontier or frontier == account.cursor:
+                    continue
+                entries, settled = self._history_since(account, frontier)
+                result.history_reads.append(account.address)
+                result.observations.extend(self._from_history(account.address, e) for e in entries
+                                           if e.kind == "receive" and e.amount > 0 and e.link)
+                if settled:  # an unconfirmed block stays above the cursor, so it is read again
+                    result.cursors[account.address] = frontier
+        result.rpc_calls = client.calls - calls_before
+        return result
+
+    def _history_since(self, account: WatchedAccount, frontier: str) -> tuple[list[HistoryEntry], bool]:
+        """Blocks newer than the cursor (or than `since` for a new cursor), and whether all are confirmed."""
+        entries: list[HistoryEntry] = []
+        head: str | None = None
+        floor = account.since - CLOCK_SLACK_SECONDS if account.since else None
+        for _page in range(HISTORY_MAX_PAGES):
+            page = self.client.account_history(account.address, count=HISTORY_PAGE, raw=True, head=head)
+            for entry in page.entries:
+                if entry.hash.upper() == account.cursor.upper():
+                    return entries, all(e.confirmed for e in entries)
+                # local_timestamp 0 means "unknown" (blocks from old nodes): keep reading.
+                if floor and not account.cursor and 0 < entry.local_timestamp < floor:
+                    return entries, all(e.confirmed for e in entries)
+                entries.append(entry)
+            if not page.previous:
+                return entries, all(e.confirmed for e in entries)
+            head = page.previous
+        log.warning("nano history read stopped at %s pages", HISTORY_MAX_PAGES,
+                    extra={"address": account.address, "frontier": frontier})
+        return entries, all(e.confirmed for e in entries)
+
+    @staticmethod
+    def _from_receivable(block: ReceivableBlock) -> Observation:
+        return Observation(provider=CODE, external_tx_id=block.hash.upper(), amount=block.amount, confirmed=True,
+                           pay_to=block.account, source_account=block.source,
+                           raw={"via": "receivable", "hash": block.hash.upper()})
+
+    @staticmethod
+    def _from_history(address: str, entry: HistoryEntry) -> Observation:
+        return Observation(provider=CODE, external_tx_id=entry.link.upper(), amount=entry.amount,
+                           confirmed=entry.confirmed, pay_to=address, source_account=entry.account,
+                           raw={"via": "history", "receive_block": entry.hash.upper(), "hash": entry.link.upper()})
+
+    def poll(self, payments) -> list[Observation]:
+        """A one-off check of these payments' addresses (no stored cursor: history back to `since`)."""
+        oldest: dict[str, int] = {}
+        for payment in payments:
+            if payment.pay_to:
+                created = int(payment.created_at.timestamp())
+                oldest[payment.pay_to] = min(oldest.get(payment.pay_to, created), created)
+        if not oldest:
+            return []
+        return self.scan(WatchedAccount(address, "", since) for address, since in oldest.items()).observations
+
+    # --- shopper-reported block hash ----------------------------------------------------------
+
+    def verify(self, payment, reference: str) -> list[Observation]:
+        """block_info must show a confirmed send of exactly the amount due to the payment's address."""
+        block_hash = (reference or "").strip().upper()
+        if not _HASH_RE.fullmatch(block_hash):
+            raise VerificationFailed("bad_reference", "a block hash is 64 hexadecimal characters", provider=CODE,
+                                     user_message="That does not look like a Nano block hash (64 hex characters).")
+        block = self.client.block_info(block_hash)
+        if block is None:
+            raise self._refuse("block_not_found", "The Nano network does not know that block (yet).")
+        if block.subtype != "send":
+            raise self._refuse("not_a_send", "That block is not a send.")
+        try:
+            destination_key = address_to_public_key(block.link_as_account)
+        except InvalidAddress:
+            raise self._refuse("wrong_destination", "That block does not pay this address.") from None
+        if destination_key != address_to_public_key(payment.pay_to):
+            raise self._refuse("wrong_destination", "That block does not pay this address.")
+        due = due_raw(payment)
+        if block.amount != due:
+            raise self._refuse("wrong_amount",
+                               f"That block sends {format_raw(block.amount)} XNO, not {format_raw(due)} XNO.")
+        if not block.confirmed:
+            raise self._refuse("not_confirmed", "That block is not confirmed yet; try again in a moment.")
+        return [Observation(provider=CODE, external_tx_id=block.hash, amount=block.amount, confirmed=True,
+                            payment_ref=str(payment.pk), pay_to=payment.pay_to, source_account=block.block_account,
+                            raw={"via": "verify", "hash": block.hash, "height": block.height})]
+
+    @staticmethod
+    def _refuse(reason: str, message: str) -> VerificationFailed:
+        return VerificationFailed(reason, message, user_message=message, provider=CODE)
+
+    # --- webhooks and refunds ------------------------------------------------------------------
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[Observation]:
+        raise ProviderRejected("Nano has no webhooks; payments are found by polling the node", provider=CODE)
+
+    def refund(self, payment, amount_minor: int, **_: Any) -> RefundResult:
+        """Non-custodial: Kassa cannot move the seller's XNO. The refund is recorded as done
+        ("manual") and the seller sends it from their own wallet; raw says how much."""
+        if payment.currency == "XNO":
+            micro = amount_minor
+        else:  # the rate locked at start: µXNO per order-currency minor unit
+            micro = math.ceil(Fraction(payment.rate) * amount_minor) if payment.rate else None
+        return RefundResult(
+            provider_refund_id=f"manual-{uuid.uuid4().hex[:20]}",  # unique: Refund.provider_refund_id is
+            status="succeeded",
+            raw={"manual": True, "send_from": payment.pay_to, "paid_by_tx": payment.tx_id,
+                 "amount_xno": format_raw(micro * RAW_PER_MICRO) if micro is not None else "",
+                 "note": "Send this refund to the shopper from your own Nano wallet."},
+        )

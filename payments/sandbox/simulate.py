@@ -1,0 +1,44 @@
+"""Pay a payment through the sandbox, the way a shopper would (sandbox mode only).
+
+- nano: the sandbox node's test-only ``send`` from its faucet to the payment's
+  address, by default the exact raw amount due; with auto_receive the seller's
+  "wallet" receives it at once (the monitor then finds it through history).
+- razorpay / coinpay: the gateway engineer's simulate_gateway_payment.
+
+Nothing here changes our database: the monitor, webhooks or verify see the money.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+
+from payments.providers.errors import ProviderNotConfigured, ProviderRejected
+from payments.providers.nano import due_raw
+from payments.providers.nano_rpc import NanoRpcClient
+
+
+def simulate_payment(payment, *, amount_raw: int | None = None, late: bool = False,
+                     auto_receive: bool | None = None) -> dict:
+    if not settings.SANDBOX_MODE:
+        raise ProviderNotConfigured("sandbox payments are off (SANDBOX_MODE=false)")
+    if payment.method == "nano":
+        return _nano_send(payment, amount_raw=amount_raw, late=late, auto_receive=auto_receive)
+    from payments.sandbox.simulate_gateways import simulate_gateway_payment  # another engineer's module
+
+    return simulate_gateway_payment(payment, fail=False, late=late)
+
+
+def _nano_send(payment, *, amount_raw: int | None, late: bool, auto_receive: bool | None) -> dict:
+    if not payment.pay_to:
+        raise ProviderRejected("this payment has no Nano address yet", provider="nano")
+    amount = due_raw(payment) if amount_raw is None else amount_raw
+    if amount <= 0:
+        raise ProviderRejected("the amount must be at least 1 raw", provider="nano")
+    if auto_receive is None:
+        auto_receive = getattr(settings, "NANO_SANDBOX_AUTO_RECEIVE", False)
+    # No retries: a retried send after a timeout could pay twice (the client refuses anyway).
+    answer = NanoRpcClient(settings.NANO_RPC_URL, retries=0).call(
+        "send", source="faucet", destination=payment.pay_to, amount=str(amount),
+        auto_receive=auto_receive, confirmed=True,
+    )
+    return {"method": "nano", "block": answer["block"], "receive_block": answer.get("receive_block", ""),
+            "amount_raw": str(amount), "late": late}

@@ -1,0 +1,107 @@
+"""The sandbox providers as a real separate process, on a free port.
+
+`sandbox_process` (session) starts `manage.py sandbox serve` and points every
+provider URL at it; `gateway_sandbox` also sets gateway credentials and points
+the sandbox's webhooks at pytest-django's live_server.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from payments.providers.registry import reset_providers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def sandbox_process(tmp_path_factory):
+    port = free_port()
+    env = {**os.environ, "RAZORPAY_KEY_ID": "rzp_test_sandbox", "RAZORPAY_KEY_SECRET": "sandbox_key_secret",
+           "RAZORPAY_WEBHOOK_SECRET": "sandbox_webhook_secret", "COINPAY_USERNAME": "sandbox",
+           "COINPAY_PASSWORD": "sandbox-password", "COINPAY_WEBHOOK_SECRET": "sandbox_coinpay_secret"}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "sandbox", "serve", "--port", str(port), "--quiet",
+         "--state-dir", str(tmp_path_factory.mktemp("sandbox"))],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if requests.get(f"{url}/health", timeout=0.5).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise RuntimeError(f"sandbox did not start: {process.stderr.read().decode()[-2000:]}")
+    # Point every provider at it for the session (tests' own `settings` overrides still win).
+    from django.conf import settings as django_settings
+
+    urls = {"NANO_RPC_URL": f"{url}/nano", "RAZORPAY_API_URL": f"{url}/razorpay",
+            "RAZORPAY_CHECKOUT_URL": f"{url}/razorpay/checkout", "COINPAY_API_URL": f"{url}/coinpay",
+            "SANDBOX_URL": url}
+    previous = {name: getattr(django_settings, name) for name in urls}
+    for name, value in urls.items():
+        setattr(django_settings, name, value)
+    reset_providers()
+    yield url
+    for name, value in previous.items():
+        setattr(django_settings, name, value)
+    reset_providers()
+    process.terminate()
+    process.wait(10)
+
+
+def _shares_database_across_threads() -> bool:
+    from django.conf import settings as django_settings
+
+    db = django_settings.DATABASES["default"]
+    return not db["ENGINE"].endswith("sqlite3") or bool(db.get("TEST", {}).get("NAME"))
+
+
+@pytest.fixture
+def gateway_sandbox(sandbox_process, live_server, settings):
+    """Kassa ↔ sandbox wired both ways; returns the sandbox base URL."""
+    if not _shares_database_across_threads():
+        # live_server shares ONE in-memory SQLite connection between threads; webhooks arrive
+        # concurrently with the test's own queries, which that connection cannot take.
+        pytest.skip("needs PostgreSQL (DATABASE_URL) or a file SQLite test DB (SQLITE_TEST_NAME=var/test.sqlite3)")
+    url = sandbox_process
+    settings.RAZORPAY_API_URL = f"{url}/razorpay"
+    settings.RAZORPAY_CHECKOUT_URL = f"{url}/razorpay/checkout"
+    settings.COINPAY_API_URL = f"{url}/coinpay"
+    settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET = "rzp_test_sandbox", "sandbox_key_secret"
+    settings.RAZORPAY_WEBHOOK_SECRET = "sandbox_webhook_secret"
+    settings.COINPAY_USERNAME, settings.COINPAY_PASSWORD = "sandbox", "sandbox-password"
+    settings.COINPAY_WEBHOOK_SECRET = "sandbox_coinpay_secret"
+    settings.SITE_URL = live_server.url
+    settings.SANDBOX_URL = url
+    settings.CONTENT_SECURITY_POLICY = settings.CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {url}")
+    requests.post(f"{url}/razorpay/_sandbox/config", json={
+        "webhook_url": f"{live_server.url}/webhooks/razorpay/", "auto_capture": True, "refund_status": "pending"})
+    requests.post(f"{url}/coinpay/_sandbox/config", json={"webhook_url": f"{live_server.url}/webhooks/coinpay/"})
+    reset_providers()
+    yield url
+    reset_providers()
+
+
+def wait_for(predicate, timeout: float = 15.0, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {message}")

@@ -1,0 +1,251 @@
+"""Nano end to end over real HTTP: Kassa in-process, the sandbox node as a separate process
+(`manage.py sandbox serve`, the `sandbox_process` fixture), one monitor tick at a time."""
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+from django.db import connection
+
+from orders.actors import Actor
+from payments.models import LedgerEntry, Payment, Receipt
+from payments.monitor import monitor_tick
+from payments.providers.errors import VerificationFailed
+from payments.providers.nano_codec import RAW_PER_MICRO
+from payments.providers.nano_rpc import NanoRpcClient
+from payments.providers.registry import reset_providers
+from payments.sandbox.simulate import simulate_payment
+from payments.services import payment_expire_now, payment_release_reservations, payment_start, payment_verify
+from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory
+from tests.integration.conftest import ROOT, free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture
+def node(sandbox_process, settings):
+    settings.SANDBOX_MODE = True
+    client = NanoRpcClient(f"{sandbox_process}/nano", retries=0)
+    yield client
+    client.call("sandbox_fault", mode="none")
+
+
+@pytest.fixture
+def shop(node):
+    seller = SellerFactory(default_currency="INR")
+    PayoutDestinationFactory(seller=seller, method="nano")
+    return seller
+
+
+def start(shop, *, amount=49900, currency="INR") -> Payment:
+    order = OrderFactory(seller=shop, amount=amount, currency=currency)
+    return payment_start(order=order, method="nano", actor=Actor.shopper())
+
+
+def nano_tick() -> dict:
+    return monitor_tick(("nano",))["nano"]
+
+
+def reload(payment) -> Payment:
+    return Payment.objects.select_related("order").get(pk=payment.pk)
+
+
+def due(payment) -> int:
+    return payment.amount_due * RAW_PER_MICRO
+
+
+def test_send_then_one_tick_completes_the_payment_and_the_order(shop):
+    payment = start(shop)
+    assert payment.payment_uri == f"nano:{payment.pay_to}?amount={due(payment)}"
+    sent = simulate_payment(payment)
+    summary = nano_tick()
+    payment = reload(payment)
+    assert payment.status == "completed" and payment.tx_id == sent["block"]
+    assert payment.order.status == "paid"
+    entry = LedgerEntry.objects.get(payment=payment)
+    assert entry.gross == payment.amount == entry.fee + entry.net and entry.custody == "seller"
+    assert summary["applied"] == 1 and summary["rpc_calls"] == 2
+
+
+def test_a_send_the_wallet_already_received_is_found_through_history(shop):
+    payment = start(shop)
+    sent = simulate_payment(payment, auto_receive=True)
+    assert sent["receive_block"]
+    summary = nano_tick()
+    assert reload(payment).status == "completed"
+    assert summary["history_reads"] == 1 and summary["rpc_calls"] == 3
+    receipt = Receipt.objects.get(payment=payment)
+    assert receipt.external_tx_id == sent["block"] and receipt.data["via"] == "history"
+    # The next tick: frontier unchanged, no history read, nothing new.
+    again = nano_tick()
+    assert (again["rpc_calls"], again["history_reads"], again["applied"]) == (2, 0, 0)
+
+
+def test_payment_after_expiry_is_paid_late_and_goes_to_review(shop):
+    payment = start(shop)
+    payment_expire_now(payment=payment, actor=Actor.system("test"))
+    simulate_payment(payment, late=True)
+    nano_tick()
+    payment = reload(payment)
+    assert payment.status == "expired" and "paid_late" in payment.exceptions and payment.review_status == "open"
+    assert payment.order.status == "expired"
+
+
+def test_an_amount_that_matches_nothing_becomes_an_unmatched_receipt(shop):
+    payment = start(shop)
+    stray = due(payment) + 123 * RAW_PER_MICRO + 1
+    simulate_payment(payment, amount_raw=stray)
+    nano_tick()
+    receipt = Receipt.objects.get(pay_to=payment.pay_to, amount=str(stray))
+    assert receipt.payment is None and receipt.state == "confirmed"
+    assert reload(payment).status == "pending"
+
+
+def test_underpay_then_top_up(shop):
+    payment = start(shop)
+    first = due(payment) // 3
+    simulate_payment(payment, amount_raw=first)
+    nano_tick()
+    payment = reload(payment)
+    assert payment.status == "pending" and payment.amount_received == str(first)
+    simulate_payment(payment, amount_raw=due(payment) - first, auto_receive=True)
+    nano_tick()
+    payment = reload(payment)
+    assert payment.status == "completed" and payment.amount_received == str(due(payment))
+    assert payment.receipts.count() == 2 and not payment.exceptions
+
+
+def test_paying_twice_completes_once_and_flags_overpaid(shop):
+    payment = start(shop)
+    simulate_payment(payment)
+    simulate_payment(payment)  # a wallet that sent twice
+    nano_tick()
+    payment = reload(payment)
+    assert payment.status == "completed" and "overpaid" in payment.exceptions
+    assert payment.amount_received == str(2 * due(payment))
+    assert LedgerEntry.objects.filter(payment=payment).count() == 1
+
+
+@pytest.mark.parametrize("mode", ["error500", "timeout", "garbage"])
+def test_a_failing_node_changes_nothing(shop, node, settings, mode):
+    settings.NANO_RPC_TIMEOUT, settings.NANO_RPC_RETRIES = 0.5, 1
+    reset_providers()
+    payment = start(shop)
+    simulate_payment(payment)
+    node.call("sandbox_fault", mode=mode, delay=1.5)
+    assert nano_tick() == {"error": "ProviderUnavailable"}
+    assert reload(payment).status == "pending" and not Receipt.objects.exists()
+    node.call("sandbox_fault", mode="none")
+    time.sleep(1.6 if mode == "timeout" else 0)  # let the stalled handler finish
+    assert nano_tick()["applied"] == 1 and reload(payment).status == "completed"
+    reset_providers()
+
+
+def test_a_stopped_node_changes_nothing(shop, settings, tmp_path):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "manage.py", "sandbox", "serve", "--port", str(port), "--quiet",
+                                "--state-dir", str(tmp_path)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{url}/health", timeout=0.5).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        settings.NANO_RPC_URL, settings.NANO_RPC_RETRIES = f"{url}/nano", 1
+        reset_providers()
+        payment = start(shop)
+        simulate_payment(payment)
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert nano_tick() == {"error": "ProviderUnavailable"}
+    assert reload(payment).status == "pending" and not Receipt.objects.exists()
+    reset_providers()
+
+
+def test_the_same_send_through_verify_and_poll_changes_state_once(shop):
+    payment = start(shop)
+    block = simulate_payment(payment)["block"]
+    assert payment_verify(payment=payment, reference=block).status == "completed"
+    assert nano_tick()["applied"] == 0
+    payment_verify(payment=payment, reference=block)
+    assert payment.events.filter(type="payment.completed").count() == 1
+    assert Receipt.objects.filter(external_tx_id=block).count() == 1
+
+
+def test_poll_first_then_verify_changes_nothing_more(shop):
+    payment = start(shop)
+    block = simulate_payment(payment)["block"]
+    nano_tick()
+    assert payment_verify(payment=payment, reference=block).status == "completed"
+    assert payment.events.filter(type="payment.completed").count() == 1
+
+
+def test_verify_without_a_reference_polls_the_address(shop):
+    payment = start(shop)
+    simulate_payment(payment, auto_receive=True)
+    assert payment_verify(payment=payment).status == "completed"
+
+
+def test_a_block_that_paid_another_payment_is_refused(shop):
+    first = start(shop)
+    block = simulate_payment(first)["block"]
+    nano_tick()
+    # The slot is free again after the monitoring window; a new payment gets the same amount.
+    Payment.objects.filter(pk=first.pk).update(reserved_until="2000-01-01T00:00:00Z")
+    payment_release_reservations()
+    second = start(shop)
+    assert second.amount_due == first.amount_due
+    with pytest.raises(VerificationFailed) as caught:
+        payment_verify(payment=second, reference=block)
+    assert caught.value.reason == "other_payment"
+    assert reload(second).status == "pending"
+
+
+def test_verify_refuses_a_wrong_amount_over_http(shop):
+    payment = start(shop)
+    block = simulate_payment(payment, amount_raw=due(payment) - 1)["block"]
+    with pytest.raises(VerificationFailed) as caught:
+        payment_verify(payment=payment, reference=block)
+    assert caught.value.reason == "wrong_amount"
+
+
+def test_sandbox_pay_command_pays_late_with_a_tick(shop, capsys):
+    from django.core.management import call_command
+
+    payment = start(shop)
+    call_command("sandbox", "pay", str(payment.pk), "--late", "--tick")
+    payment = reload(payment)
+    assert payment.status == "expired" and "paid_late" in payment.exceptions
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_starts_for_one_seller_and_price_get_fifty_amounts():
+    seller = SellerFactory()
+    PayoutDestinationFactory(seller=seller, method="nano")
+    orders = [OrderFactory(seller=seller, currency="XNO", amount=2_000_000) for _ in range(50)]
+    barrier, errors, ids = threading.Barrier(50), [], []
+
+    def run(order):
+        try:
+            barrier.wait()
+            ids.append(payment_start(order=order, method="nano", actor=Actor.shopper()).pk)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(order,)) for order in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors[:3]
+    amounts = sorted(Payment.objects.filter(pk__in=ids).values_list("amount_due", flat=True))
+    assert amounts == list(range(2_000_000, 2_000_050))

@@ -1,0 +1,145 @@
+"""The Nano monitor tick's database side, with the provider's scan faked (no RPC)."""
+from dataclasses import replace
+
+import pytest
+
+from payments.models import NanoCursor, Payment, Receipt
+from payments.monitor import monitor_tick
+from payments.monitor_nano import LOCK_KEY, tick, watched_accounts
+from payments.providers.base import Observation
+from payments.providers.errors import ProviderUnavailable
+from payments.providers.nano import ScanResult
+from payments.providers.nano_codec import RAW_PER_MICRO
+from tests.factories import PaymentFactory, SellerFactory, nano_address
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeProvider:
+    """Records what the tick asked for and answers with canned observations."""
+
+    def __init__(self, observations=(), cursors=None, error=None):
+        self.observations, self.cursors, self.error = list(observations), cursors or {}, error
+        self.asked = []
+
+    def scan(self, accounts):
+        self.asked.append(list(accounts))
+        if self.error:
+            raise self.error
+        return ScanResult(observations=list(self.observations), cursors=dict(self.cursors), rpc_calls=2)
+
+
+def paid(payment, tx="A" * 64, *, amount=None, confirmed=True):
+    return Observation(provider="nano", external_tx_id=tx, confirmed=confirmed, pay_to=payment.pay_to,
+                       amount=payment.amount_due * RAW_PER_MICRO if amount is None else amount)
+
+
+def test_watched_accounts_are_distinct_reserved_addresses_with_cursor_and_oldest_time(django_assert_num_queries):
+    seller = SellerFactory()
+    first = PaymentFactory(order__seller=seller)
+    PaymentFactory(order__seller=seller)
+    other = PaymentFactory()
+    PaymentFactory(amount_reserved=False, pay_to=nano_address("released"))
+    PaymentFactory(method="razorpay", pay_to="order_x", amount_reserved=True)
+    NanoCursor.objects.create(address=first.pay_to, frontier="F" * 64)
+    with django_assert_num_queries(2):  # addresses (one GROUP BY query) + cursors
+        accounts = {a.address: a for a in watched_accounts()}
+    assert set(accounts) == {first.pay_to, other.pay_to}
+    assert accounts[first.pay_to].cursor == "F" * 64 and accounts[other.pay_to].cursor == ""
+    assert accounts[first.pay_to].since == int(first.created_at.timestamp())
+
+
+def test_tick_applies_new_facts_and_stores_moved_cursors():
+    payment = PaymentFactory()
+    provider = FakeProvider([paid(payment)], cursors={payment.pay_to: "B" * 64})
+    summary = tick(provider=provider)
+    payment.refresh_from_db()
+    assert payment.status == "completed" and payment.order.status == "paid"
+    assert summary["applied"] == 1 and summary["rpc_calls"] == 2
+    assert NanoCursor.objects.get(address=payment.pay_to).frontier == "B" * 64
+
+
+def test_settled_receipts_are_skipped_without_a_transaction(django_assert_max_num_queries):
+    payment = PaymentFactory()
+    obs = paid(payment)
+    tick(provider=FakeProvider([obs]))
+    # Same fact again (still receivable on the node), twice in one scan: 2 reads + 1 receipt check, no writes.
+    with django_assert_max_num_queries(3):
+        summary = tick(provider=FakeProvider([obs, obs]))
+    assert summary == {**summary, "new": 0, "applied": 0}
+
+
+def test_the_same_send_seen_as_receivable_then_received_is_one_receipt():
+    payment = PaymentFactory()
+    tick(provider=FakeProvider([paid(payment)]))
+    tick(provider=FakeProvider([replace(paid(payment), raw={"via": "history"})]))
+    assert Receipt.objects.filter(payment=payment).count() == 1
+    assert payment.events.filter(type="payment.completed").count() == 1
+
+
+def test_unconfirmed_then_confirmed_moves_through_confirming():
+    payment = PaymentFactory()
+    tick(provider=FakeProvider([paid(payment, confirmed=False)]))
+    payment.refresh_from_db()
+    assert payment.status == "confirming"
+    tick(provider=FakeProvider([paid(payment)]))
+    payment.refresh_from_db()
+    assert payment.status == "completed"
+
+
+def test_money_matching_nothing_becomes_an_unmatched_receipt():
+    payment = PaymentFactory()
+    more_than_due = (payment.amount_due + 7) * RAW_PER_MICRO  # no slot, and not a partial of the only payment
+    summary = tick(provider=FakeProvider([paid(payment, amount=more_than_due)]))
+    receipt = Receipt.objects.get(external_tx_id="A" * 64)
+    assert receipt.payment is None and receipt.amount == str(more_than_due) and summary["applied"] == 1
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+
+
+def test_a_node_that_is_down_changes_nothing():
+    payment = PaymentFactory()
+    with pytest.raises(ProviderUnavailable):
+        tick(provider=FakeProvider(error=ProviderUnavailable("down")))
+    assert not Receipt.objects.exists() and not NanoCursor.objects.exists()
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+
+
+def test_monitor_logs_and_skips_when_the_node_is_down(monkeypatch):
+    PaymentFactory()
+    monkeypatch.setattr("payments.monitor_nano.get_provider",
+                        lambda code: FakeProvider(error=ProviderUnavailable("down")))
+    assert monitor_tick(("nano",)) == {"nano": {"error": "ProviderUnavailable"}}
+
+
+def test_a_fact_that_fails_to_apply_keeps_its_address_cursor(monkeypatch):
+    broken, fine = PaymentFactory(), PaymentFactory()
+    real_apply = __import__("payments.services", fromlist=["x"]).observation_apply
+
+    def flaky(*, observation, actor=None):
+        if observation.pay_to == broken.pay_to:
+            raise RuntimeError("boom")
+        return real_apply(observation=observation, actor=actor)
+
+    monkeypatch.setattr("payments.services.observation_apply", flaky)
+    provider = FakeProvider([paid(broken, "B" * 64), paid(fine, "C" * 64)],
+                            cursors={broken.pay_to: "1" * 64, fine.pay_to: "2" * 64})
+    summary = tick(provider=provider)
+    assert summary["failed"] == 1
+    assert list(NanoCursor.objects.values_list("address", flat=True)) == [fine.pay_to]
+    assert Payment.objects.get(pk=fine.pk).status == "completed"
+
+
+def test_no_reserved_payments_means_no_rpc():
+    provider = FakeProvider()
+    assert tick(provider=provider)["addresses"] == 0 and provider.asked == []
+
+
+def test_a_second_tick_at_the_same_time_stays_out():
+    from django.core.cache import cache
+
+    PaymentFactory()
+    cache.add(LOCK_KEY, "1", 60)
+    provider = FakeProvider()
+    assert "skipped" in tick(provider=provider) and provider.asked == []
