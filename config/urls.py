@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("dashboard/", include("sellers.urls")),
+    path("me/", include("orders.urls_partner")),
     path("", include("payments.urls")),
     path("", include("orders.urls")),
     path("", RedirectView.as_view(url="/dashboard/", permanent=False), name="home"),

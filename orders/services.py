@@ -109,3 +109,53 @@ def order_update_delivery(*, order: Order, delivery_info: str, actor: Actor) -> 
         order_event_write(order=locked, type="order.delivery_updated", actor=actor,
                           data={"delivery_info": delivery_info[:500]})
     return locked
+
+
+
+def order_partner_bind(*, order: Order, partner_user_id: str, actor: Actor) -> bool:
+    """Bind an unbound order to a verified partner shopper (issue 8); never re-binds.
+
+    A conditional UPDATE (only while partner_user_id is empty), so two tabs bind once.
+    Returns whether this call bound it.
+    """
+    if not partner_user_id:
+        return False
+    with transaction.atomic():
+        bound = Order.objects.filter(pk=order.pk, partner_user_id="").update(
+            partner_user_id=partner_user_id, updated_at=timezone.now())
+        if bound:
+            order_event_write(order=order, type="order.partner_bound", actor=actor,
+                              data={"partner_user_id": partner_user_id})
+    if bound:
+        order.partner_user_id = partner_user_id
+    return bool(bound)
+
+# --- the seller's catalog (dashboard) -----------------------------------------------------------
+
+PRODUCT_FIELDS = ("name", "description", "unit_amount", "currency")
+
+
+def product_create(*, seller: Seller, name: str, unit_amount: int, currency: str, description: str = "") -> Product:
+    product = Product(seller=seller, name=name, unit_amount=unit_amount, currency=currency.upper(),
+                      description=description)
+    product.full_clean()
+    product.save()
+    return product
+
+
+def product_update(*, product: Product, **changes) -> Product:
+    unknown = set(changes) - set(PRODUCT_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a product field: {', '.join(sorted(unknown))}")
+    for name, value in changes.items():
+        setattr(product, name, value)
+    product.full_clean()
+    product.save(update_fields=list(changes))
+    return product
+
+
+def product_archive(*, product: Product, archived: bool = True) -> Product:
+    """Archived products leave the storefront; past orders keep pointing at them."""
+    product.is_active = not archived
+    product.save(update_fields=["is_active"])
+    return product

@@ -1,0 +1,58 @@
+"""Refund requests from partner shoppers (issue 8): the seller approves or declines them.
+
+Approval runs payments.services.payment_refund (through refund_request_decide), so it
+follows the same rules, events, ledger rows and webhooks as a refund from the order page.
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from payments.models import RefundRequest
+from payments.providers.errors import PaymentError
+from payments.services import refund_request_decide
+from sellers.dashboard_queries import page_of
+from sellers.money import format_minor
+from sellers.views.mixins import actor, seller_object, seller_required
+
+
+@seller_required
+def refund_request_list(request):
+    decided = request.GET.get("show") == "decided"
+    requests = (RefundRequest.objects.filter(seller=request.seller)
+                .select_related("payment", "payment__order", "refund", "decided_by"))
+    if decided:
+        requests = requests.exclude(status=RefundRequest.Status.REQUESTED).order_by("-decided_at", "-pk")
+    else:
+        requests = requests.filter(status=RefundRequest.Status.REQUESTED).order_by("created_at", "pk")
+    page = page_of(requests, request.GET.get("page"))
+    return render(request, "dashboard/refund_requests.html", {
+        "page": page, "refund_requests": page.object_list, "show_decided": decided,
+    })
+
+
+@require_POST
+@seller_required(write=True)
+def refund_request_decide_view(request, pk):
+    refund_request = seller_object(request, RefundRequest.objects.select_related("payment"), pk=pk)
+    decision = request.POST.get("decision")
+    if decision not in ("approve", "decline"):
+        messages.error(request, "Choose Approve or Decline.")
+        return redirect("dashboard:refund_requests")
+    try:
+        decided = refund_request_decide(request=refund_request, approve=decision == "approve", actor=actor(request))
+    except PaymentError as exc:
+        messages.error(request, f"Not done: {exc.user_message}")
+        return redirect("dashboard:refund_requests")
+    payment = refund_request.payment
+    if decision == "decline":
+        messages.success(request, "Refund request declined. The shopper sees your decision in the app.")
+    elif decided.refund and decided.refund.status == "failed":
+        reason = decided.refund.failure_reason or "the provider refused it"
+        messages.error(request, f"Approved, but the refund failed: {reason}.")
+    elif decided.refund and decided.refund.status == "succeeded":
+        messages.success(request, f"Approved: {format_minor(decided.refund.amount, payment.currency)} refunded.")
+    else:
+        messages.info(request, "Approved: the refund was requested and the provider is processing it.")
+    return redirect("dashboard:refund_requests")
