@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from sellers.selectors import api_key_lookup
@@ -51,6 +52,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
             type(api_key).objects.filter(pk=api_key.pk).update(last_used_at=now)  # at most once a minute
         request.seller = api_key.seller
+        # The Django request too: its lazy `seller` (sellers.middleware) only knows session users.
+        request._request.seller = api_key.seller
         return ApiKeyUser(api_key), api_key
 
     def authenticate_header(self, request):
@@ -72,3 +75,14 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
         if isinstance(user, ApiKeyUser):
             return self.cache_format % {"scope": self.scope, "ident": user.api_key.prefix}
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Declares `Authorization: Bearer sk_test_…` in the OpenAPI schema (drf-spectacular)."""
+
+    target_class = "sellers.api_auth.ApiKeyAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "sk_test_… / sk_live_…",
+                "description": "A seller's secret API key from the dashboard's Developers page."}

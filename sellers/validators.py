@@ -34,3 +34,32 @@ def is_valid_payout_destination(method: str, value: str) -> bool:
     except ValidationError:
         return False
     return True
+
+
+def validate_webhook_url(url: str) -> None:
+    """Refuse webhook URLs that would make us call into our own network (SSRF).
+
+    Outside DEBUG and the sandbox, every address the host resolves to must be public:
+    not loopback, private, link-local, reserved, multicast or unspecified. Checked when
+    an endpoint is saved and again before each delivery (DNS can change).
+    """
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("Use an absolute http:// or https:// URL.")
+    if settings.DEBUG or settings.SANDBOX_MODE:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                   type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
+        raise ValidationError(f"Could not resolve “{parts.hostname}”.") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global or address.is_multicast:
+            raise ValidationError("Webhook URLs must point at a public address, not a private or local one.")

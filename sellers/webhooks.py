@@ -23,9 +23,11 @@ from sellers.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger("kassa.webhooks")
 
-# Delay before attempt n+1 (after n failures): ~8 attempts over ~24 h, with jitter.
-RETRY_SCHEDULE = [timedelta(seconds=s) for s in (5, 60, 300, 1800, 7200, 18000, 36000, 21600)]
-MAX_ATTEMPTS = len(RETRY_SCHEDULE)
+# Delay before attempt n+1 (after n failures): 8 attempts spread over ~24 h, plus up to
+# 10 % jitter so a recovering receiver is not hit by every retry at once.
+RETRY_SCHEDULE = [timedelta(seconds=s) for s in (5, 60, 600, 3600, 3 * 3600, 8 * 3600, 12 * 3600)]
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+RESPONSE_EXCERPT_BYTES = 500
 TIMEOUT_SECONDS = 10
 DISABLE_AFTER = timedelta(days=3)
 
@@ -59,11 +61,28 @@ def delivery_attempt(*, delivery_id: int, force: bool = False) -> WebhookDeliver
         # Claim: push next_attempt_at out so the sweeper doesn't pick it up mid-send.
         delivery.next_attempt_at = timezone.now() + timedelta(seconds=TIMEOUT_SECONDS * 3)
         delivery.save(update_fields=["next_attempt_at"])
-    return _send(delivery)
+    return _send(delivery, force=force)
 
 
-def _send(delivery: WebhookDelivery) -> WebhookDelivery:
+def _refusal(delivery: WebhookDelivery, force: bool) -> str:
+    """Why this delivery must not be sent at all (final, never retried), or ""."""
+    from django.core.exceptions import ValidationError
+
+    from sellers.validators import validate_webhook_url
+
+    if not delivery.endpoint.is_active and not force:
+        return "Endpoint is disabled."
+    try:
+        validate_webhook_url(delivery.endpoint.url)  # again at send time: DNS may have changed
+    except ValidationError as exc:
+        return f"Refused: {exc.messages[0]}"
+    return ""
+
+
+def _send(delivery: WebhookDelivery, force: bool = False) -> WebhookDelivery:
     endpoint = delivery.endpoint
+    if refusal := _refusal(delivery, force):
+        return _record(delivery, None, refusal, "", 0, final=True)
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(time.time())
     headers = {
@@ -76,16 +95,18 @@ def _send(delivery: WebhookDelivery) -> WebhookDelivery:
     started = time.perf_counter()
     status_code, error, excerpt = None, "", ""
     try:
-        response = requests.post(endpoint.url, data=body, headers=headers, timeout=TIMEOUT_SECONDS,
-                                 allow_redirects=False)
-        status_code, excerpt = response.status_code, response.text[:500]
-    except requests.RequestException as exc:
+        # No redirects (a 3xx could point inside our network); read only an excerpt of the answer.
+        with requests.post(endpoint.url, data=body, headers=headers, timeout=TIMEOUT_SECONDS,
+                           allow_redirects=False, stream=True) as response:
+            status_code = response.status_code
+            excerpt = response.raw.read(RESPONSE_EXCERPT_BYTES, decode_content=True).decode("utf-8", "replace")
+    except (requests.RequestException, OSError) as exc:
         error = f"{exc.__class__.__name__}: {str(exc)[:250]}"
     duration_ms = int((time.perf_counter() - started) * 1000)
     return _record(delivery, status_code, error, excerpt, duration_ms)
 
 
-def _record(delivery, status_code, error, excerpt, duration_ms) -> WebhookDelivery:
+def _record(delivery, status_code, error, excerpt, duration_ms, final: bool = False) -> WebhookDelivery:
     now = timezone.now()
     ok = status_code is not None and 200 <= status_code < 300
     with transaction.atomic():
@@ -95,14 +116,17 @@ def _record(delivery, status_code, error, excerpt, duration_ms) -> WebhookDelive
         delivery.last_status_code = status_code
         delivery.last_error = error or ("" if ok else f"HTTP {status_code}")
         if ok:
-            delivery.status, delivery.delivered_at, delivery.next_attempt_at = WebhookDelivery.Status.SUCCEEDED, now, None
-        elif should_retry(status_code) and delivery.attempts < MAX_ATTEMPTS:
-            delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, now + next_delay(delivery.attempts)
+            delivery.status, delivery.delivered_at = WebhookDelivery.Status.SUCCEEDED, now
+            delivery.next_attempt_at = None
+        elif not final and should_retry(status_code) and delivery.attempts < MAX_ATTEMPTS:
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.next_attempt_at = now + next_delay(delivery.attempts)
         else:
             delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.DEAD, None
         delivery.save(update_fields=["attempts", "last_status_code", "last_error", "status",
                                      "delivered_at", "next_attempt_at"])
-        _track_endpoint_health(delivery.endpoint_id, ok, now)
+        if not final:  # a refusal says nothing about the receiver's health
+            _track_endpoint_health(delivery.endpoint_id, ok, now)
     log.info("webhook attempt", extra={"delivery": delivery.pk, "status": status_code, "ok": ok, "ms": duration_ms})
     return delivery
 

@@ -1,0 +1,150 @@
+"""Idempotency-Key for API POSTs (CONTRACT.md "REST API v1").
+
+Per seller and key we store a hash of the request. The same key with the same
+request replays the first response (status and body); with a different request it
+is a 409. The key row is inserted *before* the work, with response_status NULL as
+an "in progress" marker: the unique constraint on (seller, key) makes a concurrent
+twin fail its insert, wait briefly for the winner, then replay (or get 409 while
+the winner is still running). Only successful (2xx) responses are kept; on an
+error the marker is removed so the client can fix the request and retry. Keys
+expire after 24 h (sellers.tasks.purge_expired_idempotency_keys deletes them).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import time
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from config.api import error_body
+from sellers.models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+KEY_TTL = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+# A marker older than this belongs to a request that died mid-flight: it may be reclaimed.
+STALE_MARKER = timedelta(minutes=5)
+WAIT_SECONDS = 3.0
+POLL_SECONDS = 0.05
+
+OPENAPI_PARAMETER = OpenApiParameter(
+    HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Any unique string (≤ 255 characters, e.g. a UUID). Retrying with the same key and body "
+                "replays the first response for 24 h; the same key with a different body gets 409.",
+)
+
+
+def request_fingerprint(request) -> str:
+    """SHA-256 of method, path and the parsed body in canonical form (key order and
+    whitespace do not matter)."""
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), cls=JSONEncoder)
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _conflict(code: str, message: str) -> Response:
+    return Response(error_body(code, message, {"Idempotency-Key": [message]}), status=409)
+
+
+def _replay(row: IdempotencyKey) -> Response:
+    response = Response(row.response_body, status=row.response_status)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _claim(seller, key: str, fingerprint: str, request) -> IdempotencyKey | None:
+    """Insert the in-progress marker; None when another request holds the key."""
+    # In autocommit the INSERT commits by itself (visible to a concurrent twin at once);
+    # inside an outer transaction (tests) a savepoint keeps the IntegrityError contained.
+    guard = transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext()
+    try:
+        with guard:
+            return IdempotencyKey.objects.create(seller=seller, key=key, request_hash=fingerprint,
+                                                 method=request.method, path=request.path[:255])
+    except IntegrityError:
+        return None
+
+
+def _existing(seller, key: str) -> IdempotencyKey | None:
+    return IdempotencyKey.objects.filter(seller=seller, key=key).first()
+
+
+def _expired_or_abandoned(row: IdempotencyKey, now) -> bool:
+    if row.created_at < now - KEY_TTL:
+        return True
+    return row.response_status is None and row.created_at < now - STALE_MARKER
+
+
+def _wait_for(row: IdempotencyKey) -> IdempotencyKey | None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        current = IdempotencyKey.objects.filter(pk=row.pk).first()
+        if current is None or current.response_status is not None:
+            return current
+    return row
+
+
+def _store(row: IdempotencyKey, response) -> None:
+    if 200 <= response.status_code < 300:
+        body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+        IdempotencyKey.objects.filter(pk=row.pk).update(response_status=response.status_code, response_body=body)
+    else:
+        IdempotencyKey.objects.filter(pk=row.pk, response_status__isnull=True).delete()
+
+
+def idempotent(view_method):
+    """Decorate an APIView's post(self, request, ...) to honour Idempotency-Key."""
+
+    @functools.wraps(view_method)
+    def wrapper(self, request, *args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            return view_method(self, request, *args, **kwargs)
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH:
+            message = f"{HEADER} must be 1–{MAX_KEY_LENGTH} characters."
+            return Response(error_body("invalid_request", message, {HEADER: [message]}), status=400)
+        seller = request.user.seller
+        fingerprint = request_fingerprint(request)  # parses the body: malformed JSON is a 400 here
+        row = None
+        for _attempt in range(3):
+            row = _claim(seller, key, fingerprint, request)
+            if row is not None:
+                break
+            existing = _existing(seller, key)
+            if existing is None:
+                continue  # deleted between our insert and read (failed or expired): claim again
+            if _expired_or_abandoned(existing, timezone.now()):
+                IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+                continue
+            if existing.request_hash != fingerprint:
+                return _conflict("idempotency_key_reused",
+                                 f"This {HEADER} was already used with a different request.")
+            if existing.response_status is None:
+                existing = _wait_for(existing)
+                if existing is None:
+                    continue  # the first request failed: this one may try
+                if existing.response_status is None:
+                    return _conflict("idempotency_key_in_progress",
+                                     f"A request with this {HEADER} is still being processed; retry shortly.")
+            return _replay(existing)
+        if row is None:
+            return _conflict("idempotency_key_in_progress", f"Could not claim this {HEADER}; retry shortly.")
+        try:
+            response = view_method(self, request, *args, **kwargs)
+        except BaseException:
+            IdempotencyKey.objects.filter(pk=row.pk, response_status__isnull=True).delete()
+            raise
+        _store(row, response)
+        return response
+
+    return wrapper
