@@ -198,6 +198,12 @@ NANO_WS_URL = env.str("NANO_WS_URL", default="")
 # Fixed rates for fiat-priced XNO payments: µXNO per major unit of fiat (sandbox source).
 NANO_RATE_SOURCE = env.str("NANO_RATE_SOURCE", default="fixed")
 NANO_FIXED_RATES = env.dict("NANO_FIXED_RATES", default={"USD": "1000000", "INR": "12000", "EUR": "1080000"})
+NANO_RATE_URL = env.str("NANO_RATE_URL", default="")
+NANO_RATE_TTL_SECONDS = env.int("NANO_RATE_TTL_SECONDS", default=60)
+NANO_RPC_TIMEOUT = env.float("NANO_RPC_TIMEOUT", default=5.0)
+NANO_RPC_RETRIES = env.int("NANO_RPC_RETRIES", default=2)
+NANO_RECEIVABLE_COUNT = env.int("NANO_RECEIVABLE_COUNT", default=500)
+NANO_SANDBOX_AUTO_RECEIVE = env.bool("NANO_SANDBOX_AUTO_RECEIVE", default=False)
 
 RAZORPAY_API_URL = env.str("RAZORPAY_API_URL", default=f"{SANDBOX_URL}/razorpay")
 RAZORPAY_CHECKOUT_URL = env.str("RAZORPAY_CHECKOUT_URL", default=f"{SANDBOX_URL}/razorpay/checkout")
@@ -214,6 +220,10 @@ COINPAY_WEBHOOK_SECRET = env.str("COINPAY_WEBHOOK_SECRET", default="sandbox_coin
 # /partner/verify; our key goes in the x-api-key header, the shopper's token in miniapp-user-token.
 PARTNER_VERIFY_URL = env.str("PARTNER_VERIFY_URL", default=f"{SANDBOX_URL}/partner/verify" if SANDBOX_MODE else "")
 PARTNER_API_KEY = env.str("PARTNER_API_KEY", default="sandbox_partner_key" if SANDBOX_MODE else "")
+PARTNER_VERIFY_TIMEOUT = env.float("PARTNER_VERIFY_TIMEOUT", default=3.0)
+# How long a verified token stays trusted; a revoked token stops working after this.
+PARTNER_VERIFY_CACHE_SECONDS = env.int("PARTNER_VERIFY_CACHE_SECONDS", default=60)
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 
 if not DEBUG and not SANDBOX_MODE:
     _missing = [

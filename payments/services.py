@@ -199,8 +199,10 @@ def payment_start(*, order: Order, method: str, actor: Actor, reuse: bool = True
     except ProviderError as exc:
         log.warning("payment start failed", extra={"payment": str(payment.pk), "method": method,
                                                    "error": exc.__class__.__name__})
-        payment_transition(payment_id=payment.pk, to_status="failed", actor=Actor.system("start"),
-                           data={"reason": "provider_error", "message": exc.user_message})
+        failed = payment_transition(payment_id=payment.pk, to_status="failed", actor=Actor.system("start"),
+                                    data={"reason": "provider_error", "message": exc.user_message})
+        if failed is not None:
+            _after_commit_event(failed, "payment.failed")
         raise
     return payment_attach_instructions(payment=payment, instructions=instructions)
 
@@ -250,10 +252,14 @@ def _match_payment(obs: Observation) -> Payment | None:
             exact = reserved.filter(amount_due=obs.amount // per_minor).first()
             if exact:
                 return exact
-        # A partial payment or top-up: only when exactly one active payment on the address
-        # still needs at least this much is the match unambiguous; otherwise staff decide.
+        # Not an exact amount. With exactly one active payment on the address the send is
+        # that payment's (a partial, a top-up or an overpayment). With several, only one
+        # that still needs at least this much is unambiguous; otherwise staff decide.
+        active = list(reserved.filter(status__in=Payment.ACTIVE_STATUSES)[:50])
+        if len(active) == 1:
+            return active[0]
         open_for_amount = [
-            candidate for candidate in reserved.filter(status__in=Payment.ACTIVE_STATUSES)[:50]
+            candidate for candidate in active
             if due_in_wire_units(candidate.amount_due, candidate.pay_currency) - candidate.amount_received_int
             >= obs.amount
         ]

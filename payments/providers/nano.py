@@ -80,8 +80,13 @@ def payment_uri(address: str, raw: int) -> str:
 
 
 def payment_qr_svg(uri: str) -> str:
-    """Inline SVG of the wallet URI; the pay page embeds it (it opens the wallet when tapped)."""
-    return segno.make(uri, error="m").svg_inline(scale=4, border=2, title="Scan to pay with a Nano wallet")
+    """Inline SVG of the wallet URI; the pay page embeds it (it opens the wallet when tapped).
+
+    micro=False: wallets read only full QR codes; omitsize leaves a viewBox so CSS can scale it.
+    Rendered by the pay page, not at start(): API clients never need it.
+    """
+    return segno.make(uri, error="m", micro=False).svg_inline(
+        scale=4, border=2, omitsize=True, svgclass="qr-code", lineclass=None, title="Scan to pay with a Nano wallet")
 
 
 def _seller_address(seller) -> str:
@@ -145,7 +150,7 @@ class NanoProvider:
 
     def start(self, payment) -> PaymentInstructions:
         uri = payment_uri(payment.pay_to, due_raw(payment))
-        return PaymentInstructions(pay_to=payment.pay_to, payment_uri=uri, qr_svg=payment_qr_svg(uri))
+        return PaymentInstructions(pay_to=payment.pay_to, payment_uri=uri)
 
     # --- the batched scan (monitor) -------------------------------------------------------
 

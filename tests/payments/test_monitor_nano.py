@@ -89,12 +89,20 @@ def test_unconfirmed_then_confirmed_moves_through_confirming():
 
 def test_money_matching_nothing_becomes_an_unmatched_receipt():
     payment = PaymentFactory()
-    more_than_due = (payment.amount_due + 7) * RAW_PER_MICRO  # no slot, and not a partial of the only payment
+    PaymentFactory(order__seller=payment.seller)  # two active payments on the address: ambiguous
+    more_than_due = (payment.amount_due + 7) * RAW_PER_MICRO  # no slot, and more than either still needs
     summary = tick(provider=FakeProvider([paid(payment, amount=more_than_due)]))
     receipt = Receipt.objects.get(external_tx_id="A" * 64)
     assert receipt.payment is None and receipt.amount == str(more_than_due) and summary["applied"] == 1
     payment.refresh_from_db()
     assert payment.status == "pending"
+
+
+def test_an_overpayment_to_the_only_active_payment_completes_it_as_overpaid():
+    payment = PaymentFactory()
+    tick(provider=FakeProvider([paid(payment, amount=(payment.amount_due + 7) * RAW_PER_MICRO)]))
+    payment.refresh_from_db()
+    assert payment.status == "completed" and "overpaid" in payment.exceptions
 
 
 def test_a_node_that_is_down_changes_nothing():

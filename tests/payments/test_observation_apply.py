@@ -84,6 +84,7 @@ def test_ambiguous_partial_send_is_not_guessed():
 
 def test_unmatched_money_becomes_receipt_for_review():
     payment = PaymentFactory()
+    PaymentFactory(order__seller=payment.seller)
     result = send(payment, amount_micro=payment.amount_due + 777)
     assert result.payment is None
     receipt = Receipt.objects.get()
@@ -92,11 +93,19 @@ def test_unmatched_money_becomes_receipt_for_review():
     assert payment.status == "pending"
 
 
+def test_single_active_payment_takes_an_overpayment():
+    payment = PaymentFactory()
+    send(payment, amount_micro=payment.amount_due + 777)
+    payment.refresh_from_db()
+    assert payment.status == "completed" and "overpaid" in payment.exceptions
+
+
 def test_staff_assigns_unmatched_receipt():
     payment = PaymentFactory()
-    send(payment, amount_micro=payment.amount_due + 1, tx="9" * 64)
+    PaymentFactory(order__seller=payment.seller)
+    send(payment, amount_micro=payment.amount_due + 1000, tx="9" * 64)
     receipt = Receipt.objects.get()
-    # The amount differs from what's due (+1 µXNO), so assigning it completes as overpaid.
+    # The amount differs from what is due, so assigning it completes as overpaid.
     result = receipt_assign(receipt=receipt, payment=payment, actor=Actor.system("test"))
     payment.refresh_from_db()
     assert result.changed and payment.status == "completed" and "overpaid" in payment.exceptions

@@ -12,7 +12,7 @@ from payments.providers.errors import (
     ProviderUnavailable,
     VerificationFailed,
 )
-from payments.providers.nano import CHUNK, NanoProvider, WatchedAccount, payment_uri
+from payments.providers.nano import CHUNK, NanoProvider, WatchedAccount, payment_qr_svg, payment_uri
 from payments.providers.nano_codec import RAW_PER_MICRO, public_key_hex
 from payments.providers.nano_rpc import NanoRpcClient
 from payments.providers.rates import FixedRateSource, HttpRateSource, rate_source_from_settings
@@ -103,7 +103,9 @@ def test_start_gives_the_exact_raw_uri_and_a_qr_code(provider):
     instructions = provider.start(fake_payment(micro=1_500_001))
     assert instructions.payment_uri == f"nano:{SHOP}?amount=1500001{'0' * 24}"
     assert instructions.pay_to == SHOP
-    assert instructions.qr_svg.startswith("<svg") and "Scan to pay" in instructions.qr_svg
+    assert instructions.qr_svg == "", "the QR is rendered by the pay page, not on every API start"
+    svg = payment_qr_svg(instructions.payment_uri)
+    assert svg.startswith("<svg") and "Scan to pay" in svg and 'class="qr-code"' in svg
 
 
 def test_payment_uri_keeps_every_digit():
