@@ -42,5 +42,16 @@ BEAT_SCHEDULE = {
         "task": "sellers.tasks.purge_expired_idempotency_keys",
         "schedule": 3600.0,
     },
+    # Dashboard rollup: recent days often; a deep re-roll nightly catches late changes to older days.
+    "refresh-dashboard-rollups": {
+        "task": "sellers.tasks.refresh_dashboard_rollups",
+        "schedule": 600.0,
+        "kwargs": {"overlap_days": 3},
+    },
+    "refresh-dashboard-rollups-deep": {
+        "task": "sellers.tasks.refresh_dashboard_rollups",
+        "schedule": 24 * 3600.0,
+        "kwargs": {"overlap_days": 90},
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

@@ -238,3 +238,40 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["-attempted_at"]
+
+
+class DailyStat(models.Model):
+    """Dashboard rollup: one seller-local day per (currency, method), rebuilt from the raw
+    tables by sellers.analytics.daily_stats_refresh (beat). method "" holds order counts,
+    which have no method. Derived data only: it can always be deleted and rebuilt."""
+
+    seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    currency = models.CharField(max_length=5)
+    method = models.CharField(max_length=16, blank=True)
+    orders_created = models.PositiveIntegerField(default=0)
+    orders_paid = models.PositiveIntegerField(default=0)
+    orders_expired = models.PositiveIntegerField(default=0)
+    payments_started = models.PositiveIntegerField(default=0)
+    payments_completed = models.PositiveIntegerField(default=0)
+    payments_expired = models.PositiveIntegerField(default=0)
+    payments_failed = models.PositiveIntegerField(default=0)
+    paid_count = models.PositiveIntegerField(default=0)
+    gross = models.BigIntegerField(default=0)
+    fees = models.BigIntegerField(default=0)
+    net = models.BigIntegerField(default=0)
+    refunds = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["seller", "day", "currency", "method"], name="dailystat_unique_key"),
+        ]
+
+
+class DailyStatState(models.Model):
+    """Up to which seller-local day the rollup is complete; later days are read raw."""
+
+    seller = models.OneToOneField(Seller, on_delete=models.CASCADE, related_name="+")
+    through_day = models.DateField()
+    timezone = models.CharField(max_length=64, help_text="The timezone the rollup days were cut in.")
+    refreshed_at = models.DateTimeField(default=now)

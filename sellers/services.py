@@ -102,11 +102,6 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpo
     return endpoint
 
 
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    """Remove an endpoint with its delivery log; queued deliveries to it are dropped."""
-    endpoint.delete()
-
-
 # --- seller status (staff) ------------------------------------------------------------
 
 def seller_set_status(*, seller: Seller, status: str) -> bool:

@@ -1,0 +1,64 @@
+"""Payments: filtered list, and refund / cancel actions (both via payments.services)."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from payments.models import Payment
+from payments.providers.errors import PaymentError
+from payments.services import payment_cancel, payment_refund
+from sellers.dashboard_queries import page_of, payments_for_list
+from sellers.forms import PaymentFilterForm, RefundForm
+from sellers.money import format_minor
+from sellers.views.mixins import actor, seller_object, seller_required
+from sellers.views.sorting import sort_links
+
+
+@seller_required
+def payment_list(request):
+    form = PaymentFilterForm(request.GET or None, seller=request.seller)
+    filters = form.filters() if request.GET else {"sort": "-created"}
+    page = page_of(payments_for_list(request.seller, filters), request.GET.get("page"))
+    return render(request, "dashboard/payments_list.html", {
+        "form": form, "page": page, "payments": page.object_list, "filtered": bool(request.GET),
+        "sort_links": sort_links(request, filters.get("sort", "-created"), ("created", "amount", "method", "status")),
+    })
+
+
+@require_POST
+@seller_required(write=True)
+def payment_refund_view(request, pk):
+    payment = seller_object(request, Payment.objects, pk=pk)
+    form = RefundForm(request.POST, payment=payment, prefix=f"refund-{payment.pk}")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, f"Refund not made: {error}")
+        return redirect("dashboard:order_detail", pk=payment.order_id)
+    try:
+        refund = payment_refund(payment=payment, actor=actor(request), amount_minor=form.cleaned_data["amount_minor"],
+                                reason=form.cleaned_data.get("reason") or "")
+    except PaymentError as exc:
+        messages.error(request, f"Refund not made: {exc.user_message}")
+    else:
+        amount = format_minor(refund.amount, payment.currency)
+        if refund.status == "failed":
+            messages.error(request, f"The refund of {amount} failed: {refund.failure_reason or 'provider refused it'}.")
+        elif refund.status == "succeeded":
+            messages.success(request, f"Refunded {amount}.")
+        else:
+            messages.info(request, f"Refund of {amount} requested; the provider is processing it.")
+    return redirect("dashboard:order_detail", pk=payment.order_id)
+
+
+@require_POST
+@seller_required(write=True)
+def payment_cancel_view(request, pk):
+    payment = seller_object(request, Payment.objects, pk=pk)
+    try:
+        payment_cancel(payment=payment, actor=actor(request), reason="cancelled by seller in dashboard")
+        messages.success(request, "Payment cancelled.")
+    except PaymentError as exc:
+        messages.error(request, exc.user_message)
+    return redirect("dashboard:order_detail", pk=payment.order_id)

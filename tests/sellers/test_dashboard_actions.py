@@ -1,0 +1,156 @@
+"""Order actions from the dashboard: refund (full/partial, never more than left), cancel,
+fulfil, delivery info, resend webhook; each shown only when allowed; viewers cannot act."""
+import pytest
+
+from orders.models import Order, OrderEvent
+from payments.models import Payment, Refund
+from payments.providers.base import RefundResult
+from sellers import services
+from sellers.models import SellerMembership, WebhookDelivery
+from tests import factories
+from tests.sellers.dashboard_helpers import login, open_order, paid_order
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeRefunds:
+    status = "succeeded"
+
+    def refund(self, payment, amount_minor, **kwargs):
+        return RefundResult(provider_refund_id=f"rfnd_{amount_minor}_{payment.pk.hex[:6]}", status=self.status)
+
+
+@pytest.fixture(autouse=True)
+def fake_provider(monkeypatch):
+    fake = FakeRefunds()
+    monkeypatch.setattr("payments.services.get_provider", lambda method: fake)
+    return fake
+
+
+def _refund(client, payment, amount):
+    return client.post(f"/dashboard/payments/{payment.pk}/refund/", {f"refund-{payment.pk}-amount": amount},
+                       follow=True)
+
+
+def test_partial_then_full_refund_never_more_than_left(client, seller, seller_user):
+    order, payment = paid_order(seller, amount=10000)
+    login(client, seller_user)
+    page = client.get(f"/dashboard/orders/{order.pk}/").content.decode()
+    assert "up to ₹100.00" in page and 'data-confirm="Refund this payment?' in page
+
+    body = _refund(client, payment, "30.00").content.decode()
+    assert "Refunded ₹30.00." in body
+    payment.refresh_from_db()
+    assert payment.status == "partially_refunded" and payment.refunded_amount == 3000
+    assert "up to ₹70.00" in body
+
+    body = _refund(client, payment, "70.01").content.decode()
+    assert "At most ₹70.00 is left to refund." in body
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 3000
+
+    body = _refund(client, payment, "").content.decode()  # empty = everything left
+    payment.refresh_from_db()
+    assert payment.status == "refunded" and payment.refunded_amount == 10000
+    assert Order.objects.get(pk=order.pk).status == "refunded"
+    assert f'action="/dashboard/payments/{payment.pk}/refund/"' not in body  # no more refund form
+
+
+def test_refund_rejects_garbage_and_non_completed(client, seller, seller_user):
+    _, payment = paid_order(seller, amount=10000)
+    _, pending = open_order(seller)
+    login(client, seller_user)
+    assert "not an amount" in _refund(client, payment, "ten").content.decode()
+    assert "more than zero" in _refund(client, payment, "0").content.decode()
+    assert "Refund not made" in _refund(client, pending, "1").content.decode()
+    assert Refund.objects.count() == 0
+
+
+def test_failed_refund_is_reported(client, seller, seller_user, fake_provider):
+    _, payment = paid_order(seller, amount=10000)
+    fake_provider.status = "failed"
+    body = _refund(login(client, seller_user), payment, "10").content.decode()
+    assert "failed" in body
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 0
+
+
+def test_cancel_pending_payment_only(client, seller, seller_user):
+    order, pending = open_order(seller)
+    login(client, seller_user)
+    page = client.get(f"/dashboard/orders/{order.pk}/").content.decode()
+    assert f"/dashboard/payments/{pending.pk}/cancel/" in page
+    cancel_url = f"/dashboard/payments/{pending.pk}/cancel/"
+    assert "Payment cancelled." in client.post(cancel_url, follow=True).content.decode()
+    assert Payment.objects.get(pk=pending.pk).status == "cancelled"
+    body = client.post(f"/dashboard/payments/{pending.pk}/cancel/", follow=True).content.decode()
+    assert "cannot be cancelled" in body
+    assert cancel_url not in client.get(f"/dashboard/orders/{order.pk}/").content.decode()
+
+
+def test_mark_fulfilled_and_delivery_info(client, seller, seller_user):
+    order, _ = paid_order(seller)
+    login(client, seller_user)
+    assert f"/dashboard/orders/{order.pk}/fulfil/" in client.get(f"/dashboard/orders/{order.pk}/").content.decode()
+    client.post(f"/dashboard/orders/{order.pk}/delivery/", {"delivery_info": "DHL 123 <b>"})
+    body = client.post(f"/dashboard/orders/{order.pk}/fulfil/", follow=True).content.decode()
+    order.refresh_from_db()
+    assert order.status == "fulfilled" and order.delivery_info == "DHL 123 <b>"
+    assert "DHL 123 &lt;b&gt;" in body
+    assert f"/dashboard/orders/{order.pk}/fulfil/" not in body
+    assert set(OrderEvent.objects.filter(order=order).values_list("type", flat=True)) >= {
+        "order.delivery_updated", "order.fulfilled"}
+    open_o, _ = open_order(seller)
+    body = client.post(f"/dashboard/orders/{open_o.pk}/fulfil/", follow=True).content.decode()
+    assert "Only a paid order can be fulfilled" in body
+
+
+def test_timeline_merges_order_and_payment_events(client, seller, seller_user):
+    order, payment = paid_order(seller)
+    OrderEvent.objects.create(order=order, type="order.created")
+    from payments.models import PaymentEvent
+    PaymentEvent.objects.create(payment=payment, type="payment.completed", from_status="pending", to_status="completed")
+    body = login(client, seller_user).get(f"/dashboard/orders/{order.pk}/").content.decode()
+    assert body.index("Order: created") < body.index("Razorpay payment: completed")
+
+
+def test_resend_webhook_uses_latest_delivery(client, seller, seller_user, monkeypatch):
+    order, payment = paid_order(seller)
+    endpoint = services.webhook_endpoint_create(seller=seller, url="https://hooks.example/x", events=[])
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, seller=seller, message_id="msg_1",
+                                              event_type="payment.completed", status="dead",
+                                              payload={"type": "payment.completed", "data": {"id": str(payment.pk)}})
+    sent = []
+
+    def fake_resend(*, delivery):
+        sent.append(delivery.pk)
+        delivery.status, delivery.last_status_code = "succeeded", 200
+        return delivery
+
+    monkeypatch.setattr("sellers.views.orders.delivery_resend", fake_resend)
+    login(client, seller_user)
+    assert "Resend webhook" in client.get(f"/dashboard/orders/{order.pk}/").content.decode()
+    body = client.post(f"/dashboard/orders/{order.pk}/resend-webhook/", follow=True).content.decode()
+    assert sent == [delivery.pk] and "delivered (HTTP 200)" in body
+    other, _ = paid_order(seller)
+    assert "Resend webhook" not in client.get(f"/dashboard/orders/{other.pk}/").content.decode()
+
+
+def test_viewer_cannot_act(client, seller):
+    viewer = factories.MembershipFactory(seller=seller, role=SellerMembership.Role.VIEWER).user
+    order, payment = paid_order(seller)
+    login(client, viewer)
+    assert client.get(f"/dashboard/orders/{order.pk}/").status_code == 200
+    assert client.post(f"/dashboard/payments/{payment.pk}/refund/", {}).status_code == 403
+    assert client.post(f"/dashboard/orders/{order.pk}/fulfil/").status_code == 403
+    assert client.post("/dashboard/settings/", {"name": "x"}).status_code == 403
+    assert Order.objects.get(pk=order.pk).status == "paid"
+
+
+def test_posts_need_csrf(seller, seller_user):
+    from django.test import Client
+
+    order, payment = paid_order(seller)
+    client = login(Client(enforce_csrf_checks=True), seller_user)
+    assert client.post(f"/dashboard/payments/{payment.pk}/refund/", {}).status_code == 403
+    assert client.post(f"/dashboard/orders/{order.pk}/fulfil/").status_code == 403
