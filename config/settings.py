@@ -26,7 +26,7 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-dev-only-key-never-used-with-debug-off"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -188,7 +188,8 @@ PLATFORM_FEE_BPS = env.int("PLATFORM_FEE_BPS", default=250)
 GATEWAY_POLL_AFTER_MINUTES = env.int("GATEWAY_POLL_AFTER_MINUTES", default=5)
 GATEWAY_POLL_CAP_PER_TICK = env.int("GATEWAY_POLL_CAP_PER_TICK", default=50)
 
-SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:7076").rstrip("/")
+SANDBOX_PORT = env.int("SANDBOX_PORT", default=7076)
+SANDBOX_URL = env.str("SANDBOX_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}").rstrip("/")
 # The sandbox shows "Simulate payment" buttons; it is on while any provider points at it.
 SANDBOX_MODE = env.bool("SANDBOX_MODE", default=DEBUG)
 SANDBOX_STATE_DIR = env.str("SANDBOX_STATE_DIR", default=str(VAR_DIR / "sandbox"))

@@ -15,6 +15,7 @@ from orders.models import Order, Product
 from payments.models import Payment
 from sellers.models import METHOD_CHOICES, WebhookEndpoint
 from sellers.money import EXPONENTS, format_major, format_minor, parse_major
+from sellers.validators import validate_webhook_url
 
 COMMON_CURRENCIES = ["INR", "USD", "EUR", "GBP", "XNO"]
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
@@ -222,7 +223,8 @@ class ApiKeyForm(forms.Form):
 
 
 class WebhookEndpointForm(forms.Form):
-    url = forms.URLField(label="Endpoint URL", max_length=500, assume_scheme="https")
+    url = forms.URLField(label="Endpoint URL", max_length=500, assume_scheme="https",
+                         validators=[validate_webhook_url])  # the same SSRF rule as the API
     events = forms.MultipleChoiceField(choices=[(e, e) for e in WebhookEndpoint.EVENT_TYPES], required=False,
                                        widget=forms.CheckboxSelectMultiple, help_text="None selected means all events.")
     description = forms.CharField(max_length=120, required=False)

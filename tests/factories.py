@@ -22,11 +22,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ["username"]
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+    # Hashed before the insert, so the saved row has a usable password (force_login keeps its session).
+    password = factory.django.Password("correct-horse-battery")
 
 
 class SellerFactory(factory.django.DjangoModelFactory):
