@@ -117,10 +117,10 @@ class OrderItem(models.Model):
         return self.unit_amount * self.quantity
 
 
-class OrderEvent(models.Model):
-    """The order's timeline. Written only by services, in the same transaction."""
+class TimelineEvent(models.Model):
+    """What every timeline row records: the change, who made it, and its data.
+    Written only by services, in the same transaction as the change."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=40)
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
@@ -130,7 +130,17 @@ class OrderEvent(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
+        abstract = True
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.type} {self.from_status}→{self.to_status}"
+
+
+class OrderEvent(TimelineEvent):
+    """The order's timeline."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+
+    class Meta(TimelineEvent.Meta):
+        pass

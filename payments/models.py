@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from orders.models import ActorType, Order
+from orders.models import ActorType, Order, TimelineEvent
 from sellers.models import METHOD_CHOICES, Seller
 
 
@@ -142,21 +142,13 @@ class Payment(models.Model):
         return self.amount - self.refunded_amount if self.status in ("completed", "partially_refunded") else 0
 
 
-class PaymentEvent(models.Model):
+class PaymentEvent(TimelineEvent):
+    """The payment's timeline."""
+
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
-    type = models.CharField(max_length=40)
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20, blank=True)
-    actor_type = models.CharField(max_length=10, choices=ActorType.choices, default=ActorType.SYSTEM)
-    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.type} {self.from_status}→{self.to_status}"
+    class Meta(TimelineEvent.Meta):
+        pass
 
 
 class Receipt(models.Model):

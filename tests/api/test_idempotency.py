@@ -1,10 +1,8 @@
 """Idempotency-Key on every POST: replay, conflict, expiry, in-progress markers, concurrency."""
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 
 from orders.models import Order
@@ -13,6 +11,7 @@ from sellers import idempotency
 from sellers.models import IdempotencyKey, WebhookEndpoint
 from tests.api.conftest import client_for
 from tests.api.test_orders_api import assert_error
+from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, PaymentFactory
 
 URL = "/api/v1/orders/"
@@ -131,21 +130,7 @@ def _race(clients, body, key, slow_create, monkeypatch, wait=None):
     monkeypatch.setattr(orders.api, "order_create", slow)
     if wait is not None:
         monkeypatch.setattr(idempotency, "WAIT_SECONDS", wait)
-    barrier, results = threading.Barrier(len(clients)), []
-
-    def run(client):
-        try:
-            barrier.wait()
-            results.append(post(client, body, key))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(client,)) for client in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
+    return run_at_once(*[lambda client=client: post(client, body, key) for client in clients])
 
 
 @pytest.mark.postgres

@@ -1,39 +1,17 @@
 """Races on PostgreSQL: the same completion from two places at once changes state once."""
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from payments.models import LedgerEntry, Payment, PaymentEvent
 from payments.money import RAW_PER_MICRO_XNO
 from payments.providers.base import Observation
 from payments.services import observation_apply, payment_expire_stale
+from tests.concurrency import run_at_once
 from tests.factories import PaymentFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_at_once(*callables):
-    barrier = threading.Barrier(len(callables))
-    errors = []
-
-    def runner(fn):
-        try:
-            barrier.wait()
-            fn()
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(fn,)) for fn in callables]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not errors, errors
 
 
 def test_two_threads_apply_the_same_completion_once():

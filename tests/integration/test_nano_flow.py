@@ -2,12 +2,10 @@
 (`manage.py sandbox serve`, the `sandbox_process` fixture), one monitor tick at a time."""
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 import requests
-from django.db import connection
 
 from orders.actors import Actor
 from payments.models import LedgerEntry, Payment, Receipt
@@ -18,6 +16,7 @@ from payments.providers.nano_rpc import NanoRpcClient
 from payments.providers.registry import reset_providers
 from payments.sandbox.simulate import simulate_payment
 from payments.services import payment_expire_now, payment_release_reservations, payment_start, payment_verify
+from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory
 from tests.integration.conftest import ROOT, free_port
 
@@ -231,22 +230,8 @@ def test_fifty_concurrent_starts_for_one_seller_and_price_get_fifty_amounts():
     seller = SellerFactory()
     PayoutDestinationFactory(seller=seller, method="nano")
     orders = [OrderFactory(seller=seller, currency="XNO", amount=2_000_000) for _ in range(50)]
-    barrier, errors, ids = threading.Barrier(50), [], []
-
-    def run(order):
-        try:
-            barrier.wait()
-            ids.append(payment_start(order=order, method="nano", actor=Actor.shopper()).pk)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(order,)) for order in orders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors[:3]
+    started = run_at_once(*[lambda order=order: payment_start(order=order, method="nano", actor=Actor.shopper())
+                            for order in orders])
+    ids = [payment.pk for payment in started]
     amounts = sorted(Payment.objects.filter(pk__in=ids).values_list("amount_due", flat=True))
     assert amounts == list(range(2_000_000, 2_000_050))
