@@ -227,7 +227,9 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "benchmark": "nano_monitor",
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        # Other processes share these CPUs: a high load average means noisy timings.
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_after": list(os.getloadavg())},
         "node": "sandbox node subprocess on loopback (manage.py sandbox serve)",
         "runs": runs,
     }

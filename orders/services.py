@@ -66,15 +66,18 @@ def order_create(*, seller: Seller, currency: str, items: list[ItemSpec], actor:
 
 
 def order_transition(*, order_id, to_status: str, actor: Actor, event_type: str | None = None,
-                     data: dict | None = None, **fields: Any) -> Order | None:
+                     data: dict | None = None, locked: Order | None = None, **fields: Any) -> Order | None:
     """Move an order to `to_status` if the table allows it from its current status.
 
     Locks the order row (select_for_update); must run inside the caller's transaction
-    or opens its own. Returns the order, or None when the move is not allowed
-    (the caller decides whether that is an error).
+    or opens its own. `locked`: the order row the caller already holds FOR UPDATE in
+    this transaction (read then), so it is not read again. Returns the order, or None
+    when the move is not allowed (the caller decides whether that is an error).
     """
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+    # No savepoint: an error here aborts the caller's transaction anyway (saves 2 round trips).
+    with transaction.atomic(savepoint=False):
+        order = locked if locked is not None else \
+            Order.objects.select_for_update(no_key=True).get(pk=order_id)
         if order.status == to_status and to_status != "partially_refunded":
             return None
         if not order_can_transition(order.status, to_status):

@@ -56,8 +56,14 @@ def payment_event_write(*, payment: Payment, type: str, actor: Actor, data: dict
     )
 
 
+def _locking():
+    """Payments FOR NO KEY UPDATE with their order; `of` keeps the seller row unlocked
+    (select_related would lock it too and serialize all of a seller's payments)."""
+    return Payment.objects.select_for_update(of=("self", "order"), no_key=True).select_related("order", "seller")
+
+
 def _lock(payment_id) -> Payment:
-    return Payment.objects.select_for_update().select_related("order", "seller").get(pk=payment_id)
+    return _locking().get(pk=payment_id)
 
 
 def _transition(payment: Payment, to_status: str, *, actor: Actor, event_type: str | None = None,
@@ -132,11 +138,13 @@ def _reusable_payment(order: Order, method: str) -> Payment | None:
             .order_by("-created_at").first())
 
 
-def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: Actor) -> Payment:
+def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: Actor,
+                               local_start=None) -> Payment:
     """Insert the payment at the smallest free slot base + k; retry the next k on a clash.
 
     The partial unique index on (pay_to, amount_due) WHERE amount_reserved is the
     arbiter: two concurrent checkouts may pick the same k, and the loser retries.
+    `local_start(payment)`: a provider start() without I/O, whose instructions go into the INSERT.
     """
     now = timezone.now()
     expires_at = now + timedelta(minutes=settings.PAYMENT_EXPIRY_MINUTES)
@@ -151,16 +159,21 @@ def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: A
         if free is None:
             message = "Too many payments are waiting on this address at this price; please try again in a few minutes."
             raise NoFreeAmountSlot(message, user_message=message)
+        payment = Payment(
+            order=order, seller=order.seller, method=method, currency=order.currency, amount=order.amount,
+            pay_currency=quote.pay_currency, amount_due=free, pay_to=quote.pay_to, rate=quote.rate,
+            rate_source=quote.rate_source, amount_reserved=quote.unique_amount,
+            reserved_until=expires_at + timedelta(hours=settings.PAYMENT_MONITORING_HOURS)
+            if quote.unique_amount else None,
+            expires_at=expires_at,
+        )
+        if local_start is not None:
+            for name, value in _instruction_fields(payment, local_start(payment)).items():
+                setattr(payment, name, value)
         try:
             with transaction.atomic():
-                return Payment.objects.create(
-                    order=order, seller=order.seller, method=method, currency=order.currency, amount=order.amount,
-                    pay_currency=quote.pay_currency, amount_due=free, pay_to=quote.pay_to, rate=quote.rate,
-                    rate_source=quote.rate_source, amount_reserved=quote.unique_amount,
-                    reserved_until=expires_at + timedelta(hours=settings.PAYMENT_MONITORING_HOURS)
-                    if quote.unique_amount else None,
-                    expires_at=expires_at,
-                )
+                payment.save(force_insert=True)
+                return payment
         except IntegrityError:
             if not quote.unique_amount:
                 raise
@@ -177,7 +190,8 @@ def payment_start(*, order: Order, method: str, actor: Actor, reuse: bool = True
     """
     provider = get_provider(method)
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("seller").get(pk=order.pk)
+        order = (Order.objects.select_for_update(of=("self",), no_key=True).select_related("seller")
+                 .prefetch_related("seller__payout_destinations").get(pk=order.pk))
         if order.is_paid:
             raise PaymentStateError("This order is already paid.")
         if order.status == Order.Status.CANCELLED:
@@ -186,14 +200,20 @@ def payment_start(*, order: Order, method: str, actor: Actor, reuse: bool = True
             return existing
         check_method_available(order=order, method=method)
         if order.status == Order.Status.EXPIRED:
-            order_transition(order_id=order.pk, to_status="open", actor=actor, event_type="order.reopened")
+            order_transition(order_id=order.pk, to_status="open", actor=actor, event_type="order.reopened",
+                             locked=order)
         quote = provider.quote(order.seller, order)
-        payment = _insert_with_unique_amount(order, method, quote, actor)
+        # A provider whose start() only formats (Nano: a URI) is asked here, so the row is written
+        # once; one that calls out (gateways) is asked after commit, outside the order lock.
+        local = getattr(provider, "start_is_local", False)
+        payment = _insert_with_unique_amount(order, method, quote, actor, provider.start if local else None)
         payment_event_write(payment=payment, type="payment.started", actor=actor, to_status=payment.status,
                             data={"method": method, "amount_due": str(payment.amount_due),
                                   "pay_currency": payment.pay_currency})
         order_event_write(order=order, type="order.payment_started", actor=actor,
                           data={"payment": str(payment.pk), "method": method})
+    if local:
+        return payment
     try:
         instructions = provider.start(payment)
     except ProviderError as exc:
@@ -207,13 +227,17 @@ def payment_start(*, order: Order, method: str, actor: Actor, reuse: bool = True
     return payment_attach_instructions(payment=payment, instructions=instructions)
 
 
-def payment_attach_instructions(*, payment: Payment, instructions) -> Payment:
-    fields = {
+def _instruction_fields(payment: Payment, instructions) -> dict:
+    return {
         "pay_to": instructions.pay_to or payment.pay_to,
         "payment_uri": instructions.payment_uri,
         "provider_ref": instructions.provider_ref,
         "checkout_params": instructions.checkout_params,
     }
+
+
+def payment_attach_instructions(*, payment: Payment, instructions) -> Payment:
+    fields = _instruction_fields(payment, instructions)
     changed = {k: v for k, v in fields.items() if getattr(payment, k) != v}
     if changed:
         Payment.objects.filter(pk=payment.pk).update(**changed, updated_at=timezone.now())
@@ -290,11 +314,14 @@ def observation_apply(*, observation: Observation, actor: Actor | None = None) -
     new_state = (Receipt.State.FAILED if obs.failed
                  else Receipt.State.CONFIRMED if obs.confirmed else Receipt.State.SEEN)
     with transaction.atomic():
-        receipt, created = Receipt.objects.select_for_update().get_or_create(
-            provider=obs.provider, external_tx_id=obs.external_tx_id,
-            defaults={"amount": str(obs.amount), "pay_to": obs.pay_to, "state": new_state,
-                      "source_account": obs.source_account, "data": dict(obs.raw)},
-        )
+        existing = Receipt.objects.select_for_update().filter(provider=obs.provider,
+                                                              external_tx_id=obs.external_tx_id)
+        receipt, created = existing.first(), False
+        if receipt is None:
+            receipt = _receipt_insert(obs, new_state)
+            created = receipt is not None
+            if receipt is None:  # a concurrent twin inserted it first (and has committed)
+                receipt = existing.get()
         if not created:
             if _STATE_RANK[new_state] <= _STATE_RANK[receipt.state] or receipt.state == Receipt.State.FAILED:
                 return ApplyResult(receipt, receipt.payment, changed=False)
@@ -303,7 +330,7 @@ def observation_apply(*, observation: Observation, actor: Actor | None = None) -
             receipt.data = {**receipt.data, **dict(obs.raw)}
             receipt.save(update_fields=["state", "amount", "data", "updated_at"])
         if receipt.payment_id is None:
-            matched = _match_payment(obs)
+            matched = None if created else _match_payment(obs)  # a new receipt was matched on insert
             if matched is None:
                 log.warning("unmatched receipt", extra={"provider": obs.provider, "tx": obs.external_tx_id})
                 return ApplyResult(receipt, None, changed=True)
@@ -313,6 +340,35 @@ def observation_apply(*, observation: Observation, actor: Actor | None = None) -
         payment = _lock(receipt.payment_id)
         _apply_to_payment(payment, receipt, obs, actor)
     return ApplyResult(receipt, payment, changed=True)
+
+
+def _receipt_insert(obs: Observation, state: str) -> Receipt | None:
+    """A new receipt, matched to its payment in the same INSERT; None when a concurrent
+    twin inserted the same (provider, external_tx_id) first."""
+    matched = _match_payment(obs)
+    receipt = Receipt(provider=obs.provider, external_tx_id=obs.external_tx_id, amount=str(obs.amount),
+                      pay_to=obs.pay_to, state=state, source_account=obs.source_account, data=dict(obs.raw),
+                      payment=matched, resolution=Receipt.Resolution.MATCHED if matched else Receipt.Resolution.NONE)
+    try:
+        with transaction.atomic():
+            receipt.save(force_insert=True)
+    except IntegrityError:
+        return None
+    return receipt
+
+
+def _save_fields(payment: Payment, fields: dict) -> None:
+    for name, value in fields.items():
+        setattr(payment, name, value)
+    if fields:
+        payment.save(update_fields=[*fields, "updated_at"])
+
+
+def _release_fields(payment: Payment, now) -> dict:
+    """Keep the amount reserved through the monitoring window so late money still matches."""
+    if not payment.amount_reserved:
+        return {}
+    return {"reserved_until": now + timedelta(hours=settings.PAYMENT_MONITORING_HOURS)}
 
 
 def _received_totals(payment: Payment) -> tuple[int, int]:
@@ -326,28 +382,33 @@ def _received_totals(payment: Payment) -> tuple[int, int]:
 
 
 def _apply_to_payment(payment: Payment, receipt: Receipt, obs: Observation, actor: Actor) -> None:
-    """Requires: payment locked by the caller."""
+    """Requires: payment and its order locked by the caller (_lock).
+
+    Field changes ride along with the status UPDATE where there is one (one write per payment)."""
     now = timezone.now()
     data = {"tx": obs.external_tx_id, "amount": str(obs.amount)}
     if obs.failed:
-        if _transition(payment, "failed", actor=actor, data={**data, "reason": obs.failure_reason[:200]}):
-            _release_later(payment, now)
+        if _transition(payment, "failed", actor=actor, data={**data, "reason": obs.failure_reason[:200]},
+                       fields=_release_fields(payment, now)):
             _after_commit_event(payment, "payment.failed")
         return
     confirmed, seen = _received_totals(payment)
-    if str(seen) != payment.amount_received:
-        payment.amount_received = str(seen)
-        payment.save(update_fields=["amount_received", "updated_at"])
+    received = {"amount_received": str(seen)} if str(seen) != payment.amount_received else {}
     due = due_in_wire_units(payment.amount_due, payment.pay_currency)
     if payment.status in Payment.ACTIVE_STATUSES:
         if confirmed >= due:
-            _complete(payment, actor=actor, tx_id=obs.external_tx_id, overpaid=confirmed > due, data=data)
+            _complete(payment, actor=actor, tx_id=obs.external_tx_id, overpaid=confirmed > due, data=data,
+                      fields=received)
         elif seen >= due:
-            _transition(payment, "confirming", actor=actor, data=data, fields={"confirmed_at": now})
+            if not _transition(payment, "confirming", actor=actor, data=data,
+                               fields={"confirmed_at": now, **received}):
+                _save_fields(payment, received)  # already confirming: more money seen
         else:
+            _save_fields(payment, received)
             payment_event_write(payment=payment, type="payment.partially_received", actor=actor,
                                 data={**data, "received": str(seen), "due": str(due)})
         return
+    _save_fields(payment, received)
     if not obs.confirmed:
         return  # unconfirmed money on a closed payment: wait for confirmation before flagging
     if payment.status in ("expired", "cancelled", "failed"):
@@ -357,32 +418,33 @@ def _apply_to_payment(payment: Payment, receipt: Receipt, obs: Observation, acto
         _flag(payment, Payment.Exception_.OVERPAID, actor=actor, data=data)
 
 
-def _complete(payment: Payment, *, actor: Actor, tx_id: str, overpaid: bool, data: dict) -> None:
-    """Requires: payment locked. Completes it, marks the order paid (or flags a duplicate),
-    writes the ledger entry, and queues seller webhooks after commit."""
+def _complete(payment: Payment, *, actor: Actor, tx_id: str, overpaid: bool, data: dict,
+              fields: dict | None = None) -> None:
+    """Requires: payment and its order locked (_lock). Completes it (with `fields` in the same
+    UPDATE), marks the order paid (or flags a duplicate), writes the ledger entry, and
+    queues seller webhooks after commit."""
     now = timezone.now()
-    _transition(payment, "completed", actor=actor, data=data,
-                fields={"completed_at": now, "tx_id": tx_id, "confirmed_at": payment.confirmed_at or now})
-    _release_later(payment, now)
+    fields = {**(fields or {}), **_release_fields(payment, now)}
+    if not _transition(payment, "completed", actor=actor, data=data,
+                       fields={"completed_at": now, "tx_id": tx_id, "confirmed_at": payment.confirmed_at or now,
+                               **fields}):
+        _save_fields(payment, fields)
     if overpaid:
         _flag(payment, Payment.Exception_.OVERPAID, actor=actor, data=data)
     ledger_record_payment(payment=payment)
+    # The order row was read FOR UPDATE with the payment (_lock): no second read.
     order = order_transition(order_id=payment.order_id, to_status="paid", actor=actor,
-                             data={"payment": str(payment.pk)}, paid_at=now)
-    if order is None:
-        current = Order.objects.only("status").get(pk=payment.order_id).status
-        if current in Order.PAID_STATUSES:
-            _flag(payment, Payment.Exception_.DUPLICATE, actor=actor, data={"order_status": current})
-    _after_commit_event(payment, "payment.completed")
+                             data={"payment": str(payment.pk)}, paid_at=now, locked=payment.order)
+    if order is None and payment.order.status in Order.PAID_STATUSES:
+        _flag(payment, Payment.Exception_.DUPLICATE, actor=actor, data={"order_status": payment.order.status})
+    events = [(payment.seller_id, "payment.completed", payment_data(payment))]
     if order is not None:
-        webhook_event_emit(seller_id=payment.seller_id, event_type="order.paid", data=order_data(order))
+        events.append((payment.seller_id, "order.paid", order_data(order)))
+    webhook_events_emit_many(events)  # one endpoint query for both
 
 
 def _release_later(payment: Payment, now) -> None:
-    """Keep the amount reserved through the monitoring window so late money still matches."""
-    if payment.amount_reserved:
-        payment.reserved_until = now + timedelta(hours=settings.PAYMENT_MONITORING_HOURS)
-        payment.save(update_fields=["reserved_until", "updated_at"])
+    _save_fields(payment, _release_fields(payment, now))
 
 
 def _after_commit_event(payment: Payment, event_type: str) -> None:

@@ -101,6 +101,8 @@ def _seller_address(seller) -> str:
 
 class NanoProvider:
     code = CODE
+    # start() only formats a URI, no RPC: payment_start asks it inside its transaction (one write).
+    start_is_local = True
 
     def __init__(self, *, client: NanoRpcClient | None = None, rates: RateSource | None = None) -> None:
         self._client = client

@@ -1,0 +1,91 @@
+"""Query budgets for the hot paths (bench/hot_paths.py measures them on PostgreSQL).
+
+The counts here include the test transaction's savepoints (every atomic block is one
+inside pytest-django's transaction). On PostgreSQL in production the same flows take
+8 (order create), 15 (payment start) and 16 (observation_apply) statements, BEGIN and
+COMMIT included; they were 8, 17 and 23 before the hot-path work.
+"""
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from orders.models import Order
+from payments.models import LedgerEntry, Payment
+from payments.money import RAW_PER_MICRO_XNO
+from payments.providers import registry
+from payments.providers.base import Observation
+from payments.services import observation_apply
+from sellers.models import WebhookDelivery
+from sellers.services import api_key_create, webhook_endpoint_create
+from tests.factories import OrderFactory, PaymentFactory, PayoutDestinationFactory
+
+pytestmark = pytest.mark.django_db
+
+ORDER_BODY = {"reference": "P-1", "currency": "INR", "customer_email": "x@y.z",
+              "items": [{"name": "Art print", "unit_amount": 49900, "quantity": 2}]}
+
+
+@pytest.fixture(autouse=True)
+def real_nano_provider():
+    """The real NanoProvider: quote (fixed sandbox rate) and start make no RPC call."""
+    registry.reset_providers()
+    yield
+    registry.reset_providers()
+
+
+@pytest.fixture
+def api(seller):
+    PayoutDestinationFactory(seller=seller)
+    _, key = api_key_create(seller=seller)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    client.post("/api/v1/orders/", ORDER_BODY, format="json")  # first use stamps last_used_at: not the hot path
+    return client
+
+
+def post(api, path, body):
+    return api.post(path, body, format="json", headers={"Idempotency-Key": uuid.uuid4().hex})
+
+
+def test_api_order_create_query_budget(api, django_assert_max_num_queries):
+    with django_assert_max_num_queries(10):
+        response = post(api, "/api/v1/orders/", ORDER_BODY)
+    assert response.status_code == 201, response.content
+    order = Order.objects.get(pk=response.json()["id"])
+    assert order.amount == 99800 and order.items.count() == 1 and order.events.count() == 1
+
+
+def test_api_nano_payment_start_query_budget(api, seller, django_assert_max_num_queries):
+    order = OrderFactory(seller=seller, amount=99800)
+    with django_assert_max_num_queries(17):
+        response = post(api, f"/api/v1/orders/{order.pk}/payments/", {"method": "nano"})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    payment = Payment.objects.get(pk=body["id"])
+    # The URI is written with the row (Nano's start() has no I/O), not by a second UPDATE.
+    assert payment.payment_uri == body["payment_uri"] == f"nano:{payment.pay_to}?amount={body['amount_due']}"
+    assert payment.amount_reserved and payment.events.filter(type="payment.started").exists()
+    assert order.events.filter(type="order.payment_started").exists()
+
+
+def test_observation_apply_completion_query_budget(seller, django_assert_max_num_queries):
+    endpoint = webhook_endpoint_create(seller=seller, url="https://example.com/hook",
+                                       events=["payment.completed", "order.paid"])
+    payment = PaymentFactory(order=OrderFactory(seller=seller))
+    old_reservation = payment.reserved_until
+    obs = Observation(provider="nano", external_tx_id="C" * 64, confirmed=True, pay_to=payment.pay_to,
+                      amount=payment.amount_due * RAW_PER_MICRO_XNO)
+    with django_assert_max_num_queries(17):  # 16 + one bulk INSERT of both deliveries
+        result = observation_apply(observation=obs)
+    payment.refresh_from_db()
+    assert result.changed and payment.status == "completed" and payment.order.status == "paid"
+    # Held through the monitoring window from completion (the factory's was 30 minutes later).
+    assert payment.reserved_until == payment.completed_at + timedelta(hours=settings.PAYMENT_MONITORING_HOURS)
+    assert payment.reserved_until != old_reservation and payment.amount_received == str(obs.amount)
+    assert result.receipt.payment_id == payment.pk and result.receipt.resolution == "matched"
+    assert LedgerEntry.objects.filter(payment=payment, kind="payment").count() == 1
+    assert sorted(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("event_type", flat=True)) == [
+        "order.paid", "payment.completed"]
