@@ -2,6 +2,7 @@
 set they run on the real servers, and tests that need those servers skip otherwise."""
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -9,6 +10,10 @@ from django.conf import settings
 from tests import factories
 
 CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium as root on a closed network (Playwright cannot download its own browser here).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -68,3 +73,29 @@ def staff_user(db):
 
 # The sandbox providers as a real process: defined with the integration tests, used by browser tests too.
 from tests.integration.conftest import sandbox_process  # noqa: E402,F401
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """A headless Chromium for @pytest.mark.browser tests (use with live_server)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls
+    # from such a thread unless told it is safe (it is: one thread drives both).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def screenshot(page, name: str, widths=(1280, 375), height: int = 900) -> None:
+    """Save full-page screenshots at each width into test-artifacts/<name>-<width>.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    original = page.viewport_size
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    if original:
+        page.set_viewport_size(original)

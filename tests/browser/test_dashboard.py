@@ -14,20 +14,12 @@ from django.utils import timezone
 from payments.models import Payment
 from payments.providers.base import RefundResult
 from tests import factories
+from tests.conftest import screenshot
 from tests.sellers.dashboard_helpers import open_order, paid_order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture(autouse=True)
-def _allow_sync_orm_in_playwright(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here are safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 class _Refunds:
@@ -54,33 +46,25 @@ def store(monkeypatch):
 
 
 @pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        page = context.new_page()
-        page.errors = []
-        page.on("console", lambda msg: msg.type == "error" and "Failed to load resource" not in msg.text
-                and page.errors.append(msg.text))
-        # Failed loads are tracked by URL instead; browsers ask for /favicon.ico on their own.
-        page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
-                and page.errors.append(f"{r.status} {r.url}"))
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.on("dialog", lambda dialog: dialog.accept())  # the data-confirm prompts
-        page.base = live_server.url
-        yield page
-        browser.close()
+def page(live_server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda msg: msg.type == "error" and "Failed to load resource" not in msg.text
+            and page.errors.append(msg.text))
+    # Failed loads are tracked by URL instead; browsers ask for /favicon.ico on their own.
+    page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
+            and page.errors.append(f"{r.status} {r.url}"))
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on("dialog", lambda dialog: dialog.accept())  # the data-confirm prompts
+    page.base = live_server.url
+    yield page
+    context.close()
 
 
 def _shots(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_timeout(250)  # charts resize
-        page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.wait_for_timeout(250)  # charts resize
+    screenshot(page, f"dashboard-{name}")
 
 
 def test_login_overview_filter_export_refund(page, store):

@@ -3,33 +3,16 @@
 storefront → Buy → checkout → Nano → pay page (amount, QR, ticking countdown) → done.
 Screenshots at 375 px and 1280 px go to test-artifacts/ for a human to look at.
 """
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from tests import factories
+from tests.conftest import ARTIFACTS
 from tests.integration.conftest import sandbox_process  # noqa: F401 - the sandbox node as a real process
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-
-
-@pytest.fixture(autouse=True)
-def _allow_sync_orm_in_playwright():
-    # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls
-    # from a thread with a running loop unless told it is safe (it is: one test thread).
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
@@ -39,16 +22,6 @@ def nano_provider():
     registry.reset_providers()
     yield registry.get_provider("nano")
     registry.reset_providers()
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Staff in a real browser: log in, accept a late payment from the review queue, and see the
 seller's Nano fee receivable grow on the routing page. Screenshots at 1280 and 375 px."""
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,13 +10,11 @@ from payments.models import LedgerEntry
 from payments.services import payment_expire_now
 from payments.staff.groups import staff_groups_sync
 from sellers.models import PayoutDestination
+from tests.conftest import screenshot
 from tests.factories import PaymentFactory, SellerFactory, nano_address
 from tests.staff.conftest import gateway_capture, nano_send
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 
 
 @pytest.fixture
@@ -37,53 +34,47 @@ def scene(transactional_db):
 
 
 def _shoot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(ARTIFACTS / f"staff-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    screenshot(page, f"staff-{name}")
 
 
-def test_staff_accepts_late_payment_and_sees_balance_change(live_server, scene):
-    from playwright.sync_api import expect, sync_playwright
+def test_staff_accepts_late_payment_and_sees_balance_change(live_server, scene, browser):
+    from playwright.sync_api import expect
 
     seller, late = scene["seller"], scene["late"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("dialog", lambda dialog: dialog.accept())
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-        page.fill("#id_username", "fin")
-        page.fill("#id_password", "correct-horse-battery")
-        page.click("input[type=submit]")
-        expect(page.locator("#kassa-staff-tools [data-review-count]")).to_have_text("1")
-        _shoot(page, "index")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", "fin")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("input[type=submit]")
+    expect(page.locator("#kassa-staff-tools [data-review-count]")).to_have_text("1")
+    _shoot(page, "index")
 
-        page.goto(f"{live_server.url}/admin/routing/")
-        receivable = page.locator(
-            f'[data-seller="{seller.slug}"] tr[data-currency="INR"] [data-balance="fee_receivable"]')
-        before = receivable.inner_text()
-        _shoot(page, "routing-before")
+    page.goto(f"{live_server.url}/admin/routing/")
+    receivable = page.locator(
+        f'[data-seller="{seller.slug}"] tr[data-currency="INR"] [data-balance="fee_receivable"]')
+    before = receivable.inner_text()
+    _shoot(page, "routing-before")
 
-        page.click("text=Review queue")
-        row = page.locator(f'tr[data-kind="payment"][data-pk="{late.pk}"]')
-        expect(row).to_contain_text("Paid late")
-        _shoot(page, "review")
-        row.locator('button[value="accept_late"]').click()
-        expect(page.locator(".messagelist")).to_contain_text("late payment accepted")
-        expect(page.locator(f'tr[data-pk="{late.pk}"]')).to_have_count(0)
+    page.click("text=Review queue")
+    row = page.locator(f'tr[data-kind="payment"][data-pk="{late.pk}"]')
+    expect(row).to_contain_text("Paid late")
+    _shoot(page, "review")
+    row.locator('button[value="accept_late"]').click()
+    expect(page.locator(".messagelist")).to_contain_text("late payment accepted")
+    expect(page.locator(f'tr[data-pk="{late.pk}"]')).to_have_count(0)
 
-        page.goto(f"{live_server.url}/admin/routing/")
-        expect(receivable).not_to_have_text(before)
-        after = receivable.inner_text()
-        _shoot(page, "routing-after")
+    page.goto(f"{live_server.url}/admin/routing/")
+    expect(receivable).not_to_have_text(before)
+    after = receivable.inner_text()
+    _shoot(page, "routing-after")
 
-        page.goto(f"{live_server.url}/admin/analytics/")
-        page.wait_for_function("document.querySelector('#gmv-by-day') && window.Chart && "
-                               "window.Chart.getChart(document.querySelector('#gmv-by-day'))")
-        page.wait_for_timeout(1200)  # let the chart animation finish before the screenshot
-        _shoot(page, "analytics")
-        browser.close()
+    page.goto(f"{live_server.url}/admin/analytics/")
+    page.wait_for_function("document.querySelector('#gmv-by-day') && window.Chart && "
+                           "window.Chart.getChart(document.querySelector('#gmv-by-day'))")
+    page.wait_for_timeout(1200)  # let the chart animation finish before the screenshot
+    _shoot(page, "analytics")
+    page.close()
     assert LedgerEntry.objects.get(payment=late).fee > 0 and after != before
     late.refresh_from_db()
     assert late.status == "completed" and late.events.filter(actor_user=scene["user"]).exists()

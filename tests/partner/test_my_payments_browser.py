@@ -1,27 +1,18 @@
 """'My payments' in a real browser (Debian Chromium via Playwright), verified against
 the sandbox partner API over HTTP. Screenshots at 375 px and 1280 px go to test-artifacts/."""
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from payments.services import refund_request_create
 from tests import factories
+from tests.conftest import ARTIFACTS
 from tests.partner.conftest import completed_payment
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 ME = "user@example.com"
-
-
-@pytest.fixture(autouse=True)
-def _allow_sync_orm_in_playwright(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here are safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
@@ -47,15 +38,6 @@ def history():
                                                           reference="NOT-MINE"))
     return paid
 
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.mark.parametrize("width", [375, 1280])
