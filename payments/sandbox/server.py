@@ -53,6 +53,7 @@ logger = logging.getLogger("payments.sandbox")
 HANDLER_MODULES: list[str] = [
     "payments.sandbox.nano_node",
     "payments.sandbox.razorpay_api", "payments.sandbox.coinpay_api",
+    "payments.sandbox.partner_api",
 ]
 
 DEFAULT_HOST = "127.0.0.1"

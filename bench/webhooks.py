@@ -1,0 +1,173 @@
+"""Webhook ingest benchmark: signed Razorpay webhooks into Kassa under gunicorn on Postgres.
+
+16 concurrent senders POST `payment.captured` events (plus 5 % replays) to
+/webhooks/razorpay/: each request verifies the HMAC, stores the InboundWebhook row
+and enqueues processing on Redis. In the same run and on the same server the same
+senders hit a bare Django view that returns 200 (routed only with KASSA_BENCH=1).
+Afterwards a real Celery worker drains the queue, and we check that rows == unique
+events sent and that no event was processed twice (one completion and one ledger
+entry per payment, every row attempted once).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kassa_gw REDIS_URL=redis://127.0.0.1:6379/3 \\
+        .venv/bin/python bench/webhooks.py [--events 4000] [--concurrency 16] [--workers N]
+
+Prints JSON and writes bench/results/webhooks.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kassa_gw")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+WEBHOOK_SECRET = "bench_webhook_secret"
+os.environ["RAZORPAY_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db.models import Max  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from bench.common import free_port, run_load, start_gunicorn  # noqa: E402
+from orders.models import Order  # noqa: E402
+from payments.models import InboundWebhook, LedgerEntry, Payment, PaymentEvent  # noqa: E402
+from payments.providers.signatures import hmac_sha256_hex  # noqa: E402
+from sellers.models import Seller  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "webhooks.json"
+
+
+def make_payments(run: str, count: int) -> list[Payment]:
+    seller = Seller.objects.create(slug=f"bench-gw-{run}", name=f"Bench {run}", enabled_methods=["razorpay"])
+    now, expires = timezone.now(), timezone.now() + timedelta(hours=2)
+    orders = Order.objects.bulk_create(Order(seller=seller, currency="INR", amount=49_900, reference=f"B-{i}")
+                                       for i in range(count))
+    return Payment.objects.bulk_create(
+        Payment(order=order, seller=seller, method="razorpay", currency="INR", amount=49_900, pay_currency="INR",
+                amount_due=49_900, provider_ref=f"order_b{run}{i:07d}", expires_at=expires, created_at=now)
+        for i, order in enumerate(orders))
+
+
+def webhook_requests(run: str, payments: list[Payment], concurrency: int, replay_every: int):
+    """Per sender: its share of events, with every `replay_every`-th event sent twice."""
+    events = []
+    for i, payment in enumerate(payments):
+        entity = {"id": f"pay_b{run}{i:07d}", "entity": "payment", "amount": 49_900, "currency": "INR",
+                  "status": "captured", "order_id": payment.provider_ref, "method": "upi",
+                  "notes": {"kassa_payment_id": str(payment.pk)}}
+        body = json.dumps({"entity": "event", "account_id": "acc_Bench", "event": "payment.captured",
+                           "contains": ["payment"], "payload": {"payment": {"entity": entity}},
+                           "created_at": int(time.time())}, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "X-Razorpay-Signature": hmac_sha256_hex(WEBHOOK_SECRET, body),
+                   "X-Razorpay-Event-Id": f"bench-{run}-{i}"}
+        events.append(("/webhooks/razorpay/", body, headers))
+        if replay_every and i % replay_every == 0:
+            events.append(("/webhooks/razorpay/", body, headers))
+    return lambda sender: events[sender::concurrency], len(payments), len(events), events[0][1]
+
+
+def drain_with_worker(env: dict, run: str, expected: int, timeout: float) -> float:
+    started = time.perf_counter()
+    log = open(ROOT / "var" / "bench-webhooks-worker.log", "w")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+                               "--concurrency", "2", "--without-gossip", "--without-mingle", "--pool", "prefork"],
+                              cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        rows = InboundWebhook.objects.filter(event_id__startswith=f"bench-{run}-")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if rows.filter(status="processed").count() >= expected:
+                break
+            time.sleep(0.5)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        log.close()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2 + 1, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
+    parser.add_argument("--replay-every", type=int, default=20, help="send every n-th event twice (0: never)")
+    parser.add_argument("--skip-processing", action="store_true")
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    from config.celery_app import app
+
+    app.control.purge()  # leftovers from an interrupted run must not be counted
+    run = uuid.uuid4().hex[:8]
+    payments = make_payments(run, args.events)
+    plan, unique, total, sample_body = webhook_requests(run, payments, args.concurrency, args.replay_every)
+
+    port = free_port()
+    env = {"KASSA_BENCH": "1", "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+           "SANDBOX_MODE": "true", "SECURE_SSL_REDIRECT": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost",
+           "LOG_LEVEL": "WARNING", "RAZORPAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+           "DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ["REDIS_URL"]}
+    server = start_gunicorn(port, env, workers=args.workers, threads=args.threads)
+    try:
+        bare = [("/bench/ok/", sample_body, {"Content-Type": "application/json"})]
+        run_load(port, lambda i: bare * 20, args.concurrency)  # warm-up: connections, imports
+        baseline = run_load(port, lambda i: bare * (total // args.concurrency), args.concurrency)
+        ingest = run_load(port, plan, args.concurrency)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+    rows = InboundWebhook.objects.filter(event_id__startswith=f"bench-{run}-")
+    stored = rows.count()
+    result = {
+        "benchmark": "webhook ingest (verify HMAC, store row, enqueue on Redis) vs bare Django 200 view",
+        "server": f"gunicorn {args.workers} workers x {args.threads} threads, PostgreSQL, Redis broker, "
+                  f"{os.cpu_count()} CPUs",
+        "concurrency": args.concurrency,
+        "bare_view": baseline.summary(),
+        "webhooks": ingest.summary(),
+        "throughput_ratio": round(ingest.per_second / baseline.per_second, 3) if baseline.per_second else None,
+        "target_ratio": 0.5,
+        "events_unique": unique,
+        "events_sent_including_replays": total,
+        "rows_stored": stored,
+        "rows_equal_unique_sent": stored == unique,
+        "invalid_rows": rows.filter(signature_valid=False).count(),
+    }
+    if not args.skip_processing:
+        drain_seconds = drain_with_worker(env, run, unique, timeout=600)
+        ids = [p.pk for p in payments]
+        completions = PaymentEvent.objects.filter(payment_id__in=ids, type="payment.completed").count()
+        result.update({
+            "processing_seconds_with_2_worker_processes": round(drain_seconds, 1),
+            "rows_processed": rows.filter(status="processed").count(),
+            "payments_completed": Payment.objects.filter(pk__in=ids, status="completed").count(),
+            "completion_events": completions,
+            "ledger_entries": LedgerEntry.objects.filter(payment_id__in=ids).count(),
+            "max_attempts_per_row": rows.aggregate(m=Max("attempts"))["m"],
+        })
+        result["none_processed_twice"] = (completions == unique and result["ledger_entries"] == unique
+                                          and result["max_attempts_per_row"] == 1)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""Daily settlement: move custodial money to sellers, accrue fees from non-custodial ones.
+
+- Razorpay: one Route transfer per completed payment, of that payment's unsettled
+  net (its ledger rows: payment net minus refunds so far), to the seller's linked
+  account. A refund after the transfer reverses that much of it.
+- CoinPay: one payout per seller and currency of the unsettled net balance.
+- Nano (the seller already holds the money): the platform fee becomes a receivable.
+
+Each Settlement row is created under a lock before the provider is called and the
+ledger rows it covers point at it, so a second run (or two at once) never pays the
+same money twice. Status then moves by webhook (transfer.processed|failed,
+payout.completed|failed) via settlement_mark. A provider that is down leaves the
+row pending; the next run reconciles it before sending anything again.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from payments.models import LedgerEntry, Payment, Settlement
+from payments.providers.errors import ProviderError, ProviderRejected
+from payments.providers.registry import get_provider
+from sellers.models import PayoutDestination
+
+log = logging.getLogger("kassa.settlement")
+
+ACTIVE = (Settlement.Status.PENDING, Settlement.Status.IN_FLIGHT)
+
+
+def _destinations(method: str) -> dict[int, str]:
+    return dict(PayoutDestination.objects.filter(method=method).values_list("seller_id", "value"))
+
+
+def _unsettled(method: str):
+    return LedgerEntry.objects.filter(method=method, settlement__isnull=True)
+
+
+def _link(entry_ids: list[int], settlement: Settlement | None) -> None:
+    LedgerEntry.objects.filter(pk__in=entry_ids).update(settlement=settlement)
+
+
+# --- Razorpay Route transfers ----------------------------------------------------------
+
+def _transfer_claim(payment_id, destination: str) -> Settlement | None:
+    """Create the pending transfer row for one payment, once. Locks the payment (skip_locked)."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update(skip_locked=True).filter(pk=payment_id).first()
+        if payment is None or payment.settlements.filter(kind=Settlement.Kind.TRANSFER, amount__gt=0,
+                                                         status__in=[*ACTIVE, Settlement.Status.PAID]).exists():
+            return None
+        entries = list(payment.ledger_entries.filter(settlement__isnull=True).values_list("pk", "net"))
+        amount = sum(net for _, net in entries)
+        if amount <= 0:
+            return None
+        settlement = Settlement.objects.create(seller_id=payment.seller_id, method="razorpay",
+                                               kind=Settlement.Kind.TRANSFER, currency=payment.currency,
+                                               amount=amount, destination=destination, payment=payment)
+        _link([pk for pk, _ in entries], settlement)
+    return settlement
+
+
+def _transfer_send(settlement: Settlement) -> None:
+    provider = get_provider("razorpay")
+    payment = settlement.payment
+    # A pending row may already exist at Razorpay if our last call timed out: look first.
+    existing = next((t for t in provider.transfers_of_payment(payment.tx_id)
+                     if (t.get("notes") or {}).get("kassa_settlement_id") == str(settlement.pk)), None)
+    try:
+        transfer = existing or provider.transfer_create(
+            razorpay_payment_id=payment.tx_id, account=settlement.destination, amount=settlement.amount,
+            currency=settlement.currency, settlement_id=str(settlement.pk))
+    except ProviderRejected as exc:
+        settlement_mark(method="razorpay", settlement_id=str(settlement.pk), status="failed",
+                        failure_reason=exc.provider_message or str(exc))
+        return
+    status = Settlement.Status.PAID if transfer.get("status") == "processed" else Settlement.Status.IN_FLIGHT
+    Settlement.objects.filter(pk=settlement.pk, status__in=ACTIVE).update(
+        provider_ref=str(transfer.get("id") or ""), status=status,
+        completed_at=timezone.now() if status == Settlement.Status.PAID else None)
+
+
+def _reverse_refunded_transfers() -> int:
+    """Refund rows that arrived after their payment's transfer: reverse that much of it."""
+    provider, count = get_provider("razorpay"), 0
+    for entry in _unsettled("razorpay").filter(kind=LedgerEntry.Kind.REFUND).select_related("payment"):
+        transfer = entry.payment.settlements.filter(kind=Settlement.Kind.TRANSFER, amount__gt=0).exclude(
+            provider_ref="").exclude(status=Settlement.Status.FAILED).first()
+        if transfer is None:
+            continue  # not transferred yet: the transfer will net this refund off
+        with transaction.atomic():
+            locked = LedgerEntry.objects.select_for_update(skip_locked=True).filter(
+                pk=entry.pk, settlement__isnull=True).first()
+            if locked is None:
+                continue
+            reversed_so_far = -(entry.payment.settlements.filter(
+                kind=Settlement.Kind.TRANSFER, amount__lt=0).exclude(status=Settlement.Status.FAILED)
+                .aggregate(total=Sum("amount"))["total"] or 0)
+            # Razorpay reverses at most what was transferred; the platform kept its fee, so a
+            # full refund leaves the seller owing that fee: recorded as an adjustment row.
+            amount = min(-entry.net, transfer.amount - reversed_so_far)
+            if amount <= 0:
+                continue
+            reversal = Settlement.objects.create(seller_id=entry.seller_id, method="razorpay",
+                                                 kind=Settlement.Kind.TRANSFER, currency=entry.currency,
+                                                 amount=-amount, payment=entry.payment,
+                                                 destination=transfer.destination, status=Settlement.Status.PENDING)
+            _link([entry.pk], reversal)
+            if amount < -entry.net:
+                uncovered = -entry.net - amount
+                LedgerEntry.objects.create(
+                    seller_id=entry.seller_id, payment=entry.payment, kind=LedgerEntry.Kind.ADJUSTMENT,
+                    custody=entry.custody, method=entry.method, currency=entry.currency, gross=-uncovered, fee=0,
+                    net=-uncovered, fee_bps=entry.fee_bps, memo="refund beyond the transferred amount: seller owes")
+        try:
+            answer = provider.transfer_reverse(transfer_id=transfer.provider_ref, amount=amount)
+        except ProviderError as exc:
+            log.warning("transfer reversal failed", extra={"settlement": reversal.pk, "error": str(exc)[:200]})
+            with transaction.atomic():
+                _link([entry.pk], None)
+                LedgerEntry.objects.filter(payment=entry.payment, kind=LedgerEntry.Kind.ADJUSTMENT,
+                                           settlement__isnull=True, created_at__gte=reversal.created_at).delete()
+                reversal.delete()
+            continue
+        Settlement.objects.filter(pk=reversal.pk).update(status=Settlement.Status.REVERSED,
+                                                         provider_ref=str(answer.get("id") or ""),
+                                                         completed_at=timezone.now())
+        count += 1
+    return count
+
+
+def settle_razorpay() -> dict:
+    destinations = _destinations("razorpay")
+    payment_ids = set(_unsettled("razorpay").filter(kind=LedgerEntry.Kind.PAYMENT, seller_id__in=destinations)
+                      .values_list("payment_id", flat=True))
+    created = skipped = 0
+    attempted: set[int] = set()
+    for payment_id in payment_ids:
+        payment = Payment.objects.only("seller_id").get(pk=payment_id)
+        settlement = _transfer_claim(payment_id, destinations[payment.seller_id])
+        if settlement is None:
+            skipped += 1
+            continue
+        attempted.add(settlement.pk)
+        try:
+            _transfer_send(settlement)
+        except ProviderError as exc:  # unavailable: stays pending, reconciled next run
+            log.warning("transfer deferred", extra={"settlement": settlement.pk, "error": exc.__class__.__name__})
+        created += 1
+    retried = 0
+    for pending in Settlement.objects.filter(method="razorpay", kind=Settlement.Kind.TRANSFER, provider_ref="",
+                                             status=Settlement.Status.PENDING, amount__gt=0
+                                             ).exclude(pk__in=attempted).select_related("payment"):
+        try:
+            _transfer_send(pending)
+            retried += 1
+        except ProviderError:
+            continue
+    return {"transfers": created, "skipped": skipped, "retried": retried, "reversals": _reverse_refunded_transfers()}
+
+
+# --- CoinPay payouts ---------------------------------------------------------------------
+
+def _payout_claim(seller_id: int, currency: str, wallet: str) -> Settlement | None:
+    with transaction.atomic():
+        entries = list(_unsettled("coinpay").select_for_update(skip_locked=True)
+                       .filter(seller_id=seller_id, currency=currency).values_list("pk", "net"))
+        amount = sum(net for _, net in entries)
+        if amount <= 0:
+            return None  # nothing owed (or the seller owes us after refunds)
+        settlement = Settlement.objects.create(seller_id=seller_id, method="coinpay", kind=Settlement.Kind.PAYOUT,
+                                               currency=currency, amount=amount, destination=wallet)
+        _link([pk for pk, _ in entries], settlement)
+    return settlement
+
+
+def settle_coinpay() -> dict:
+    destinations = _destinations("coinpay")
+    groups = set(_unsettled("coinpay").filter(seller_id__in=destinations).values_list("seller_id", "currency"))
+    created = 0
+    for seller_id, currency in groups:
+        settlement = _payout_claim(seller_id, currency, destinations[seller_id])
+        if settlement is None:
+            continue
+        created += 1
+        try:
+            answer = get_provider("coinpay").payout_create(wallet=settlement.destination, amount=settlement.amount,
+                                                           currency=currency, settlement_id=str(settlement.pk))
+        except ProviderRejected as exc:
+            settlement_mark(method="coinpay", settlement_id=str(settlement.pk), status="failed",
+                            failure_reason=exc.provider_message or str(exc))
+            continue
+        except ProviderError as exc:
+            # Unknown outcome: the payout is keyed by our settlement id, so a later resend is safe.
+            log.warning("payout deferred", extra={"settlement": settlement.pk, "error": exc.__class__.__name__})
+            continue
+        Settlement.objects.filter(pk=settlement.pk, status__in=ACTIVE).update(
+            provider_ref=str(answer.get("id") or answer.get("payoutId") or ""), status=Settlement.Status.IN_FLIGHT)
+    return {"payouts": created}
+
+
+# --- Nano fee receivables ----------------------------------------------------------------
+
+def accrue_nano_fees() -> dict:
+    groups = set(_unsettled("nano").values_list("seller_id", "currency"))
+    accrued = 0
+    for seller_id, currency in groups:
+        with transaction.atomic():
+            entries = list(_unsettled("nano").select_for_update(skip_locked=True)
+                           .filter(seller_id=seller_id, currency=currency).values_list("pk", "fee"))
+            fee = sum(value for _, value in entries)
+            if not entries:
+                continue
+            settlement = Settlement.objects.create(seller_id=seller_id, method="nano",
+                                                   kind=Settlement.Kind.FEE_RECEIVABLE, currency=currency,
+                                                   amount=fee, status=Settlement.Status.PENDING)
+            _link([pk for pk, _ in entries], settlement)
+            accrued += 1
+    return {"fee_receivables": accrued}
+
+
+def settle_all() -> dict:
+    """The daily beat task. Idempotent and safe to run twice at once."""
+    summary = {}
+    for name, step in (("razorpay", settle_razorpay), ("coinpay", settle_coinpay), ("nano", accrue_nano_fees)):
+        try:
+            summary[name] = step()
+        except ProviderError as exc:
+            log.warning("settlement step skipped", extra={"method": name, "error": exc.__class__.__name__})
+            summary[name] = {"error": exc.__class__.__name__}
+    log.info("settlement run", extra={"summary": summary})
+    return summary
+
+
+# --- status from webhooks ----------------------------------------------------------------
+
+def settlement_mark(*, method: str, status: str, provider_ref: str = "", settlement_id: str = "",
+                    failure_reason: str = "") -> bool:
+    """Move a transfer/payout to paid or failed (webhook or a refused call). Idempotent.
+
+    Returns False when no such settlement is recorded (yet). A failed one releases
+    its ledger rows so the money is owed again and the next run retries it.
+    """
+    with transaction.atomic():
+        query = Settlement.objects.select_for_update().filter(method=method)
+        settlement = query.filter(provider_ref=provider_ref).first() if provider_ref else None
+        if settlement is None and settlement_id.isdigit():
+            settlement = query.filter(pk=int(settlement_id)).first()
+        if settlement is None:
+            return False
+        if status == "reversed" or settlement.status not in ACTIVE:
+            return True  # already final; reversals are recorded as their own rows
+        if status == "paid":
+            settlement.status, settlement.completed_at = Settlement.Status.PAID, timezone.now()
+        elif status == "failed":
+            settlement.status, settlement.failure_reason = Settlement.Status.FAILED, failure_reason[:300]
+            settlement.entries.update(settlement=None)
+        else:
+            return True
+        if provider_ref and not settlement.provider_ref:
+            settlement.provider_ref = provider_ref
+        settlement.save(update_fields=["status", "completed_at", "failure_reason", "provider_ref"])
+        log.info("settlement status", extra={"settlement": settlement.pk, "status": settlement.status})
+    return True
+
+
+__all__ = ["settle_all", "settle_razorpay", "settle_coinpay", "accrue_nano_fees", "settlement_mark"]
