@@ -3,7 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
-export PORT
+SANDBOX_PORT ?= 7076
+# honcho gives every Procfile line its own $PORT, so the processes read these instead.
+export WEB_PORT := $(PORT)
+export SANDBOX_PORT
+export SITE_URL ?= http://127.0.0.1:$(PORT)
+export SANDBOX_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
 
 .PHONY: run test bench install install-dev lint migrate seed clean
 
@@ -36,7 +41,7 @@ run: seed
 	@echo "  admin       http://127.0.0.1:$(PORT)/admin/"
 	@echo "  storefronts http://127.0.0.1:$(PORT)/s/asha-prints/  http://127.0.0.1:$(PORT)/s/nordic-knits/"
 	@echo "  API docs    http://127.0.0.1:$(PORT)/api/docs/"
-	@echo "  sandbox     http://127.0.0.1:$${SANDBOX_PORT:-7076}/health"
+	@echo "  sandbox     $(SANDBOX_URL)/health  (partner demo: $(SANDBOX_URL)/partner/)"
 	@echo "Ctrl-C stops everything."
 	@echo ""
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
