@@ -46,8 +46,10 @@ run: seed
 	@echo ""
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
 
+# A file SQLite test DB (ignored when DATABASE_URL is set) lets live_server threads and the
+# sandbox process's webhooks share it, so the integration tests run on a laptop too.
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	SQLITE_TEST_NAME=$${SQLITE_TEST_NAME:-var/test.sqlite3} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-dev
 	$(BIN)/python -m bench.run_all

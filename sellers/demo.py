@@ -162,6 +162,12 @@ def _pay_amounts(order: Order, method: str) -> tuple[str, int, Decimal | None]:
 def _seed_payment(order, seller, method, kind, created_at, rng) -> Payment:
     pay_currency, amount_due, rate = _pay_amounts(order, method)
     status = {"paid_late": "expired", "duplicate": "completed", "overpaid": "completed"}.get(kind, kind)
+    # A live Nano payment holds a unique amount (base + k µXNO) so the monitor can match it.
+    reserved = method == "nano" and status == "pending"
+    if reserved:
+        taken = set(Payment.objects.filter(pay_to=nano_address_for(seller.slug), amount_reserved=True)
+                    .values_list("amount_due", flat=True))
+        amount_due = next(amount_due + k for k in range(1000) if amount_due + k not in taken)
     completed = status in Payment.PAID_STATUSES
     wire = amount_due * (10**24 if pay_currency == "XNO" else 1)
     received = {"overpaid": wire + wire // 10, "paid_late": wire}.get(kind, wire if completed else 0)
@@ -173,7 +179,8 @@ def _seed_payment(order, seller, method, kind, created_at, rng) -> Payment:
         pay_currency=pay_currency, amount_due=amount_due, amount_received=str(received), rate=rate,
         rate_source="fixed" if rate else "", pay_to=nano_address_for(seller.slug) if method == "nano" else "",
         provider_ref="" if method == "nano" else f"order_{rng.getrandbits(56):014x}",
-        expires_at=created_at + timedelta(minutes=30), created_at=created_at,
+        expires_at=created_at + timedelta(minutes=30), created_at=created_at, amount_reserved=reserved,
+        reserved_until=created_at + timedelta(minutes=30, hours=settings.PAYMENT_MONITORING_HOURS) if reserved else None,
         completed_at=created_at + timedelta(minutes=3) if completed else None,
         tx_id=tx_id if received else "",
         refunded_amount={"refunded": order.amount, "partially_refunded": order.amount // 3}.get(kind, 0),
