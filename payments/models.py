@@ -221,6 +221,9 @@ class Refund(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"refund {self.amount} {self.status}"
+
 
 class RefundRequest(models.Model):
     """A shopper's request for a refund; the seller approves it in the dashboard."""
@@ -246,6 +249,9 @@ class RefundRequest(models.Model):
             models.UniqueConstraint(fields=["payment"], condition=Q(status="requested"),
                                     name="refund_request_one_open_per_payment"),
         ]
+
+    def __str__(self) -> str:
+        return f"refund request {self.status} for {self.payment_id}"
 
 
 class InboundWebhook(models.Model):
@@ -324,6 +330,9 @@ class Settlement(models.Model):
                                     name="settlement_unique_provider_ref"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} ({self.status})"
+
 
 class LedgerEntry(models.Model):
     """One money movement, split exactly: gross == fee + net (a database check).
@@ -365,6 +374,9 @@ class LedgerEntry(models.Model):
                                     name="ledger_one_payment_entry"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.gross} = {self.fee} + {self.net} {self.currency}"
+
 
 class NanoCursor(models.Model):
     """The last frontier we read per watched Nano account, so history is read only when it moved."""
@@ -372,3 +384,6 @@ class NanoCursor(models.Model):
     address = models.CharField(max_length=70, unique=True)
     frontier = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.address

@@ -96,7 +96,8 @@ def _seed_seller(spec: DemoSeller, User) -> Seller:
     seller, _ = Seller.objects.get_or_create(slug=spec.slug, defaults={
         "name": spec.name, "default_currency": spec.currency, "timezone": spec.tz,
         "support_email": f"{spec.username}@example.com"})
-    user, created = User.objects.get_or_create(username=spec.username, defaults={"email": f"{spec.username}@example.com"})
+    user, created = User.objects.get_or_create(username=spec.username,
+                                               defaults={"email": f"{spec.username}@example.com"})
     if created:
         user.set_password(spec.password)
         user.save()
@@ -141,7 +142,8 @@ def _seed_order(seller, spec, rng, products, index, outcome, created_at) -> None
     order = Order.objects.create(
         seller=seller, reference=f"{DEMO_PREFIX}{index + 1:05d}", status=order_status, currency=spec.currency,
         amount=product.unit_amount * quantity, customer_email=f"shopper{rng.randint(1, 60)}@example.com",
-        created_at=created_at, paid_at=created_at + timedelta(minutes=3) if order_status in Order.PAID_STATUSES else None,
+        created_at=created_at,
+        paid_at=created_at + timedelta(minutes=3) if order_status in Order.PAID_STATUSES else None,
     )
     OrderItem.objects.create(order=order, product=product, name=product.name, unit_amount=product.unit_amount,
                              quantity=quantity)
@@ -180,7 +182,8 @@ def _seed_payment(order, seller, method, kind, created_at, rng) -> Payment:
         rate_source="fixed" if rate else "", pay_to=nano_address_for(seller.slug) if method == "nano" else "",
         provider_ref="" if method == "nano" else f"order_{rng.getrandbits(56):014x}",
         expires_at=created_at + timedelta(minutes=30), created_at=created_at, amount_reserved=reserved,
-        reserved_until=created_at + timedelta(minutes=30, hours=settings.PAYMENT_MONITORING_HOURS) if reserved else None,
+        reserved_until=(created_at + timedelta(minutes=30, hours=settings.PAYMENT_MONITORING_HOURS)
+                        if reserved else None),
         completed_at=created_at + timedelta(minutes=3) if completed else None,
         tx_id=tx_id if received else "",
         refunded_amount={"refunded": order.amount, "partially_refunded": order.amount // 3}.get(kind, 0),

@@ -162,6 +162,9 @@ class IdempotencyKey(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["seller", "key"], name="idempotency_unique_seller_key")]
 
+    def __str__(self) -> str:
+        return self.key
+
 
 class WebhookEndpoint(models.Model):
     EVENT_TYPES = [
@@ -227,6 +230,9 @@ class WebhookDelivery(models.Model):
             models.UniqueConstraint(fields=["endpoint", "message_id"], name="delivery_unique_endpoint_message"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.message_id} ({self.status})"
+
 
 class WebhookAttempt(models.Model):
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
@@ -238,6 +244,9 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["-attempted_at"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.status_code or self.error[:40]}"
 
 
 class DailyStat(models.Model):
@@ -267,6 +276,9 @@ class DailyStat(models.Model):
             models.UniqueConstraint(fields=["seller", "day", "currency", "method"], name="dailystat_unique_key"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.seller_id} {self.day} {self.currency} {self.method}"
+
 
 class DailyStatState(models.Model):
     """Up to which seller-local day the rollup is complete; later days are read raw."""
@@ -275,3 +287,6 @@ class DailyStatState(models.Model):
     through_day = models.DateField()
     timezone = models.CharField(max_length=64, help_text="The timezone the rollup days were cut in.")
     refreshed_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"{self.seller_id} through {self.through_day}"

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from sellers.models import ApiKey, Seller, WebhookDelivery, WebhookEndpoint
 
-
 # --- outbound webhooks: the outbox ----------------------------------------------------
 
 def _envelope(event_type: str, data: dict, now) -> dict:

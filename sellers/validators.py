@@ -20,7 +20,8 @@ def validate_payout_destination(method: str, value: str) -> None:
             raise ValidationError({"value": f"Not a valid Nano address: {exc}"}) from None
     elif method == "razorpay":
         if not RAZORPAY_ACCOUNT_RE.match(value):
-            raise ValidationError({"value": "A Razorpay linked account id looks like acc_XXXXXXXXXXXXXX (14 characters)."})
+            raise ValidationError(
+                {"value": "A Razorpay linked account id looks like acc_XXXXXXXXXXXXXX (14 characters)."})
     elif method == "coinpay":
         if not COINPAY_WALLET_RE.match(value):
             raise ValidationError({"value": "A CoinPay wallet is 8–128 letters, digits, '_', ':' or '-'."})

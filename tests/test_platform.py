@@ -78,8 +78,9 @@ def test_seed_demo_is_idempotent(capsys):
 def test_seeded_api_key_authenticates(client, capsys):
     call_command("seed_demo", "--orders", "5")
     key = next(line.split()[2] for line in capsys.readouterr().out.splitlines() if line.startswith("api-key:"))
-    from sellers.api_auth import ApiKeyAuthentication
     from rest_framework.test import APIRequestFactory
+
+    from sellers.api_auth import ApiKeyAuthentication
 
     request = APIRequestFactory().get("/api/v1/orders/", HTTP_AUTHORIZATION=f"Bearer {key}")
     from rest_framework.request import Request

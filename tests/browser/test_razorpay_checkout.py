@@ -5,18 +5,17 @@ the signed handler fields to our callback → verified server-side → done page
 Screenshots at 375 px and 1280 px go to test-artifacts/.
 """
 import re
-from pathlib import Path
 
 import pytest
 
 from payments.models import LedgerEntry, Payment
 from tests import factories
+from tests.conftest import ARTIFACTS
 from tests.integration.conftest import gateway_sandbox, wait_for  # noqa: F401 - gateway_sandbox is a fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("gateway_sandbox")]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def order_for(**seller_kwargs):

@@ -4,12 +4,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from orders.actors import Actor
 from orders.models import Order
 from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt
 from payments.money import RAW_PER_MICRO_XNO
 from payments.providers.base import Observation
 from payments.services import observation_apply, payment_accept_late, payment_expire_stale, receipt_assign
-from orders.actors import Actor
 from tests.factories import PaymentFactory
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ ALL_PAIRS = list(itertools.product(STATUSES, STATUSES))
 def test_table_covers_every_status():
     assert set(PAYMENT_TRANSITIONS) == set(STATUSES)
     assert all(targets <= set(STATUSES) for targets in PAYMENT_TRANSITIONS.values())
-    assert TERMINAL == {"failed", "refunded"}
+    assert {"failed", "refunded"} == TERMINAL
 
 
 @pytest.mark.django_db
