@@ -22,8 +22,8 @@ from payments.money import due_in_wire_units, fee_split, wire_per_minor
 from payments.providers.base import Observation
 from payments.providers.errors import NoFreeAmountSlot, PaymentError, ProviderError, ProviderNotConfigured
 from payments.providers.registry import get_provider
-from payments.states import payment_can_transition
 from payments.representations import order_data, payment_data, refund_data
+from payments.states import payment_can_transition
 from sellers.services import webhook_event_emit, webhook_events_emit_many
 
 log = logging.getLogger("kassa.payments")

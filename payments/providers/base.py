@@ -3,9 +3,10 @@ facts they return. Providers never touch the ORM: they read the payment they are
 given and return dataclasses; payments.services turns facts into transitions."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover
     from orders.models import Order
