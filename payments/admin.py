@@ -87,7 +87,7 @@ class PaymentAdmin(StaffActionsMixin, admin.ModelAdmin):
     list_select_related = ["seller"]
     show_full_result_count = False
     actions = [staff_action(code) for code in
-               ("recheck", "expire", "refund", "accept_late", "refund_duplicate", "resolve")]
+               ("recheck", "expire", "refund", "accept_late", "refund_late", "refund_duplicate", "resolve")]
 
     def has_add_permission(self, request):
         return False

@@ -651,8 +651,11 @@ def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None =
     """
     with transaction.atomic():
         locked = _lock(payment.pk)
-        if locked.status not in ("completed", "partially_refunded"):
+        late = is_late_refundable(locked)
+        if locked.status not in ("completed", "partially_refunded") and not late:
             raise PaymentStateError(f"Only a completed payment can be refunded; this one is {locked.status}.")
+        if late and amount_minor not in (None, locked.amount):
+            raise PaymentStateError("Money that arrived late is refunded in full.")
         in_flight = sum(locked.refunds.filter(status=Refund.Status.PENDING).values_list("amount", flat=True))
         remaining = locked.amount - locked.refunded_amount - in_flight
         amount = remaining if amount_minor is None else amount_minor
@@ -682,6 +685,14 @@ def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None =
     return refund
 
 
+def is_late_refundable(payment: Payment) -> bool:
+    """Money that arrived after the payment closed (paid_late, still under review) can be
+    sent back instead of accepted. It was never counted as a sale, so no ledger moves."""
+    return (payment.status in ("expired", "cancelled", "failed")
+            and Payment.Exception_.PAID_LATE in payment.exceptions
+            and payment.review_status == Payment.Review.OPEN)
+
+
 def refund_mark_succeeded(*, refund: Refund, actor: Actor, provider_refund_id: str = "") -> Refund:
     """Idempotent: a refund already final is returned unchanged."""
     with transaction.atomic():
@@ -695,6 +706,9 @@ def refund_mark_succeeded(*, refund: Refund, actor: Actor, provider_refund_id: s
         locked.save(update_fields=["status", "completed_at", "provider_refund_id"])
         payment.refunded_amount += locked.amount
         payment.save(update_fields=["refunded_amount", "updated_at"])
+        if payment.status not in Payment.PAID_STATUSES:
+            _late_refund_settled(payment, locked, actor)
+            return locked
         to_status = "refunded" if payment.refunded_amount >= payment.amount else "partially_refunded"
         _transition(payment, to_status, actor=actor, event_type="refund.succeeded",
                     data={"refund": str(locked.pk), "amount": locked.amount})
@@ -710,6 +724,16 @@ def refund_mark_succeeded(*, refund: Refund, actor: Actor, provider_refund_id: s
                          data={"refund": str(locked.pk), "amount": locked.amount})
         webhook_event_emit(seller_id=payment.seller_id, event_type="refund.succeeded", data=refund_data(locked))
     return locked
+
+
+def _late_refund_settled(payment: Payment, refund: Refund, actor: Actor) -> None:
+    """Requires: payment locked. Late money went back: the payment keeps its status (it was
+    never a sale, so no ledger entry and no order change) and its review is resolved."""
+    payment.review_status = Payment.Review.RESOLVED
+    payment.save(update_fields=["review_status", "updated_at"])
+    payment_event_write(payment=payment, type="refund.succeeded", actor=actor,
+                        data={"refund": str(refund.pk), "amount": refund.amount, "late_money_returned": True})
+    webhook_event_emit(seller_id=payment.seller_id, event_type="refund.succeeded", data=refund_data(refund))
 
 
 def refund_mark_failed(*, refund: Refund, actor: Actor, reason: str = "", provider_refund_id: str = "") -> Refund:
@@ -797,6 +821,6 @@ __all__ = [
     "ApplyResult", "OrderError", "PaymentStateError", "Quote", "observation_apply", "payment_start",
     "payment_transition", "payment_cancel", "payment_expire_now", "payment_accept_late", "payment_expire_stale",
     "payment_release_reservations", "ledger_record_payment", "receipt_assign", "payment_resolve_review",
-    "payment_refund", "payment_verify", "refund_mark_succeeded", "refund_mark_failed",
+    "payment_refund", "payment_verify", "is_late_refundable", "refund_mark_succeeded", "refund_mark_failed",
     "refund_request_create", "refund_request_decide",
 ]

@@ -89,6 +89,19 @@ def _accept_late(payment: Payment, actor: Actor) -> Outcome:
     return done(f"{payment}: late payment accepted; the order is paid.")
 
 
+def _refund_late(payment: Payment, actor: Actor) -> Outcome:
+    if payment.status not in ("expired", "cancelled", "failed") or "paid_late" not in payment.exceptions:
+        return refused(f"{payment}: only money that arrived late on a closed payment can be sent back here.")
+    if payment.review_status != Payment.Review.OPEN:
+        return already(f"{payment}: late payment already decided.")
+    if payment.refunds.filter(status=Refund.Status.PENDING).exists():
+        return already(f"{payment}: a refund of the late money is already in flight.")
+    refund = services.payment_refund(payment=payment, actor=actor, reason="late payment returned")
+    if refund.status == Refund.Status.FAILED:
+        return refused(f"{payment}: the provider refused the refund: {refund.failure_reason}")
+    return done(f"{payment}: late money refunded ({refund.get_status_display().lower()}).")
+
+
 def _refund_duplicate(payment: Payment, actor: Actor) -> Outcome:
     if payment.review_status != Payment.Review.OPEN and payment.status == Payment.Status.REFUNDED:
         return already(f"{payment}: duplicate already refunded.")
@@ -139,6 +152,7 @@ ACTIONS: dict[str, StaffAction] = {a.code: a for a in [
     StaffAction("expire", "Expire now", Payment, "payments.expire_payment", _expire),
     StaffAction("refund", "Refund in full", Payment, "payments.refund_payment", _refund),
     StaffAction("accept_late", "Accept late payment", Payment, "payments.decide_late_payment", _accept_late),
+    StaffAction("refund_late", "Refund late payment", Payment, "payments.decide_late_payment", _refund_late),
     StaffAction("refund_duplicate", "Mark duplicate refunded", Payment, "payments.refund_payment",
                 _refund_duplicate),
     StaffAction("resolve", "Resolve review", Payment, "payments.decide_late_payment", _resolve),

@@ -124,7 +124,7 @@ def routing(request):
 # --- review queue ------------------------------------------------------------------
 
 # Which one-click actions each kind of item offers (filtered by the user's permissions).
-PAYMENT_ACTIONS = {"paid_late": ["accept_late"], "duplicate": ["refund_duplicate"]}
+PAYMENT_ACTIONS = {"paid_late": ["accept_late", "refund_late"], "duplicate": ["refund_duplicate"]}
 
 
 def _item_actions(item, user) -> list[tuple[str, str]]:

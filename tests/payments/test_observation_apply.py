@@ -200,3 +200,35 @@ def test_release_reservations_after_window():
     payment.refresh_from_db()
     active.refresh_from_db()
     assert not payment.amount_reserved and active.amount_reserved
+
+
+def test_late_money_can_be_sent_back_instead_of_accepted(monkeypatch):
+    """A paid_late payment refunded by staff keeps its status, writes no ledger entry, and a
+    later refund webhook for the same refund changes nothing."""
+    from payments.models import Refund
+    from payments.providers.base import RefundResult
+    from payments.services import payment_refund, refund_mark_succeeded
+
+    class Pending:
+        def refund(self, payment, amount_minor, **kwargs):
+            return RefundResult(provider_refund_id="rfnd_late_1", status="pending")
+
+    monkeypatch.setattr("payments.services.get_provider", lambda method: Pending())
+    payment = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1))
+    payment_expire_stale()
+    send(payment)
+    payment.refresh_from_db()
+    with pytest.raises(Exception, match="refunded in full"):
+        payment_refund(payment=payment, actor=Actor.system("staff"), amount_minor=1)
+    refund = payment_refund(payment=payment, actor=Actor.system("staff"))
+    assert refund.status == "pending"
+    refund_mark_succeeded(refund=refund, actor=Actor.provider("nano"), provider_refund_id="rfnd_late_1")
+    refund_mark_succeeded(refund=refund, actor=Actor.provider("nano"))  # the webhook, again
+    payment.refresh_from_db()
+    assert payment.status == "expired" and payment.review_status == "resolved"
+    assert payment.refunded_amount == payment.amount
+    assert not LedgerEntry.objects.filter(payment=payment).exists()
+    assert Refund.objects.get(pk=refund.pk).status == "succeeded"
+    assert Order.objects.get(pk=payment.order_id).status == "expired"
+    with pytest.raises(Exception, match="completed payment"):
+        payment_refund(payment=payment, actor=Actor.system("staff"))
