@@ -25,6 +25,8 @@ RANGE_DAYS = {"today": 1, "7d": 7, "30d": 30, "90d": 90, "365d": 365}
 RANGE_LABELS = {"today": "Today", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
 DEFAULT_RANGE = "30d"
 MAX_CUSTOM_DAYS = 731
+# Dates outside this window are typos (and would overflow date arithmetic for the previous period).
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 # The frequent beat re-rolls this many recent days: orders created then can still be paid or expire.
 REFRESH_OVERLAP_DAYS = 3
 
@@ -68,6 +70,8 @@ def date_range_parse(params, seller: Seller, today: date | None = None) -> tuple
             start, end = date.fromisoformat(params.get("from", "")), date.fromisoformat(params.get("to", ""))
         except ValueError:
             return _preset(DEFAULT_RANGE, today), "Enter both dates of a custom range as YYYY-MM-DD."
+        if not (EARLIEST_DAY <= start <= LATEST_DAY and EARLIEST_DAY <= end <= LATEST_DAY):
+            return _preset(DEFAULT_RANGE, today), f"Use dates between {EARLIEST_DAY} and {LATEST_DAY}."
         if start > end:
             return _preset(DEFAULT_RANGE, today), "The custom range starts after it ends."
         if (end - start).days + 1 > MAX_CUSTOM_DAYS:

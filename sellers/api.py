@@ -8,11 +8,12 @@ from datetime import timedelta
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import StrictCharField, error_responses, get_owned_or_404, seller_of
-from sellers.analytics import MAX_CUSTOM_DAYS, DateRange, local_today, overview
+from sellers.analytics import EARLIEST_DAY, LATEST_DAY, MAX_CUSTOM_DAYS, DateRange, local_today, overview
 from sellers.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
 from sellers.idempotency import idempotent
 from sellers.models import WebhookDelivery, WebhookEndpoint
@@ -50,6 +51,10 @@ class AnalyticsSummaryApi(APIView):
                 raise serializers.ValidationError(f"“{value}” is not a known IANA timezone.") from None
 
         def validate(self, attrs):
+            for name in ("from", "to"):
+                if attrs.get(name) and not EARLIEST_DAY <= attrs[name] <= LATEST_DAY:
+                    raise serializers.ValidationError(
+                        {name: [f"Use a date between {EARLIEST_DAY} and {LATEST_DAY}."]})
             if attrs.get("from") and attrs.get("to") and attrs["from"] > attrs["to"]:
                 raise serializers.ValidationError({"from": ["`from` is after `to`."]})
             if attrs.get("from") and attrs.get("to") and (attrs["to"] - attrs["from"]).days >= MAX_CUSTOM_DAYS:
@@ -98,6 +103,8 @@ class AnalyticsSummaryApi(APIView):
         seller.timezone = params.validated_data.get("tz", seller.timezone)
         end = params.validated_data.get("to") or local_today(seller)
         start = params.validated_data.get("from") or end - timedelta(days=29)
+        if start > end:  # only `from` was given, and it is in the future
+            raise ValidationError({"from": ["`from` is after `to` (today when omitted)."]})
         if (end - start).days >= MAX_CUSTOM_DAYS:
             start = end - timedelta(days=MAX_CUSTOM_DAYS - 1)
         result = overview(seller, DateRange(start, end), params.validated_data.get("currency"))
