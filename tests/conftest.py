@@ -99,3 +99,17 @@ def screenshot(page, name: str, widths=(1280, 375), height: int = 900) -> None:
         page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
     if original:
         page.set_viewport_size(original)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_postgres_sessions(django_db_setup, django_db_blocker):
+    """Threads and subprocesses (live_server, workers) can leave a session on the test
+    database; end them before pytest-django drops it, so teardown never fails."""
+    yield
+    if not settings.IS_POSTGRES:
+        return
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
