@@ -21,8 +21,8 @@ from typing import Any
 from django.conf import settings
 
 from payments.providers.base import Observation, PaymentInstructions, RefundResult
-from payments.providers.errors import ProviderRejected, ProviderUnavailable, SignatureInvalid, VerificationFailed
-from payments.providers.gateway_events import GatewayEvent, RefundUpdate, SettlementUpdate
+from payments.providers.errors import ProviderRejected, ProviderUnavailable, VerificationFailed
+from payments.providers.gateway_events import GatewayEvent, RefundUpdate, SettlementUpdate, SignedWebhooks, json_object
 from payments.providers.http import ClientsByUrl, JsonHttpClient, header_value
 from payments.providers.signatures import body_digest, hmac_matches
 from sellers.money import currency_exponent, format_major
@@ -43,7 +43,7 @@ def to_minor(amount: Any, currency: str) -> int:
 
 
 
-class CoinPayProvider:
+class CoinPayProvider(SignedWebhooks):
     code = "coinpay"
 
     def __init__(self) -> None:
@@ -167,15 +167,8 @@ class CoinPayProvider:
         event_id = data.get("id") if isinstance(data, dict) else None
         return str(event_id or header_value(headers, self.EVENT_ID_HEADER) or body_digest(body))[:128]
 
-    def parse_event(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
-        if not self.webhook_signature_valid(body, headers):
-            raise SignatureInvalid("coinpay webhook signature mismatch", provider=self.code)
-        return self.read_event(body, headers)
-
     def read_event(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
-        data = json.loads(body)
-        if not isinstance(data, dict):
-            raise ValueError("webhook body is not a JSON object")
+        data = json_object(body)
         event_type = str(data.get("event") or "")
         item = data.get("data") if isinstance(data.get("data"), dict) else {}
         event_id = self.webhook_event_id(body, headers)

@@ -5,6 +5,7 @@ Providers return one GatewayEvent; payments.webhooks dispatches on `type`.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,3 +39,28 @@ class GatewayEvent:
     refund: RefundUpdate | None = None
     settlement: SettlementUpdate | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+class SignedWebhooks:
+    """Shared by the gateway providers: verify the raw body's signature, then read it.
+
+    Subclasses define `code`, `webhook_signature_valid(body, headers)` and `read_event`.
+    """
+
+    code: str
+
+    def parse_event(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
+        """Raises SignatureInvalid, or ValueError for a body that is not a JSON object."""
+        from payments.providers.errors import SignatureInvalid
+
+        if not self.webhook_signature_valid(body, headers):
+            raise SignatureInvalid(f"{self.code} webhook signature mismatch", provider=self.code)
+        return self.read_event(body, headers)
+
+
+def json_object(body: bytes) -> dict:
+    """The body as a JSON object (ValueError for anything else)."""
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("webhook body is not a JSON object")
+    return data

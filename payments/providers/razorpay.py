@@ -13,7 +13,6 @@ HMAC-SHA256(raw body, webhook secret), both hex. No ORM here: facts only.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -22,7 +21,7 @@ from django.conf import settings
 
 from payments.providers.base import Observation, PaymentInstructions, RefundResult
 from payments.providers.errors import ProviderRejected, ProviderUnavailable, SignatureInvalid, VerificationFailed
-from payments.providers.gateway_events import GatewayEvent, RefundUpdate, SettlementUpdate
+from payments.providers.gateway_events import GatewayEvent, RefundUpdate, SettlementUpdate, SignedWebhooks, json_object
 from payments.providers.http import ClientsByUrl, JsonHttpClient, header_value
 from payments.providers.signatures import body_digest, hmac_matches, razorpay_payment_signature_valid
 
@@ -39,7 +38,7 @@ def receipt_for(payment) -> str:
 
 
 
-class RazorpayProvider:
+class RazorpayProvider(SignedWebhooks):
     code = "razorpay"
 
     def __init__(self) -> None:
@@ -181,20 +180,9 @@ class RazorpayProvider:
     def webhook_event_id(self, body: bytes, headers: Mapping[str, str]) -> str:
         return (header_value(headers, self.EVENT_ID_HEADER) or body_digest(body))[:128]
 
-    def parse_event(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
-        """Verify X-Razorpay-Signature over the raw body, then read the event.
-
-        Raises SignatureInvalid, or ValueError for a body that is not a JSON object.
-        """
-        if not self.webhook_signature_valid(body, headers):
-            raise SignatureInvalid("razorpay webhook signature mismatch", provider=self.code)
-        return self.read_event(body, headers)
-
     def read_event(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         """Read an already-verified body (ValueError when it is not a JSON object)."""
-        data = json.loads(body)
-        if not isinstance(data, dict):
-            raise ValueError("webhook body is not a JSON object")
+        data = json_object(body)
         event_type = str(data.get("event") or "")
         payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
         event_id = self.webhook_event_id(body, headers)
