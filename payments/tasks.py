@@ -45,6 +45,14 @@ def process_inbound_webhook(webhook_id: int) -> None:
     inbound_webhook_process(webhook_id=webhook_id)
 
 
+@shared_task(ignore_result=True, acks_late=True)
+def process_pending_webhooks() -> int:
+    """The coalesced drain behind webhooks_kick(): every valid "received" row, oldest first."""
+    from payments.webhooks import inbound_webhooks_drain
+
+    return inbound_webhooks_drain()
+
+
 @shared_task(ignore_result=True)
 def ping(marker: str) -> str:
     """Used by the integration test to prove a real worker consumes our queue."""

@@ -291,3 +291,145 @@ def test_handler_error_rolls_back_and_marks_failed(post, payment, monkeypatch):
     assert (row.status, row.attempts) == ("failed", 1) and "handler bug" in row.error
     payment.refresh_from_db()
     assert payment.status == "pending"  # the half-done work rolled back with the failure
+
+
+# --- the coalesced drain (payments.webhooks.webhooks_kick / inbound_webhooks_drain) ----------
+
+@pytest.fixture
+def coalesced(monkeypatch):
+    """Redis mode: requests kick a drain instead of queueing one task per row. Records the
+    drains published (and does not run them) so a test can run them when it wants."""
+    import payments.webhooks as webhooks
+    from payments.tasks import process_inbound_webhook, process_pending_webhooks
+
+    published = []
+    monkeypatch.setattr(webhooks, "_coalesce", lambda: True)
+    monkeypatch.setattr(webhooks, "_covered_until", 0.0)
+    monkeypatch.setattr(webhooks, "webhooks_kick", lambda: published.append("drain") or True)
+    monkeypatch.setattr(process_pending_webhooks, "apply_async", lambda *a, **k: published.append("drain"))
+    monkeypatch.setattr(process_inbound_webhook, "delay_on_commit",
+                        lambda *a: pytest.fail("per-row task queued in coalesced mode"))
+    return published
+
+
+def two_payments():
+    return [GatewayPaymentFactory(provider_ref=f"order_Drain{i:09d}") for i in range(2)]
+
+
+def test_drain_processes_every_received_row_once_and_replays_add_nothing(post, coalesced):
+    from payments.webhooks import inbound_webhooks_drain
+
+    first, second = two_payments()
+    for number, payment in enumerate((first, second, first)):  # the third is a replay of the first
+        body = rzp_body("payment.captured", payment, "captured", pay_id=f"pay_Drain{payment.provider_ref[-1]}")
+        response = post(body, event_id=f"evt_d{payment.provider_ref[-1]}")
+        assert response.status_code == 200 and response.json().get("duplicate", False) is (number == 2)
+    post(rzp_body("payment.captured", first, "captured"), event_id="evt_forged", signature="0" * 64)
+    assert coalesced == ["drain", "drain"]  # stored rows kicked; the replay and the forgery did not
+    assert InboundWebhook.objects.filter(status="received").count() == 2
+    assert inbound_webhooks_drain() == 2
+    assert inbound_webhooks_drain() == 0  # nothing left: a second drain is a no-op
+    rows = InboundWebhook.objects.order_by("pk")
+    assert [(r.status, r.attempts) for r in rows] == [("processed", 1), ("processed", 1), ("invalid", 0)]
+    for payment in (first, second):
+        payment.refresh_from_db()
+        assert payment.status == "completed"
+        assert PaymentEvent.objects.filter(payment=payment, type="payment.completed").count() == 1
+        assert LedgerEntry.objects.filter(payment=payment).count() == 1
+
+
+def test_drain_works_in_bounded_batches_and_hands_over_when_capped(post, coalesced):
+    from payments.webhooks import inbound_webhooks_drain
+
+    for payment in two_payments():
+        post(rzp_body("payment.captured", payment, "captured", pay_id=f"pay_B{payment.provider_ref[-1]}"),
+             event_id=f"evt_b{payment.provider_ref[-1]}")
+    coalesced.clear()
+    assert inbound_webhooks_drain(batch_size=1, max_rows=1) == 1
+    assert coalesced == ["drain"]  # capped with rows left: a fresh drain continues
+    assert inbound_webhooks_drain(batch_size=1) == 1
+    assert not InboundWebhook.objects.filter(status="received").exists()
+
+
+def test_lost_kick_is_caught_by_the_stale_sweep(post, coalesced, monkeypatch, django_capture_on_commit_callbacks):
+    """At least once: the broker is down when the request kicks; the row is still stored, the
+    answer is 200, and the monitor's sweep processes it later."""
+    import payments.webhooks as webhooks
+    from payments.tasks import process_inbound_webhook
+
+    def broker_down():
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(webhooks, "webhooks_kick", broker_down)
+    payment = GatewayPaymentFactory(provider_ref="order_Lost000000001")
+    assert post(rzp_body("payment.captured", payment, "captured")).status_code == 200
+    row = InboundWebhook.objects.get()
+    assert row.status == "received"
+    monkeypatch.setattr(process_inbound_webhook, "delay_on_commit", process_inbound_webhook.delay)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.inbound_webhooks_requeue_stale(provider="razorpay", older_than_seconds=-1) == 1
+    row.refresh_from_db()
+    payment.refresh_from_db()
+    assert (row.status, row.attempts, payment.status) == ("processed", 1, "completed")
+
+
+def test_failed_rows_are_left_to_their_retry_not_to_the_drain(post, coalesced, monkeypatch):
+    from payments.webhooks import inbound_webhooks_drain
+
+    payment = GatewayPaymentFactory(provider_ref="order_Fail000000001")
+    post(rzp_body("payment.captured", payment, "captured"))
+    InboundWebhook.objects.update(status="failed", attempts=1)
+    assert inbound_webhooks_drain() == 0
+    assert InboundWebhook.objects.get().attempts == 1
+
+
+@pytest.mark.redis
+def test_kick_publishes_one_drain_per_window_across_processes(settings, monkeypatch):
+    import payments.webhooks as webhooks
+    from payments.tasks import process_pending_webhooks
+
+    published = []
+    monkeypatch.setattr(process_pending_webhooks, "apply_async", lambda **kw: published.append(kw["countdown"]))
+    webhooks._kick_redis().delete(webhooks.KICK_KEY)
+    monkeypatch.setattr(webhooks, "_covered_until", 0.0)
+    assert webhooks.webhooks_kick() is True
+    assert webhooks.webhooks_kick() is False  # same process: covered locally, no Redis call
+    monkeypatch.setattr(webhooks, "_covered_until", 0.0)  # as if another process
+    assert webhooks.webhooks_kick() is False  # the key is held: that drain is already due
+    assert published == [(webhooks.KICK_WINDOW_MS + webhooks.KICK_MARGIN_MS) / 1000]
+    webhooks._kick_redis().delete(webhooks.KICK_KEY)
+    monkeypatch.setattr(webhooks, "_covered_until", 0.0)
+    assert webhooks.webhooks_kick() is True  # window over: the next kick publishes again
+    assert len(published) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_drains_at_once_process_each_row_once(post, coalesced):
+    from payments.webhooks import inbound_webhooks_drain
+    from tests.concurrency import run_at_once
+
+    payments = [GatewayPaymentFactory(provider_ref=f"order_Race{i:010d}") for i in range(12)]
+    for i, payment in enumerate(payments):
+        response = post(rzp_body("payment.captured", payment, "captured", pay_id=f"pay_Race{i:010d}"),
+                        event_id=f"evt_race_{i}")
+        assert response.status_code == 200
+    assert post(rzp_body("payment.captured", payments[0], "captured", pay_id="pay_Race0000000000"),
+                event_id="evt_race_0").json()["duplicate"] is True  # ON CONFLICT DO NOTHING path
+    done = run_at_once(lambda: inbound_webhooks_drain(batch_size=3), lambda: inbound_webhooks_drain(batch_size=3))
+    assert sum(done) == 12
+    assert set(InboundWebhook.objects.values_list("status", "attempts")) == {("processed", 1)}
+    assert PaymentEvent.objects.filter(type="payment.completed").count() == 12
+    assert LedgerEntry.objects.filter(payment__in=payments).count() == 12
+
+
+def test_kept_headers_are_lower_case_and_never_secrets():
+    from django.http.request import HttpHeaders
+
+    from payments.webhooks import _kept
+
+    expected = {"content-type": "application/json", "x-razorpay-event-id": "evt_9"}
+    meta = {"CONTENT_TYPE": "application/json", "HTTP_X_RAZORPAY_EVENT_ID": "evt_9", "HTTP_AUTHORIZATION": "Basic x",
+            "HTTP_COOKIE": "sessionid=1"}
+    assert _kept(HttpHeaders(meta)) == expected
+    assert _kept({"Content-Type": "application/json", "X-Razorpay-Event-Id": "evt_9", "Cookie": "a=1"}) == expected
