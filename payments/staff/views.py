@@ -31,7 +31,7 @@ from payments.staff.actions import ACTIONS, can_run, run_staff_action
 from payments.staff.charts import gmv_chart, top_sellers_chart
 from payments.staff.forms import AnalyticsFilterForm, ReceiptAssignForm
 from sellers.models import Seller
-from sellers.money import format_major
+from sellers.money import format_major, is_supported_currency
 
 REVIEW_MODELS = {"payment": Payment, "receipt": Receipt, "webhook": InboundWebhook, "seller": Seller}
 
@@ -56,6 +56,9 @@ def analytics(request):
     currencies = analytics_currencies() or ["INR"]
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     currency = (data.get("currency") or currencies[0]).upper()
+    if not is_supported_currency(currency):
+        messages.warning(request, f"“{currency}” is not a currency Kassa knows; showing {currencies[0]}.")
+        currency = currencies[0]
     if currency not in currencies:
         currencies.append(currency)
     sort = data.get("sort") or "-volume"

@@ -189,3 +189,10 @@ def test_seller_changelist_annotates_volume(client, admin_user, completed_gatewa
     response = client.get(reverse("admin:sellers_seller_changelist"))
     seller = next(s for s in response.context["cl"].result_list if s.pk == completed_gateway_payment.seller_id)
     assert seller.volume == completed_gateway_payment.amount and seller.orders_total == 1 and seller.orders_paid == 1
+
+
+def test_analytics_with_an_unknown_currency_falls_back_with_a_message(client, finance):
+    client.force_login(finance)
+    response = client.get("/admin/analytics/?currency=ZZZ")
+    assert response.status_code == 200
+    assert any("not a currency Kassa knows" in str(m) for m in response.context["messages"])
