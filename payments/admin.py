@@ -17,7 +17,7 @@ from payments.models import (
     RefundRequest,
     Settlement,
 )
-from payments.staff.actions import ACTIONS, can_run, run_staff_action
+from payments.staff.actions import StaffActionsMixin, staff_action
 
 
 class ReadOnlyAdminMixin:
@@ -29,22 +29,6 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-class StaffActionsMixin:
-    """Hide the staff actions a user may not run (run_staff_action checks again)."""
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        return {name: value for name, value in actions.items() if name not in ACTIONS or can_run(request.user, name)}
-
-
-def staff_action(code: str):
-    """An admin action that runs the named staff action on the selected rows."""
-    def action(modeladmin, request, queryset):
-        run_staff_action(request, code, queryset)
-    action.__name__ = code
-    return admin.action(description=ACTIONS[code].label)(action)
 
 
 class ExceptionFilter(admin.SimpleListFilter):
@@ -230,7 +214,8 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SettlementAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    actions = [staff_action("retry_settlement"), staff_action("dismiss_settlement")]
     list_display = ["created_at", "seller", "kind", "method", "amount", "currency", "status", "provider_ref",
                     "ledger_link"]
     list_filter = ["status", "kind", "method", "seller"]

@@ -254,7 +254,8 @@ def review_querysets() -> dict[str, QuerySet]:
         "receipt": Receipt.objects.filter(payment__isnull=True, resolution=Receipt.Resolution.NONE),
         "webhook": InboundWebhook.objects.filter(
             status__in=[InboundWebhook.Status.INVALID, InboundWebhook.Status.FAILED], reviewed_at__isnull=True),
-        "settlement": Settlement.objects.filter(status=Settlement.Status.FAILED).select_related("seller"),
+        "settlement": Settlement.objects.filter(status=Settlement.Status.FAILED, reviewed_at__isnull=True)
+        .select_related("seller"),
         "endpoint": WebhookEndpoint.objects.filter(is_active=False, disabled_at__isnull=False).select_related("seller"),
     }
 

@@ -4,7 +4,7 @@ from django.db.models import OuterRef
 from orders.models import Order
 from payments.models import LedgerEntry, Payment
 from payments.selectors_staff import count_per_seller, sum_per_seller
-from payments.staff.actions import ACTIONS, can_run, run_staff_action
+from payments.staff.actions import StaffActionsMixin, staff_action
 from sellers.models import (
     ApiKey,
     IdempotencyKey,
@@ -28,15 +28,10 @@ class PayoutDestinationInline(admin.TabularInline):
     extra = 0
 
 
-def _seller_action(code: str):
-    def action(modeladmin, request, queryset):
-        run_staff_action(request, code, queryset)
-    action.__name__ = code
-    return admin.action(description=f"{ACTIONS[code].label} selected sellers")(action)
 
 
 @admin.register(Seller)
-class SellerAdmin(admin.ModelAdmin):
+class SellerAdmin(StaffActionsMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "status", "fee_bps", "volume_display", "orders_count", "paid_orders",
                     "open_reviews", "timezone", "default_currency", "created_at"]
     list_filter = ["status", "default_currency"]
@@ -44,7 +39,8 @@ class SellerAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     date_hierarchy = "created_at"
     inlines = [MembershipInline, PayoutDestinationInline]
-    actions = [_seller_action("approve_seller"), _seller_action("suspend_seller")]
+    actions = [staff_action("approve_seller", "Approve selected sellers"),
+               staff_action("suspend_seller", "Suspend selected sellers")]
 
     def get_queryset(self, request):
         # Volume and counts in the same query as the sellers (correlated subqueries).
@@ -56,10 +52,6 @@ class SellerAdmin(admin.ModelAdmin):
             orders_paid=count_per_seller(Order.objects.filter(seller=seller, status__in=Order.PAID_STATUSES)),
             reviews_open=count_per_seller(Payment.objects.filter(seller=seller).needs_review()),
         )
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        return {name: value for name, value in actions.items() if name not in ACTIONS or can_run(request.user, name)}
 
     @admin.display(description="volume", ordering="volume")
     def volume_display(self, obj):
@@ -98,7 +90,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(StaffActionsMixin, admin.ModelAdmin):
+    actions = [staff_action("enable_endpoint")]
     list_display = ["url", "seller", "is_active", "failing_since", "disabled_at", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["url", "seller__name"]

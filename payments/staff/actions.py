@@ -16,10 +16,10 @@ from django.core.exceptions import PermissionDenied
 
 from orders.actors import Actor
 from payments import services
-from payments.models import InboundWebhook, Payment, Receipt, Refund
+from payments.models import InboundWebhook, Payment, Receipt, Refund, Settlement
 from payments.providers.errors import PaymentError
 from payments.staff import services as staff_services
-from sellers.models import Seller
+from sellers.models import Seller, WebhookEndpoint
 from sellers.services import seller_set_status
 
 
@@ -139,6 +139,27 @@ def _reprocess_webhook(webhook: InboundWebhook, actor: Actor) -> Outcome:
     return done(f"Webhook {webhook}: reprocessed, now {status}.")
 
 
+def _retry_settlement(settlement: Settlement, actor: Actor) -> Outcome:
+    if settlement.status != Settlement.Status.FAILED or settlement.reviewed_at:
+        return already(f"{settlement}: not an open failure (already retried or dismissed).")
+    summary = staff_services.settlement_retry(settlement=settlement, actor=actor)
+    if summary is None:
+        return already(f"{settlement}: already retried or dismissed.")
+    return done(f"{settlement}: {settlement.method} settlement run again ({summary}).")
+
+
+def _dismiss_settlement(settlement: Settlement, actor: Actor) -> Outcome:
+    if staff_services.settlement_dismiss(settlement=settlement, actor=actor):
+        return done(f"{settlement}: dismissed; the amount stays owed to the seller.")
+    return already(f"{settlement}: already retried or dismissed.")
+
+
+def _enable_endpoint(endpoint: WebhookEndpoint, actor: Actor) -> Outcome:
+    if staff_services.webhook_endpoint_reenable(endpoint=endpoint, actor=actor):
+        return done(f"Endpoint {endpoint}: re-enabled.")
+    return already(f"Endpoint {endpoint}: already enabled.")
+
+
 def _seller_status(status: str, verb: str):
     def run(seller: Seller, actor: Actor) -> Outcome:
         if seller_set_status(seller=seller, status=status):
@@ -159,6 +180,10 @@ ACTIONS: dict[str, StaffAction] = {a.code: a for a in [
     StaffAction("ignore_receipt", "Ignore receipt", Receipt, "payments.assign_receipt", _ignore_receipt),
     StaffAction("dismiss_webhook", "Dismiss", InboundWebhook, "payments.reprocess_webhook", _dismiss_webhook),
     StaffAction("reprocess_webhook", "Reprocess", InboundWebhook, "payments.reprocess_webhook", _reprocess_webhook),
+    StaffAction("retry_settlement", "Retry settlement", Settlement, "payments.manage_settlements", _retry_settlement),
+    StaffAction("dismiss_settlement", "Dismiss", Settlement, "payments.manage_settlements", _dismiss_settlement),
+    StaffAction("enable_endpoint", "Re-enable endpoint", WebhookEndpoint, "payments.reprocess_webhook",
+                _enable_endpoint),
     StaffAction("approve_seller", "Approve", Seller, "sellers.change_seller", _seller_status("active", "approved")),
     StaffAction("suspend_seller", "Suspend", Seller, "sellers.change_seller",
                 _seller_status("suspended", "suspended")),
@@ -205,3 +230,21 @@ def _message(request, action: StaffAction, outcomes: list[Outcome]) -> None:
     for outcome in outcomes:
         if outcome.status == "refused":
             messages.warning(request, outcome.message)
+
+
+# --- admin glue: the same actions on Django admin changelists ------------------------
+
+class StaffActionsMixin:
+    """Hide the staff actions a user may not run (run_staff_action checks again)."""
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        return {name: value for name, value in actions.items() if name not in ACTIONS or can_run(request.user, name)}
+
+
+def staff_action(code: str, description: str | None = None):
+    """An admin action that runs the named staff action on the selected rows."""
+    def action(modeladmin, request, queryset):
+        run_staff_action(request, code, queryset)
+    action.__name__ = code
+    return admin.action(description=description or ACTIONS[code].label)(action)

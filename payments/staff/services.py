@@ -10,7 +10,7 @@ from collections import defaultdict
 from django.utils import timezone
 
 from orders.actors import Actor
-from payments.models import InboundWebhook, Payment, Receipt, Refund
+from payments.models import InboundWebhook, Payment, Receipt, Refund, Settlement
 from payments.providers.errors import ProviderError
 from payments.providers.registry import get_provider
 from payments.services import (
@@ -20,6 +20,8 @@ from payments.services import (
     payment_refund,
     payment_resolve_review,
 )
+from sellers.models import WebhookEndpoint
+from sellers.services import webhook_endpoint_enable
 
 log = logging.getLogger("kassa.staff")
 
@@ -94,3 +96,32 @@ def inbound_webhook_reprocess_now(*, webhook: InboundWebhook, actor: Actor) -> s
     inbound_webhook_reprocess(webhook_id=webhook.pk)
     webhook.refresh_from_db()
     return webhook.status
+
+
+def settlement_dismiss(*, settlement: Settlement, actor: Actor) -> bool:
+    """Take a failed transfer/payout off the review queue (its ledger rows were already
+    released, so the money is owed again). False if it is not an open failure."""
+    return bool(Settlement.objects.filter(pk=settlement.pk, status=Settlement.Status.FAILED, reviewed_at__isnull=True)
+                .update(reviewed_at=timezone.now(), reviewed_by=actor.user))
+
+
+def settlement_retry(*, settlement: Settlement, actor: Actor) -> dict | None:
+    """Run that method's settlement now (idempotent: it settles whatever is owed, the
+    failed amount included), then close the failure. None if it is not an open failure."""
+    from payments.settlement import settle_coinpay, settle_razorpay
+
+    if not Settlement.objects.filter(pk=settlement.pk, status=Settlement.Status.FAILED,
+                                     reviewed_at__isnull=True).exists():
+        return None
+    run = {"razorpay": settle_razorpay, "coinpay": settle_coinpay}.get(settlement.method)
+    summary = run() if run else {}
+    settlement_dismiss(settlement=settlement, actor=actor)
+    return summary
+
+
+def webhook_endpoint_reenable(*, endpoint: WebhookEndpoint, actor: Actor) -> bool:
+    """Turn a seller's disabled endpoint back on (its failure clock restarts). False if it is on."""
+    if endpoint.is_active:
+        return False
+    webhook_endpoint_enable(endpoint=endpoint)
+    return True

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from orders.actors import Actor
-from payments.models import InboundWebhook, Payment, Receipt
+from payments.models import InboundWebhook, Payment, Receipt, Settlement
 from payments.selectors_staff import (
     BALANCE_FILTERS,
     analytics_currencies,
@@ -30,10 +30,11 @@ from payments.services import PaymentStateError, receipt_assign
 from payments.staff.actions import ACTIONS, can_run, run_staff_action
 from payments.staff.charts import gmv_chart, top_sellers_chart
 from payments.staff.forms import AnalyticsFilterForm, ReceiptAssignForm
-from sellers.models import Seller
+from sellers.models import Seller, WebhookEndpoint
 from sellers.money import format_major, is_supported_currency
 
-REVIEW_MODELS = {"payment": Payment, "receipt": Receipt, "webhook": InboundWebhook, "seller": Seller}
+REVIEW_MODELS = {"payment": Payment, "receipt": Receipt, "webhook": InboundWebhook, "seller": Seller,
+                 "settlement": Settlement, "endpoint": WebhookEndpoint}
 
 
 def _context(request, title: str, **extra) -> dict:
@@ -137,6 +138,10 @@ def _item_actions(item, user) -> list[tuple[str, str]]:
         codes = ["ignore_receipt"]
     elif item.kind == "webhook":
         codes = (["reprocess_webhook"] if item.obj.signature_valid else []) + ["dismiss_webhook"]
+    elif item.kind == "settlement":
+        codes = ["retry_settlement", "dismiss_settlement"]
+    elif item.kind == "endpoint":
+        codes = ["enable_endpoint"]
     else:
         codes = []
     return [(code, ACTIONS[code].label) for code in dict.fromkeys(codes) if can_run(user, code)]

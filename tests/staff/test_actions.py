@@ -45,6 +45,24 @@ def _pending_gateway(request, fake):
     return payment
 
 
+def _failed_settlement():
+    from payments.models import Settlement
+
+    return Settlement.objects.create(seller=SellerFactory(), method="coinpay", kind="payout", currency="INR",
+                                     amount=1000, status="failed", failure_reason="destination rejected")
+
+
+def _disabled_endpoint():
+    from django.utils import timezone
+
+    from sellers.models import WebhookEndpoint
+
+    now = timezone.now()
+    return WebhookEndpoint.objects.create(seller=SellerFactory(), url="https://example.com/hook", secret="whsec_x",
+                                          is_active=False, disabled_at=now, failing_since=now,
+                                          disabled_reason="Every delivery failed for 3 days.")
+
+
 CASES = [
     Case("recheck", _pending_gateway, "support", "viewer", lambda p: p.status == "completed", "payment.rechecked"),
     Case("expire", lambda r, f: PaymentFactory(), "finance", "support", lambda p: p.status == "expired",
@@ -66,6 +84,12 @@ CASES = [
     Case("dismiss_webhook", lambda r, f: InboundWebhook.objects.create(
         provider="razorpay", event_id="evt_bad", body="{}", status="invalid"), "support", "viewer",
          lambda w: w.reviewed_at is not None),
+    Case("retry_settlement", lambda r, f: _failed_settlement(), "finance", "support",
+         lambda s: s.reviewed_at is not None and s.reviewed_by is not None),
+    Case("dismiss_settlement", lambda r, f: _failed_settlement(), "finance", "support",
+         lambda s: s.reviewed_at is not None),
+    Case("enable_endpoint", lambda r, f: _disabled_endpoint(), "support", "viewer",
+         lambda e: e.is_active and e.disabled_at is None and e.failing_since is None),
     Case("suspend_seller", lambda r, f: SellerFactory(), "admin_user", "finance", lambda s: s.status == "suspended"),
     Case("approve_seller", lambda r, f: SellerFactory(status="pending"), "admin_user", "finance",
          lambda s: s.status == "active"),

@@ -196,3 +196,22 @@ def test_analytics_with_an_unknown_currency_falls_back_with_a_message(client, fi
     response = client.get("/admin/analytics/?currency=ZZZ")
     assert response.status_code == 200
     assert any("not a currency Kassa knows" in str(m) for m in response.context["messages"])
+
+
+def test_failed_settlement_and_disabled_endpoint_leave_the_queue_in_one_click(client, finance):
+    seller = SellerFactory()
+    failed = Settlement.objects.create(seller=seller, method="coinpay", kind="payout", currency="INR", amount=5,
+                                       status="failed", failure_reason="wallet closed")
+    endpoint = WebhookEndpoint.objects.create(seller=seller, url="https://x.example/h", secret="whsec_x",
+                                              is_active=False, disabled_at=failed.created_at, disabled_reason="x")
+    client.force_login(finance)
+    html = client.get(reverse("staff-review")).content.decode()
+    assert 'value="retry_settlement"' in html and 'value="dismiss_settlement"' in html
+    assert 'value="enable_endpoint"' in html
+    client.post(reverse("staff-review-act"), {"kind": "settlement", "pk": failed.pk, "action": "dismiss_settlement"})
+    client.post(reverse("staff-review-act"), {"kind": "endpoint", "pk": endpoint.pk, "action": "enable_endpoint"})
+    kinds = {item.kind for item in client.get(reverse("staff-review")).context["items"]}
+    assert not kinds & {"settlement", "endpoint"}
+    failed.refresh_from_db()
+    endpoint.refresh_from_db()
+    assert failed.reviewed_by == finance and endpoint.is_active
