@@ -33,6 +33,23 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
 
+class RejectNullBytesMiddleware:
+    """400 for a NUL byte in the path or query string. PostgreSQL refuses NUL in text, so
+    such a value would otherwise reach a query (an admin filter, a token lookup) as a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raw = f"{request.path}?{request.META.get('QUERY_STRING', '')}"
+        if "\x00" in raw or "%00" in raw:
+            return JsonResponse(
+                {"error": {"code": "invalid_request", "message": "The URL contains a NUL character.", "fields": {}}},
+                status=400,
+            )
+        return self.get_response(request)
+
+
 class SecurityHeadersMiddleware:
     """Content-Security-Policy and Permissions-Policy (Django 5.2 has no CSP built in)."""
 

@@ -50,6 +50,11 @@ def _kept(headers: Mapping[str, str]) -> dict:
     return {key.lower(): value for key, value in headers.items() if key.lower() in KEPT_HEADERS}
 
 
+def _storable(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: keep the evidence with NUL shown as U+FFFD."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
 def _metric(provider: str, valid: bool) -> None:
     from payments.metrics import WEBHOOKS_RECEIVED
 
@@ -69,10 +74,10 @@ def inbound_webhook_receive(provider: str, body: bytes, headers: Mapping[str, st
         return 413, error_body("payload_too_large", f"Body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes.")
     gateway = get_provider(provider)
     valid = gateway.webhook_signature_valid(body, headers)
-    text = body.decode("utf-8", "replace")
+    text = _storable(body.decode("utf-8", "replace"))
     _metric(provider, valid)
     if not valid:
-        event_id = gateway.webhook_event_id(body, headers)
+        event_id = _storable(gateway.webhook_event_id(body, headers))
         InboundWebhook.objects.create(provider=provider, event_id=event_id, signature_valid=False,
                                       headers=_kept(headers), body=text, status=InboundWebhook.Status.INVALID,
                                       error="signature did not verify")
@@ -85,7 +90,7 @@ def inbound_webhook_receive(provider: str, body: bytes, headers: Mapping[str, st
                                       headers=_kept(headers), body=text, status=InboundWebhook.Status.FAILED,
                                       error="malformed JSON")
         return 400, error_body("malformed_json", "The webhook body is not a JSON object.")
-    row = InboundWebhook(provider=provider, event_id=event.event_id, event_type=event.type[:60],
+    row = InboundWebhook(provider=provider, event_id=_storable(event.event_id), event_type=_storable(event.type[:60]),
                          signature_valid=True, headers=_kept(headers), body=text)
     webhook_id = _insert_unless_duplicate(row)
     if webhook_id is None:

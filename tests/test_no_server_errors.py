@@ -51,6 +51,12 @@ def test_shop_pages(seeded):
     assert sweep(anonymous, paths, queries) + sweep(anonymous, paths, queries, method="post") == []
 
 
+def test_nul_bytes_in_urls_are_a_clear_400(client, seeded):
+    for url in ("/admin/orders/order/?status=%00", f"/checkout/{seeded.checkout_token}%00/", "/api/v1/orders/?q=%00"):
+        response = client.get(url)
+        assert response.status_code == 400 and "NUL" in response.json()["error"]["message"]
+
+
 def test_staff_pages(seeded):
     paths = ["/admin/", "/admin/analytics/", "/admin/routing/", "/admin/review/"]
     paths += [f"/admin/{model._meta.app_label}/{model._meta.model_name}/" for model in admin.site._registry]

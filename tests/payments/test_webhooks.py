@@ -433,3 +433,17 @@ def test_kept_headers_are_lower_case_and_never_secrets():
             "HTTP_COOKIE": "sessionid=1"}
     assert _kept(HttpHeaders(meta)) == expected
     assert _kept({"Content-Type": "application/json", "X-Razorpay-Event-Id": "evt_9", "Cookie": "a=1"}) == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/webhooks/razorpay/", "/webhooks/coinpay/"])
+@pytest.mark.parametrize("body", [b'{"event":"payment.captured","id":"\x00"}', b'{"id":"evt_\\u0000"}', b"\xff\x00"])
+def test_nul_bytes_in_a_webhook_are_stored_as_evidence_not_a_500(client, path, body):
+    """PostgreSQL text refuses NUL; the row is still kept (NUL shown as U+FFFD) and the caller gets a 4xx."""
+    from payments.models import InboundWebhook
+
+    response = client.post(path, data=body, content_type="application/json",
+                           HTTP_X_RAZORPAY_SIGNATURE="00", HTTP_X_SIGNATURE="00")
+    assert response.status_code == 400
+    row = InboundWebhook.objects.get()
+    assert row.status == "invalid" and "\x00" not in row.body and "\x00" not in row.event_id
