@@ -59,7 +59,7 @@ class ReceiptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(StaffActionsMixin, admin.ModelAdmin):
+class PaymentAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "seller", "method", "status", "exceptions", "review_status", "amount", "currency",
                     "pay_to", "created_at"]
     list_filter = ["status", "method", ExceptionFilter, "review_status", "seller",
@@ -72,15 +72,6 @@ class PaymentAdmin(StaffActionsMixin, admin.ModelAdmin):
     show_full_result_count = False
     actions = [staff_action(code) for code in
                ("recheck", "expire", "refund", "accept_late", "refund_late", "refund_duplicate", "resolve")]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PaymentEvent)
@@ -148,7 +139,7 @@ class RefundRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(InboundWebhook)
-class InboundWebhookAdmin(StaffActionsMixin, admin.ModelAdmin):
+class InboundWebhookAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["event_id", "provider", "event_type", "signature_valid", "status", "short_error", "attempts",
                     "received_at", "reviewed_at"]
     list_filter = ["provider", "status", "signature_valid", "event_type", ("reviewed_at", admin.EmptyFieldListFilter)]
@@ -158,15 +149,6 @@ class InboundWebhookAdmin(StaffActionsMixin, admin.ModelAdmin):
               "processed_at", "reviewed_at", "reviewed_by", "headers", "raw_body"]
     readonly_fields = fields
     actions = [staff_action("reprocess_webhook"), staff_action("dismiss_webhook")]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="result")
     def short_error(self, obj):

@@ -192,9 +192,6 @@ class CoinPayProvider(SignedWebhooks):
                             observations=observations, refund=refund, settlement=settlement,
                             raw={"event": event_type})
 
-    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[Observation]:
-        return self.parse_event(body, headers).observations
-
     # --- refunds and payouts -----------------------------------------------------------
 
     def refund(self, payment, amount_minor: int, *, idempotency_key: str = "") -> RefundResult:

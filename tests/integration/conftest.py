@@ -25,26 +25,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def sandbox_process(tmp_path_factory):
+def start_sandbox(state_dir, env=None) -> tuple[subprocess.Popen, str]:
+    """`manage.py sandbox serve` as a real process on a free port; returns it once /health answers."""
     port = free_port()
-    env = {**os.environ, "RAZORPAY_KEY_ID": "rzp_test_sandbox", "RAZORPAY_KEY_SECRET": "sandbox_key_secret",
-           "RAZORPAY_WEBHOOK_SECRET": "sandbox_webhook_secret", "COINPAY_USERNAME": "sandbox",
-           "COINPAY_PASSWORD": "sandbox-password", "COINPAY_WEBHOOK_SECRET": "sandbox_coinpay_secret"}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "sandbox", "serve", "--port", str(port), "--quiet",
-         "--state-dir", str(tmp_path_factory.mktemp("sandbox"))],
+         "--state-dir", str(state_dir)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
             if requests.get(f"{url}/health", timeout=0.5).ok:
-                break
+                return process, url
         except requests.RequestException:
             time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError(f"sandbox did not start: {process.stderr.read().decode()[-2000:]}")
+    process.kill()
+    raise RuntimeError(f"sandbox did not start: {process.stderr.read().decode()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def sandbox_process(tmp_path_factory):
+    env = {**os.environ, "RAZORPAY_KEY_ID": "rzp_test_sandbox", "RAZORPAY_KEY_SECRET": "sandbox_key_secret",
+           "RAZORPAY_WEBHOOK_SECRET": "sandbox_webhook_secret", "COINPAY_USERNAME": "sandbox",
+           "COINPAY_PASSWORD": "sandbox-password", "COINPAY_WEBHOOK_SECRET": "sandbox_coinpay_secret"}
+    process, url = start_sandbox(tmp_path_factory.mktemp("sandbox"), env)
     # Point every provider at it for the session (tests' own `settings` overrides still win).
     from django.conf import settings as django_settings
 

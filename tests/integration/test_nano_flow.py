@@ -1,11 +1,8 @@
 """Nano end to end over real HTTP: Kassa in-process, the sandbox node as a separate process
 (`manage.py sandbox serve`, the `sandbox_process` fixture), one monitor tick at a time."""
-import subprocess
-import sys
 import time
 
 import pytest
-import requests
 
 from orders.actors import Actor
 from payments.models import LedgerEntry, Payment, Receipt
@@ -18,7 +15,7 @@ from payments.sandbox.simulate import simulate_payment
 from payments.services import payment_expire_now, payment_release_reservations, payment_start, payment_verify
 from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory
-from tests.integration.conftest import ROOT, free_port
+from tests.integration.conftest import start_sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -144,18 +141,8 @@ def test_a_failing_node_changes_nothing(shop, node, settings, mode):
 
 
 def test_a_stopped_node_changes_nothing(shop, settings, tmp_path):
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "manage.py", "sandbox", "serve", "--port", str(port), "--quiet",
-                                "--state-dir", str(tmp_path)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_sandbox(tmp_path)
     try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{url}/health", timeout=0.5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
         settings.NANO_RPC_URL, settings.NANO_RPC_RETRIES = f"{url}/nano", 1
         reset_providers()
         payment = start(shop)
