@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
         process.wait(10)
     report = {
         "benchmark": "nano_monitor",
-        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "database": "postgresql" if settings.IS_POSTGRES else "sqlite",
         # Other processes share these CPUs: a high load average means noisy timings.
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_after": list(os.getloadavg())},
