@@ -42,6 +42,32 @@ def start_gunicorn(port: int, env: dict, workers: int, threads: int = 1) -> subp
     return process
 
 
+def server_cpu(arbiter_pid: int) -> dict[int, float]:
+    """pid → user+system CPU seconds of the gunicorn workers and of this database's
+    PostgreSQL backends (a backend that appears during a phase counts from zero)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")
+        pids = [row[0] for row in cursor.fetchall()]
+    children = Path(f"/proc/{arbiter_pid}/task/{arbiter_pid}/children")
+    pids += [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    return {pid: seconds for pid in pids if (seconds := process_cpu_seconds(pid)) is not None}
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None  # exited meanwhile
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float], only: set[int] | None = None) -> float:
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items() if only is None or pid in only)
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from django.utils.datastructures import CaseInsensitiveMapping
 
 from payments.providers.errors import ProviderRejected, ProviderUnavailable
 
@@ -131,5 +132,7 @@ class ClientsByUrl:
 
 def header_value(headers: Mapping[str, str], name: str) -> str:
     """Case-insensitive lookup that works for dicts, Django's request.headers and stored rows."""
+    if isinstance(headers, CaseInsensitiveMapping):  # request.headers: a dict lookup, not a walk over META
+        return headers.get(name) or ""
     wanted = name.lower()
     return next((value for key, value in headers.items() if key.lower() == wanted), "")
