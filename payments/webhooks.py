@@ -26,6 +26,7 @@ from django.http.request import HttpHeaders
 from django.utils import timezone
 
 from config.api import error_body
+from config.redis import redis_client
 from orders.actors import Actor
 from payments.models import InboundWebhook, Payment, Refund
 from payments.providers.gateway_events import GatewayEvent
@@ -167,13 +168,6 @@ DRAIN_BATCH = 100
 DRAIN_MAX_ROWS = 2000  # then hand over to a fresh task so one drain never runs for ever
 
 
-@cache
-def _kick_redis():
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-
-
 def _coalesce() -> bool:
     from config.celery_app import app
 
@@ -206,7 +200,7 @@ def webhooks_kick() -> bool:
     asked = time.monotonic()
     if asked < _covered_until:
         return False
-    pipe = _kick_redis().pipeline(transaction=False)
+    pipe = redis_client().pipeline(transaction=False)
     won, ttl_ms = pipe.set(KICK_KEY, b"1", nx=True, px=KICK_WINDOW_MS).pttl(KICK_KEY).execute()
     if won:
         process_pending_webhooks.apply_async(countdown=(KICK_WINDOW_MS + KICK_MARGIN_MS) / 1000)

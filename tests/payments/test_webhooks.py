@@ -6,6 +6,7 @@ import pytest
 import responses
 from django.test import RequestFactory
 
+from config.redis import redis_client
 from orders.actors import Actor
 from payments.models import InboundWebhook, LedgerEntry, Payment, PaymentEvent, Refund, Settlement
 from payments.providers.registry import reset_providers
@@ -390,14 +391,14 @@ def test_kick_publishes_one_drain_per_window_across_processes(settings, monkeypa
 
     published = []
     monkeypatch.setattr(process_pending_webhooks, "apply_async", lambda **kw: published.append(kw["countdown"]))
-    webhooks._kick_redis().delete(webhooks.KICK_KEY)
+    redis_client().delete(webhooks.KICK_KEY)
     monkeypatch.setattr(webhooks, "_covered_until", 0.0)
     assert webhooks.webhooks_kick() is True
     assert webhooks.webhooks_kick() is False  # same process: covered locally, no Redis call
     monkeypatch.setattr(webhooks, "_covered_until", 0.0)  # as if another process
     assert webhooks.webhooks_kick() is False  # the key is held: that drain is already due
     assert published == [(webhooks.KICK_WINDOW_MS + webhooks.KICK_MARGIN_MS) / 1000]
-    webhooks._kick_redis().delete(webhooks.KICK_KEY)
+    redis_client().delete(webhooks.KICK_KEY)
     monkeypatch.setattr(webhooks, "_covered_until", 0.0)
     assert webhooks.webhooks_kick() is True  # window over: the next kick publishes again
     assert len(published) == 2
