@@ -4,6 +4,7 @@ OpenAPI description (strict JSON parsing is in config/parsers.py).
 Every error is {"error": {"code": ..., "message": ..., "fields": {...}}}.
 """
 import logging
+import uuid
 from datetime import UTC
 
 import django_filters
@@ -148,6 +149,14 @@ def get_owned_or_404(queryset, pk):
     try:
         return queryset.get(pk=pk)
     except (queryset.model.DoesNotExist, ValueError, TypeError, DjangoValidationError, OverflowError):
+        raise exceptions.NotFound("Not found.") from None
+
+
+def uuid_or_404(value) -> uuid.UUID:
+    """An id from the URL as a UUID; a malformed one is "not found", like any unknown id."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
         raise exceptions.NotFound("Not found.") from None
 
 

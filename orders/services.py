@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from config import statements
 from orders.actors import Actor
 from orders.models import Order, OrderEvent, OrderItem, Product
 from orders.states import order_can_transition
@@ -36,10 +37,10 @@ class ItemSpec:
 
 def order_event_write(*, order: Order, type: str, actor: Actor, data: dict | None = None,
                       from_status: str = "", to_status: str = "") -> OrderEvent:
-    return OrderEvent.objects.create(
-        order=order, type=type, from_status=from_status, to_status=to_status,
-        data={**actor.describe(), **(data or {})}, **actor.event_fields(),
-    )
+    event = OrderEvent(order=order, type=type, from_status=from_status, to_status=to_status,
+                       data={**actor.describe(), **(data or {})}, **actor.event_fields())
+    statements.insert(event)
+    return event
 
 
 def order_create(*, seller: Seller, currency: str, items: list[ItemSpec], actor: Actor,
@@ -51,15 +52,15 @@ def order_create(*, seller: Seller, currency: str, items: list[ItemSpec], actor:
         raise OrderError("Item amounts and quantities must be positive.", code="invalid_request")
     total = sum(item.unit_amount * item.quantity for item in items)
     with transaction.atomic():
-        order = Order.objects.create(
-            seller=seller, currency=currency.upper(), amount=total, reference=reference,
-            customer_email=customer_email, metadata=metadata or {}, partner_user_id=partner_user_id,
-        )
-        OrderItem.objects.bulk_create(
-            OrderItem(order=order, product=item.product, name=item.name,
-                      unit_amount=item.unit_amount, quantity=item.quantity)
-            for item in items
-        )
+        order = Order(seller=seller, currency=currency.upper(), amount=total, reference=reference,
+                      customer_email=customer_email, metadata=metadata or {}, partner_user_id=partner_user_id)
+        statements.insert(order)
+        rows = [OrderItem(order=order, product=item.product, name=item.name, unit_amount=item.unit_amount,
+                          quantity=item.quantity) for item in items]
+        if len(rows) == 1:
+            statements.insert(rows[0])  # the common case, as one prepared statement
+        else:
+            OrderItem.objects.bulk_create(rows)
         order_event_write(order=order, type="order.created", actor=actor, to_status=order.status,
                           data={"amount": total, "currency": order.currency})
     return order

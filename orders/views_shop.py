@@ -191,7 +191,7 @@ def pay(request, token: str, method: str):
         try:
             # A verified partner shopper paying an unbound order makes it (and its payments) theirs.
             order_partner_bind(order=order, partner_user_id=partner_user_id_for(request), actor=_shopper())
-            payment_start(order=order, method=method, actor=_shopper())
+            payment_start(order_id=order.pk, method=method, actor=_shopper())
         except PaymentError as exc:
             return _render_checkout(request, order, status=_error_status(exc), error=exc.user_message)
         except ImportError:  # the provider module is not installed/built: same as an unknown method

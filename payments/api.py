@@ -10,6 +10,7 @@ import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,6 +21,7 @@ from config.api import (
     error_responses,
     get_owned_or_404,
     seller_of,
+    uuid_or_404,
 )
 from orders.actors import Actor
 from orders.models import Order
@@ -166,10 +168,13 @@ class PaymentStartApi(APIView):
     )
     @idempotent
     def post(self, request, order_id):
-        order = get_owned_or_404(Order.objects.for_seller(seller_of(request)).select_related("seller"), order_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        payment = payment_start(order=order, method=serializer.validated_data["method"], actor=api_actor(request))
+        try:  # one locked read finds the order, scoped to this seller
+            payment = payment_start(order_id=uuid_or_404(order_id), seller=seller_of(request),
+                                    method=serializer.validated_data["method"], actor=api_actor(request))
+        except Order.DoesNotExist:
+            raise NotFound("Not found.") from None
         return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 

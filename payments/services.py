@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import statements
 from orders.actors import Actor
 from orders.models import Order
 from orders.services import OrderError, order_event_write, order_transition
@@ -24,6 +25,7 @@ from payments.providers.errors import NoFreeAmountSlot, PaymentError, ProviderEr
 from payments.providers.registry import get_provider
 from payments.representations import order_data, payment_data, refund_data
 from payments.states import payment_can_transition
+from sellers.models import Seller
 from sellers.services import webhook_event_emit, webhook_events_emit_many
 
 log = logging.getLogger("kassa.payments")
@@ -50,10 +52,10 @@ class PaymentStateError(PaymentError):
 
 def payment_event_write(*, payment: Payment, type: str, actor: Actor, data: dict | None = None,
                         from_status: str = "", to_status: str = "") -> PaymentEvent:
-    return PaymentEvent.objects.create(
-        payment=payment, type=type, from_status=from_status, to_status=to_status,
-        data={**actor.describe(), **(data or {})}, **actor.event_fields(),
-    )
+    event = PaymentEvent(payment=payment, type=type, from_status=from_status, to_status=to_status,
+                         data={**actor.describe(), **(data or {})}, **actor.event_fields())
+    statements.insert(event)
+    return event
 
 
 def _locking():
@@ -170,28 +172,26 @@ def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: A
         if local_start is not None:
             for name, value in _instruction_fields(payment, local_start(payment)).items():
                 setattr(payment, name, value)
-        try:
-            with transaction.atomic():
-                payment.save(force_insert=True)
-                return payment
-        except IntegrityError:
-            if not quote.unique_amount:
-                raise
-            continue  # someone took that slot between our read and insert
+        # ON CONFLICT DO NOTHING: a slot taken between our read and insert costs no savepoint.
+        if statements.insert(payment, skip_conflicts=quote.unique_amount):
+            return payment
     message = "Could not reserve a unique amount; please try again."
     raise NoFreeAmountSlot(message, user_message=message)
 
 
-def payment_start(*, order: Order, method: str, actor: Actor, reuse: bool = True) -> Payment:
+def payment_start(*, order_id, method: str, actor: Actor, seller: Seller | None = None,
+                  reuse: bool = True) -> Payment:
     """Start (or reuse) a payment for an order and ask the provider for instructions.
 
     Refreshing or double-clicking returns the active payment for that method.
-    The provider call happens after commit, outside the order lock.
+    The provider call happens after commit, outside the order lock. With `seller`, an
+    order of another seller is Order.DoesNotExist (the API's 404), found by the same read.
     """
     provider = get_provider(method)
     with transaction.atomic():
-        order = (Order.objects.select_for_update(of=("self",), no_key=True).select_related("seller")
-                 .prefetch_related("seller__payout_destinations").get(pk=order.pk))
+        orders = Order.objects.filter(seller=seller) if seller is not None else Order.objects
+        order = (orders.select_for_update(of=("self",), no_key=True).select_related("seller")
+                 .prefetch_related("seller__payout_destinations").get(pk=order_id))
         if order.is_paid:
             raise PaymentStateError("This order is already paid.")
         if order.status == Order.Status.CANCELLED:

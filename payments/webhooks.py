@@ -139,7 +139,7 @@ def _insert_unless_duplicate(values: dict) -> int | None:
         except IntegrityError:
             return None
         return row.pk
-    from config.postgres import statements
+    from config import statements
 
     fields, sql, defaults = _insert_statement()
     values = {**values, "headers": json.dumps(values["headers"])}

@@ -11,20 +11,19 @@ expire after 24 h (sellers.tasks.purge_expired_idempotency_keys deletes them).
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
 import time
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from config import statements
 from config.api import error_body
 from sellers.models import IdempotencyKey
 
@@ -62,15 +61,12 @@ def _replay(row: IdempotencyKey) -> Response:
 
 def _claim(seller, key: str, fingerprint: str, request) -> IdempotencyKey | None:
     """Insert the in-progress marker; None when another request holds the key."""
-    # In autocommit the INSERT commits by itself (visible to a concurrent twin at once);
-    # inside an outer transaction (tests) a savepoint keeps the IntegrityError contained.
-    guard = transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext()
-    try:
-        with guard:
-            return IdempotencyKey.objects.create(seller=seller, key=key, request_hash=fingerprint,
-                                                 method=request.method, path=request.path[:255])
-    except IntegrityError:
-        return None
+    # In autocommit the INSERT commits by itself (visible to a concurrent twin at once).
+    # ON CONFLICT DO NOTHING (the ORM's IntegrityError in a savepoint off PostgreSQL) means
+    # a twin's claim never aborts a surrounding transaction.
+    row = IdempotencyKey(seller=seller, key=key, request_hash=fingerprint, method=request.method,
+                         path=request.path[:255])
+    return row if statements.insert(row, skip_conflicts=True) else None
 
 
 def _existing(seller, key: str) -> IdempotencyKey | None:
@@ -95,8 +91,9 @@ def _wait_for(row: IdempotencyKey) -> IdempotencyKey | None:
 
 def _store(row: IdempotencyKey, response) -> None:
     if 200 <= response.status_code < 300:
-        body = json.loads(json.dumps(response.data, cls=JSONEncoder))
-        IdempotencyKey.objects.filter(pk=row.pk).update(response_status=response.status_code, response_body=body)
+        row.response_status = response.status_code
+        row.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+        statements.update(row, "response_status", "response_body")
     else:
         IdempotencyKey.objects.filter(pk=row.pk, response_status__isnull=True).delete()
 

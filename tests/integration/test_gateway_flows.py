@@ -32,7 +32,7 @@ def status_of(payment):
 def start(method, amount=250_000, currency="INR"):
     seller = SellerFactory(fee_bps=200)
     order = OrderFactory(seller=seller, amount=amount, currency=currency)
-    return payment_start(order=order, method=method, actor=Actor.shopper("test"))
+    return payment_start(order_id=order.pk, method=method, actor=Actor.shopper("test"))
 
 
 def test_razorpay_full_flow_pay_settle_refund_twice(gateway_sandbox, live_server):

@@ -37,7 +37,7 @@ def shop(node):
 
 def start(shop, *, amount=49900, currency="INR") -> Payment:
     order = OrderFactory(seller=shop, amount=amount, currency=currency)
-    return payment_start(order=order, method="nano", actor=Actor.shopper())
+    return payment_start(order_id=order.pk, method="nano", actor=Actor.shopper())
 
 
 def nano_tick() -> dict:
@@ -217,7 +217,7 @@ def test_fifty_concurrent_starts_for_one_seller_and_price_get_fifty_amounts():
     seller = SellerFactory()
     PayoutDestinationFactory(seller=seller, method="nano")
     orders = [OrderFactory(seller=seller, currency="XNO", amount=2_000_000) for _ in range(50)]
-    started = run_at_once(*[lambda order=order: payment_start(order=order, method="nano", actor=Actor.shopper())
+    started = run_at_once(*[lambda order=order: payment_start(order_id=order.pk, method="nano", actor=Actor.shopper())
                             for order in orders])
     ids = [payment.pk for payment in started]
     amounts = sorted(Payment.objects.filter(pk__in=ids).values_list("amount_due", flat=True))
