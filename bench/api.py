@@ -52,7 +52,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from bench.common import percentile, start_gunicorn  # noqa: E402
+from bench.common import analyze_tables, cpu_spent, gunicorn_workers, percentile, server_cpu, start_gunicorn  # noqa: E402
 from sellers.models import Seller  # noqa: E402
 from sellers.services import api_key_create, payout_destination_set  # noqa: E402
 
@@ -70,6 +70,7 @@ def seed() -> str:
     seller.save(update_fields=["enabled_methods"])
     payout_destination_set(seller=seller, method="nano", value=nano_address("bench-api"))
     _, key = api_key_create(seller=seller, name="bench")
+    analyze_tables()
     return key
 
 
@@ -95,7 +96,7 @@ def _post(connection, path, body, headers, stats, name):
     return response.status, payload
 
 
-def run(port: int, key: str, seconds: float, concurrency: int, flow: str) -> dict:
+def run(port: int, key: str, seconds: float, concurrency: int, flow: str, server_pid: int) -> dict:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     stats, barrier, stop = Stats(), threading.Barrier(concurrency + 1), threading.Event()
     errors: list[str] = []
@@ -133,12 +134,17 @@ def run(port: int, key: str, seconds: float, concurrency: int, flow: str) -> dic
     for thread in threads:
         thread.start()
     barrier.wait()
-    started = time.perf_counter()
+    cpu_before, client_before, started = server_cpu(server_pid), os.times(), time.perf_counter()
     time.sleep(seconds)
     stop.set()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu_after, client_after = server_cpu(server_pid), os.times()
+    workers = gunicorn_workers(server_pid)
+    gunicorn = cpu_spent(cpu_before, cpu_after, only=workers)
+    postgres = cpu_spent(cpu_before, cpu_after) - gunicorn
+    client = (client_after.user + client_after.system) - (client_before.user + client_before.system)
     every = [ms for values in stats.latencies.values() for ms in values]
     result = {
         "requests": len(every), "seconds": round(elapsed, 2), "requests_per_second": round(len(every) / elapsed, 1),
@@ -148,6 +154,10 @@ def run(port: int, key: str, seconds: float, concurrency: int, flow: str) -> dic
                                "statuses": {str(k): v for k, v in sorted(stats.statuses[name].items())}}
                         for name, values in stats.latencies.items()},
         "errors": len(errors), "first_errors": errors[:3],
+        # Where the 2 CPUs went, per request: Django in gunicorn, our database's backends, the load client.
+        "cpu_ms_per_request": {name: round(value * 1000 / max(1, len(every)), 3)
+                               for name, value in (("gunicorn", gunicorn), ("postgres", postgres),
+                                                   ("client", client))},
     }
     if flow == "api":
         result["flows_per_second"] = round(len(stats.latencies.get("payments_start", [])) / elapsed, 1)
@@ -159,8 +169,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--port", type=int, default=8105)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2)  # as bench/webhooks.py
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
     key = seed()
@@ -170,10 +180,10 @@ def main() -> None:
            "DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ.get("REDIS_URL", "")}
     server = start_gunicorn(args.port, env, workers=args.workers, threads=args.threads)
     try:
-        run(args.port, key, 3, args.concurrency, "bare")  # warm-up: connections, caches, workers
-        run(args.port, key, 3, args.concurrency, "api")
-        bare = run(args.port, key, args.seconds, args.concurrency, "bare")
-        api = run(args.port, key, args.seconds, args.concurrency, "api")
+        run(args.port, key, 3, args.concurrency, "bare", server.pid)  # warm-up: connections, caches, workers
+        run(args.port, key, 3, args.concurrency, "api", server.pid)
+        bare = run(args.port, key, args.seconds, args.concurrency, "bare", server.pid)
+        api = run(args.port, key, args.seconds, args.concurrency, "api", server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)

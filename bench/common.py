@@ -51,9 +51,13 @@ def server_cpu(arbiter_pid: int) -> dict[int, float]:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                        "AND pid <> pg_backend_pid()")
         pids = [row[0] for row in cursor.fetchall()]
-    children = Path(f"/proc/{arbiter_pid}/task/{arbiter_pid}/children")
-    pids += [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    pids += gunicorn_workers(arbiter_pid)
     return {pid: seconds for pid in pids if (seconds := process_cpu_seconds(pid)) is not None}
+
+
+def gunicorn_workers(arbiter_pid: int) -> set[int]:
+    children = Path(f"/proc/{arbiter_pid}/task/{arbiter_pid}/children")
+    return {int(pid) for pid in children.read_text().split()} if children.exists() else set()
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -66,6 +70,16 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 def cpu_spent(before: dict[int, float], after: dict[int, float], only: set[int] | None = None) -> float:
     return sum(value - before.get(pid, 0.0) for pid, value in after.items() if only is None or pid in only)
+
+
+def analyze_tables() -> None:
+    """ANALYZE this database, as autovacuum would: a PostgreSQL running with autovacuum off
+    (as on these machines) keeps the planner's "empty table" statistics for ever, and
+    plans scans of whole tables as if they were empty."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 def percentile(values: list[float], pct: float) -> float:
