@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--replay-every", type=int, default=20, help="send every n-th event twice (0: never)")
     parser.add_argument("--skip-processing", action="store_true")
-    parser.add_argument("--rounds", type=int, default=3, help="alternate bare/ingest this many times")
+    parser.add_argument("--rounds", type=int, default=6, help="alternate bare/ingest this many times")
     parser.add_argument("--port", type=int, default=0, help="gunicorn port (default: a free one)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args()
@@ -153,7 +153,7 @@ def main() -> None:
     plan, unique, total, sample_body = webhook_requests(run, payments, args.concurrency, args.replay_every)
     # Warm-up events of their own (not counted below): each worker imports and connects
     # what the ingest path needs before anything is measured, as in a long-running server.
-    warm_plan = webhook_requests(f"{run}w", make_payments(f"{run}w", 20 * args.concurrency), args.concurrency, 0)[0]
+    warm_plan = webhook_requests(f"{run}w", make_payments(f"{run}w", 60 * args.concurrency), args.concurrency, 0)[0]
     analyze_tables()
 
     port = args.port or free_port()
@@ -201,6 +201,8 @@ def main() -> None:
         "webhooks": ingest.summary(),
         "throughput_ratio": round(ingest.per_second / baseline.per_second, 3) if baseline.per_second else None,
         "rounds": args.rounds,
+        # Each round's ratio: how much a neighbour's load on this shared machine moved it.
+        "round_ratios": [round(i.per_second / b.per_second, 3) for b, i in zip(baselines, ingests, strict=True)],
         # gunicorn workers + our database's backends; of which PostgreSQL alone.
         "server_cpu_ms_per_request": {"bare": round(cpu["bare"] * 1000 / baseline.sent, 3),
                                       "ingest": round(cpu["ingest"] * 1000 / ingest.sent, 3),

@@ -19,23 +19,34 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 
 
 def execute(sql: str, params: list[Any] | tuple[Any, ...]) -> list[tuple]:
     """Run one statement on the default connection (inside the caller's transaction, if any)
     and return its rows ([] when it returns none)."""
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
+    db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a thread-local lookup
+    db.close_if_health_check_failed()
+    db.ensure_connection()
     started = time.monotonic()
     try:
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        with db.wrap_database_errors:
+            cursor = _cursor(db)
             cursor.execute(sql, params, prepare=True)
             return cursor.fetchall() if cursor.description else []
     finally:
-        if connection.queries_logged:
-            connection.queries_log.append({"sql": f"{sql} /* {params!r} */",
-                                           "time": f"{time.monotonic() - started:.3f}"})
+        if db.queries_logged:
+            db.queries_log.append({"sql": f"{sql} /* {params!r} */", "time": f"{time.monotonic() - started:.3f}"})
+
+
+def _cursor(db) -> psycopg.Cursor:
+    """One server-side-binding cursor per database connection, reused: a new cursor starts
+    with a cold cache of type adapters, and looking them up again costs more than the insert."""
+    raw = db.connection
+    cursor = getattr(db, "_kassa_hot_cursor", None)
+    if cursor is None or cursor.closed or cursor.connection is not raw:
+        cursor = db._kassa_hot_cursor = psycopg.Cursor(raw)
+    return cursor
 
 
 @cache
@@ -54,14 +65,15 @@ def _insert_statement(model: type[models.Model], skip_conflicts: bool) -> tuple[
 def insert(obj: models.Model, *, skip_conflicts: bool = False) -> bool:
     """INSERT `obj` (setting its pk when the database assigns it). With skip_conflicts, a
     row that would break a unique constraint is not written and False is returned."""
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
         return _insert_with_orm(obj, skip_conflicts)
     fields, sql = _insert_statement(type(obj), skip_conflicts)
-    rows = execute(sql, [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields])
+    rows = execute(sql, [field.get_db_prep_save(field.pre_save(obj, True), db) for field in fields])
     if not rows:
         return False
     obj.pk = rows[0][0]
-    obj._state.adding, obj._state.db = False, connection.alias
+    obj._state.adding, obj._state.db = False, db.alias
     return True
 
 
@@ -77,12 +89,13 @@ def _update_statement(model: type[models.Model], names: tuple[str, ...]) -> tupl
 
 def update(obj: models.Model, *fields: str) -> None:
     """UPDATE these fields of `obj` from its current values (by primary key)."""
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
         type(obj)._base_manager.filter(pk=obj.pk).update(**{name: getattr(obj, name) for name in fields})
         return
     targets, sql = _update_statement(type(obj), fields)
-    params = [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in targets]
-    execute(sql, [*params, obj._meta.pk.get_db_prep_save(obj.pk, connection)])
+    params = [field.get_db_prep_save(getattr(obj, field.attname), db) for field in targets]
+    execute(sql, [*params, obj._meta.pk.get_db_prep_save(obj.pk, db)])
 
 
 def _insert_with_orm(obj: models.Model, skip_conflicts: bool) -> bool:

@@ -13,7 +13,7 @@ from config.api import error_body
 from orders.models import Order
 from payments.models import Payment
 from payments.providers.errors import PaymentError
-from payments.webhooks import inbound_webhook_receive
+from payments.webhooks import inbound_webhook_receive, kept_headers
 
 log = logging.getLogger("kassa.gateway")
 
@@ -39,7 +39,7 @@ def webhook(request, provider: str):
     if body is None:
         return JsonResponse(error_body("payload_too_large", f"Body is larger than {settings.MAX_REQUEST_BODY_BYTES} "
                                                             "bytes."), status=413)
-    status, answer = inbound_webhook_receive(provider, body, request.headers)
+    status, answer = inbound_webhook_receive(provider, body, kept_headers(request.META))
     return JsonResponse(answer, status=status)
 
 

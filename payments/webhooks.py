@@ -46,6 +46,16 @@ class RetryLater(Exception):
     """The event refers to something we have not recorded yet (e.g. a refund id)."""
 
 
+_ENVIRON_KEYS = {name: "CONTENT_TYPE" if name == "content-type" else f"HTTP_{name.upper().replace('-', '_')}"
+                 for name in KEPT_HEADERS}
+
+
+def kept_headers(environ: Mapping[str, str]) -> dict:
+    """The kept headers (lower-case names) straight from a WSGI environ: all that
+    verification and storage need, without building request.headers from every header."""
+    return {name: value for name, key in _ENVIRON_KEYS.items() if (value := environ.get(key)) is not None}
+
+
 def _kept(headers: Mapping[str, str]) -> dict:
     if isinstance(headers, HttpHeaders):  # case-insensitive: look up the few kept names (hot path)
         return {name: value for name in KEPT_HEADERS if (value := headers.get(name)) is not None}
@@ -58,9 +68,15 @@ def _storable(value: str) -> str:
 
 
 def _metric(provider: str, valid: bool) -> None:
+    _received_counter(provider, valid).inc()
+
+
+@cache
+def _received_counter(provider: str, valid: bool):
+    """The labelled child, looked up once (labels() validates and locks on every call)."""
     from payments.metrics import WEBHOOKS_RECEIVED
 
-    WEBHOOKS_RECEIVED.labels(provider, "yes" if valid else "no").inc()
+    return WEBHOOKS_RECEIVED.labels(provider, "yes" if valid else "no")
 
 
 def inbound_webhook_receive(provider: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict]:

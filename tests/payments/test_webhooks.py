@@ -427,12 +427,14 @@ def test_two_drains_at_once_process_each_row_once(post, coalesced):
 def test_kept_headers_are_lower_case_and_never_secrets():
     from django.http.request import HttpHeaders
 
-    from payments.webhooks import _kept
+    from payments.webhooks import _kept, kept_headers
 
     expected = {"content-type": "application/json", "x-razorpay-event-id": "evt_9"}
     meta = {"CONTENT_TYPE": "application/json", "HTTP_X_RAZORPAY_EVENT_ID": "evt_9", "HTTP_AUTHORIZATION": "Basic x",
-            "HTTP_COOKIE": "sessionid=1"}
+            "HTTP_COOKIE": "sessionid=1", "REMOTE_ADDR": "10.0.0.1"}
     assert _kept(HttpHeaders(meta)) == expected
+    assert kept_headers(meta) == expected  # what the view passes on: read from the environ
+    assert _kept(kept_headers(meta)) == expected
     assert _kept({"Content-Type": "application/json", "X-Razorpay-Event-Id": "evt_9", "Cookie": "a=1"}) == expected
 
 
