@@ -9,8 +9,8 @@ Django's (and mark the connection for the end-of-request check), and the stateme
 show up in `connection.queries` / CaptureQueriesContext like any other.
 
 `insert()` and `update()` are for models without save() overrides or signal receivers:
-they write the columns exactly as Model.save() would, minus the signals. `execute()` is
-PostgreSQL only.
+they write the columns exactly as Model.save() would, minus the signals. `execute()` and
+`select()` are PostgreSQL only: check `available()` and use the ORM elsewhere.
 """
 from __future__ import annotations
 
@@ -75,6 +75,41 @@ def insert(obj: models.Model, *, skip_conflicts: bool = False) -> bool:
     obj.pk = rows[0][0]
     obj._state.adding, obj._state.db = False, db.alias
     return True
+
+
+@cache
+def _select_statement(model: type[models.Model], clause: str) -> tuple[list, str, list]:
+    meta = model._meta
+    fields = list(meta.concrete_fields)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    # The clause is a literal at its call site, never built from input; values are parameters.
+    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {clause}"  # noqa: S608
+    converters = [(index, field, field.get_db_converters(connection))
+                  for index, field in enumerate(fields) if field.get_db_converters(connection)]
+    return fields, sql, converters
+
+
+def available() -> bool:
+    """Whether execute() and select() can run here (PostgreSQL); callers fall back to the ORM."""
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
+
+
+def select(model: type[models.Model], clause: str, params: list[Any]) -> list:
+    """Instances of `model` for `SELECT <every column> WHERE <clause>` (clause: a constant with
+    %s placeholders, e.g. "prefix = %s"), each as the ORM would load it (from_db + converters).
+    PostgreSQL only (see available())."""
+    db = connections[DEFAULT_DB_ALIAS]
+    fields, sql, converters = _select_statement(model, clause)
+    attnames = [field.attname for field in fields]
+    found = []
+    for row in execute(sql, params):
+        values = list(row)
+        for index, field, field_converters in converters:
+            for convert in field_converters:
+                values[index] = convert(values[index], field, db)
+        found.append(model.from_db(db.alias, attnames, values))
+    return found
 
 
 @cache

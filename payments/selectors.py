@@ -1,7 +1,12 @@
 """Reads for payments: scoped querysets and counts."""
 from __future__ import annotations
 
+from django.db.models import prefetch_related_objects
+
+from config import statements
+from orders.models import Order
 from payments.models import Payment
+from sellers.models import Seller
 
 
 def review_queue_depth() -> int:
@@ -13,3 +18,46 @@ def review_queue_depth() -> int:
 
 def payments_for_seller(seller):
     return Payment.objects.for_seller(seller).select_related("order")
+
+
+# --- the payment-start hot path: prepared statements on PostgreSQL, the ORM elsewhere -------
+
+def order_locked_for_payment(order_id, seller=None):
+    """The order FOR NO KEY UPDATE (its seller row stays unlocked), with its seller and the
+    seller's payout destinations loaded; Order.DoesNotExist when absent or, with `seller`,
+    another seller's."""
+    if not statements.available():
+        orders = Order.objects.filter(seller=seller) if seller is not None else Order.objects
+        return (orders.select_for_update(of=("self",), no_key=True).select_related("seller")
+                .prefetch_related("seller__payout_destinations").get(pk=order_id))
+    if seller is not None:
+        found = statements.select(Order, "id = %s AND seller_id = %s FOR NO KEY UPDATE", [order_id, seller.pk])
+    else:
+        found = statements.select(Order, "id = %s FOR NO KEY UPDATE", [order_id])
+    if not found:
+        raise Order.DoesNotExist(f"No order {order_id}")
+    order = found[0]
+    order.seller = statements.select(Seller, "id = %s", [order.seller_id])[0]
+    prefetch_related_objects([order.seller], "payout_destinations")
+    return order
+
+
+def active_payment(order, method: str, now) -> Payment | None:
+    """The order's newest payment for this method that is still pending and not expired."""
+    if not statements.available():
+        return (Payment.objects.filter(order=order, method=method, status__in=Payment.ACTIVE_STATUSES,
+                                       expires_at__gt=now).order_by("-created_at").first())
+    found = statements.select(
+        Payment, "order_id = %s AND method = %s AND status = ANY(%s) AND expires_at > %s "
+                 "ORDER BY created_at DESC LIMIT 1", [order.pk, method, list(Payment.ACTIVE_STATUSES), now])
+    return found[0] if found else None
+
+
+def reserved_amounts(pay_to: str, low: int, high: int) -> set[int]:
+    """Amounts in [low, high) currently reserved on this address (the unique-amount slots in use)."""
+    if not statements.available():
+        return set(Payment.objects.filter(pay_to=pay_to, amount_reserved=True, amount_due__gte=low,
+                                          amount_due__lt=high).values_list("amount_due", flat=True))
+    rows = statements.execute("SELECT amount_due FROM payments_payment WHERE pay_to = %s AND amount_reserved "
+                              "AND amount_due >= %s AND amount_due < %s", [pay_to, low, high])
+    return {row[0] for row in rows}

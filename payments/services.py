@@ -24,6 +24,7 @@ from payments.providers.base import Observation
 from payments.providers.errors import NoFreeAmountSlot, PaymentError, ProviderError, ProviderNotConfigured
 from payments.providers.registry import get_provider
 from payments.representations import order_data, payment_data, refund_data
+from payments.selectors import active_payment, order_locked_for_payment, reserved_amounts
 from payments.states import payment_can_transition
 from sellers.models import Seller
 from sellers.services import webhook_event_emit, webhook_events_emit_many
@@ -134,12 +135,6 @@ def check_method_available(*, order: Order, method: str) -> None:
         raise ProviderNotConfigured(message, user_message=message)
 
 
-def _reusable_payment(order: Order, method: str) -> Payment | None:
-    return (Payment.objects.filter(order=order, method=method, status__in=Payment.ACTIVE_STATUSES,
-                                   expires_at__gt=timezone.now())
-            .order_by("-created_at").first())
-
-
 def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: Actor,
                                local_start=None) -> Payment:
     """Insert the payment at the smallest free slot base + k; retry the next k on a clash.
@@ -152,11 +147,7 @@ def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: A
     expires_at = now + timedelta(minutes=settings.PAYMENT_EXPIRY_MINUTES)
     base = quote.amount_due
     for _attempt in range(50):
-        taken = set(
-            Payment.objects.filter(pay_to=quote.pay_to, amount_reserved=True,
-                                   amount_due__gte=base, amount_due__lt=base + MAX_AMOUNT_SLOTS)
-            .values_list("amount_due", flat=True)
-        ) if quote.unique_amount else set()
+        taken = reserved_amounts(quote.pay_to, base, base + MAX_AMOUNT_SLOTS) if quote.unique_amount else set()
         free = next((base + k for k in range(MAX_AMOUNT_SLOTS) if base + k not in taken), None)
         if free is None:
             message = "Too many payments are waiting on this address at this price; please try again in a few minutes."
@@ -189,14 +180,12 @@ def payment_start(*, order_id, method: str, actor: Actor, seller: Seller | None 
     """
     provider = get_provider(method)
     with transaction.atomic():
-        orders = Order.objects.filter(seller=seller) if seller is not None else Order.objects
-        order = (orders.select_for_update(of=("self",), no_key=True).select_related("seller")
-                 .prefetch_related("seller__payout_destinations").get(pk=order_id))
+        order = order_locked_for_payment(order_id, seller)
         if order.is_paid:
             raise PaymentStateError("This order is already paid.")
         if order.status == Order.Status.CANCELLED:
             raise PaymentStateError("This order was cancelled.")
-        if reuse and (existing := _reusable_payment(order, method)):
+        if reuse and (existing := active_payment(order, method, timezone.now())):
             return existing
         check_method_available(order=order, method=method)
         if order.status == Order.Status.EXPIRED:

@@ -1,6 +1,7 @@
 """Reads for sellers: the seller a user acts for, scoped lookups."""
 from __future__ import annotations
 
+from config import statements
 from sellers.models import ApiKey, Seller
 
 
@@ -15,7 +16,15 @@ def seller_for_user(user, preferred_slug: str | None = None) -> Seller | None:
 
 
 def api_key_lookup(prefix: str) -> ApiKey | None:
-    return ApiKey.objects.select_related("seller").filter(prefix=prefix).first()
+    """The key with this prefix and its seller. Every API request starts here, so on
+    PostgreSQL it is two prepared statements rather than an ORM join compiled each time."""
+    if not statements.available():
+        return ApiKey.objects.select_related("seller").filter(prefix=prefix).first()
+    keys = statements.select(ApiKey, "prefix = %s", [prefix])
+    if not keys:
+        return None
+    keys[0].seller = statements.select(Seller, "id = %s", [keys[0].seller_id])[0]
+    return keys[0]
 
 
 def payout_destination_value(seller: Seller, method: str) -> str:

@@ -1,0 +1,76 @@
+"""config.statements: the hot paths' prepared writes and reads store and load exactly what the ORM does."""
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
+
+from config import statements
+from orders.models import Order, OrderEvent
+from sellers.models import ApiKey, IdempotencyKey
+from sellers.selectors import api_key_lookup
+from sellers.services import api_key_create
+from tests.factories import SellerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _columns(obj) -> dict:
+    return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields}
+
+
+def test_insert_writes_every_column_as_the_orm_reads_it_back():
+    seller = SellerFactory()
+    order = Order(seller=seller, currency="INR", amount=49_900, reference="R-1", metadata={"k": ["v", 1]})
+    assert statements.insert(order)
+    assert not order._state.adding
+    assert _columns(Order.objects.get(pk=order.pk)) == _columns(order)
+
+
+def test_insert_sets_a_database_assigned_pk_and_events_land_on_the_timeline():
+    order = Order(seller=SellerFactory(), currency="INR", amount=100)
+    statements.insert(order)
+    event = OrderEvent(order=order, type="order.created", data={"amount": 100})
+    statements.insert(event)
+    assert event.pk is not None
+    assert list(order.events.values_list("pk", "type", "data")) == [(event.pk, "order.created", {"amount": 100})]
+
+
+def test_insert_skipping_conflicts_reports_a_taken_unique_key_without_breaking_the_transaction():
+    seller = SellerFactory()
+    first = IdempotencyKey(seller=seller, key="k1", request_hash="a", method="POST", path="/x")
+    twin = IdempotencyKey(seller=seller, key="k1", request_hash="b", method="POST", path="/x")
+    with transaction.atomic():
+        assert statements.insert(first, skip_conflicts=True)
+        assert not statements.insert(twin, skip_conflicts=True)
+        assert IdempotencyKey.objects.filter(seller=seller).count() == 1  # the transaction still works
+    with pytest.raises(IntegrityError), transaction.atomic():
+        statements.insert(IdempotencyKey(seller=seller, key="k1", request_hash="c", method="POST", path="/x"))
+
+
+def test_update_writes_only_the_named_fields():
+    row = IdempotencyKey.objects.create(seller=SellerFactory(), key="k", request_hash="h", method="POST", path="/p")
+    row.response_status, row.response_body, row.path = 201, {"id": "x", "n": [1, 2]}, "/changed-not-saved"
+    statements.update(row, "response_status", "response_body")
+    stored = IdempotencyKey.objects.get(pk=row.pk)
+    assert (stored.response_status, stored.response_body, stored.path) == (201, {"id": "x", "n": [1, 2]}, "/p")
+
+
+@pytest.mark.postgres
+def test_select_loads_instances_equal_to_the_orms():
+    seller = SellerFactory(enabled_methods=["nano", "razorpay"])
+    (key_row, _key) = api_key_create(seller=seller, name="K")
+    loaded = statements.select(ApiKey, "prefix = %s", [key_row.prefix])
+    assert len(loaded) == 1 and _columns(loaded[0]) == _columns(ApiKey.objects.get(pk=key_row.pk))
+    assert not loaded[0]._state.adding
+    found = api_key_lookup(key_row.prefix)
+    assert model_to_dict(found.seller) == model_to_dict(seller.__class__.objects.get(pk=seller.pk))
+    assert found.seller.enabled_methods == ["nano", "razorpay"]  # JSON came through its converter
+    assert api_key_lookup("sk_test_nothing") is None
+
+
+@pytest.mark.postgres
+def test_prepared_statements_are_visible_to_query_capture():
+    seller = SellerFactory()
+    with CaptureQueriesContext(connection) as queries:
+        statements.insert(Order(seller=seller, currency="INR", amount=100))
+    assert len(queries) == 1 and queries[0]["sql"].startswith('INSERT INTO "orders_order"')
