@@ -172,7 +172,7 @@ def main() -> None:
         # Alternate bare and ingest in rounds so a neighbour's burst on this shared machine
         # hits both sides alike; server CPU (gunicorn workers + our DB's backends) is counted too.
         baselines, ingests = [], []
-        cpu = {"bare": 0.0, "ingest": 0.0, "bare_postgres": 0.0, "ingest_postgres": 0.0}
+        cpu = {"bare": 0.0, "ingest": 0.0, "ingest_postgres": 0.0}
         workers = gunicorn_workers(server.pid)
         for r in range(args.rounds):
             def chunk(i, r=r):
@@ -185,7 +185,8 @@ def main() -> None:
                 (baselines if side == "bare" else ingests).append(run_load(port, requests_for, args.concurrency))
                 after = server_cpu(server.pid)
                 cpu[side] += cpu_spent(before, after)
-                cpu[f"{side}_postgres"] += cpu_spent(before, after) - cpu_spent(before, after, only=workers)
+                if side == "ingest":  # the bare view touches no database
+                    cpu["ingest_postgres"] += cpu_spent(before, after) - cpu_spent(before, after, only=workers)
         baseline, ingest = merge_loads(baselines), merge_loads(ingests)
     finally:
         server.terminate()
