@@ -78,16 +78,38 @@ def insert(obj: models.Model, *, skip_conflicts: bool = False) -> bool:
 
 
 @cache
-def _select_statement(model: type[models.Model], clause: str) -> tuple[list, str, list]:
-    meta = model._meta
-    fields = list(meta.concrete_fields)
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    # The clause is a literal at its call site, never built from input; values are parameters.
-    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {clause}"  # noqa: S608
+def _loader(model: type[models.Model]) -> tuple[list, list, list, int]:
+    """A model's concrete fields, their attnames, the db converters the ORM would apply,
+    and where its primary key sits among them."""
+    fields = list(model._meta.concrete_fields)
     converters = [(index, field, field.get_db_converters(connection))
                   for index, field in enumerate(fields) if field.get_db_converters(connection)]
-    return fields, sql, converters
+    return fields, [field.attname for field in fields], converters, fields.index(model._meta.pk)
+
+
+def _load(model: type[models.Model], values: list, db) -> models.Model | None:
+    """An instance from its columns (in concrete-field order), as the ORM would load it;
+    None for the all-NULL side of an outer join (no primary key)."""
+    _fields, attnames, converters, pk_index = _loader(model)
+    if values[pk_index] is None:
+        return None
+    for index, field, field_converters in converters:
+        for convert in field_converters:
+            values[index] = convert(values[index], field, db)
+    return model.from_db(db.alias, attnames, values)
+
+
+@cache
+def _joined_statement(parts: tuple[tuple[type[models.Model], str], ...], rest: str) -> tuple[str, list]:
+    quote = connection.ops.quote_name
+    columns, spans, start = [], [], 0
+    for model, alias in parts:
+        fields = _loader(model)[0]
+        columns += [f"{alias}.{quote(field.column)}" for field in fields]
+        spans.append((model, start, start + len(fields)))
+        start += len(fields)
+    # Aliases and `rest` are literals at the call site, never built from input; values are parameters.
+    return f"SELECT {', '.join(columns)} {rest}", spans  # noqa: S608
 
 
 def available() -> bool:
@@ -99,17 +121,29 @@ def select(model: type[models.Model], clause: str, params: list[Any]) -> list:
     """Instances of `model` for `SELECT <every column> WHERE <clause>` (clause: a constant with
     %s placeholders, e.g. "prefix = %s"), each as the ORM would load it (from_db + converters).
     PostgreSQL only (see available())."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    return [row[0] for row in select_joined(((model, table),), f"FROM {table} WHERE {clause}", params)]
+
+
+def select_joined(parts: tuple[tuple[type[models.Model], str], ...], rest: str, params: list[Any]) -> list[tuple]:
+    """One statement that loads several models per row: `parts` is ((Model, alias), ...),
+    `rest` the constant "FROM ... JOIN ... WHERE ..." naming those aliases. Each row comes
+    back as a tuple of instances (None for an outer join's missing side), the ORM's
+    select_related without compiling a query each time. PostgreSQL only."""
     db = connections[DEFAULT_DB_ALIAS]
-    fields, sql, converters = _select_statement(model, clause)
-    attnames = [field.attname for field in fields]
-    found = []
-    for row in execute(sql, params):
-        values = list(row)
-        for index, field, field_converters in converters:
-            for convert in field_converters:
-                values[index] = convert(values[index], field, db)
-        found.append(model.from_db(db.alias, attnames, values))
-    return found
+    sql, spans = _joined_statement(parts, rest)
+    return [tuple(_load(model, list(row[start:end]), db) for model, start, end in spans)
+            for row in execute(sql, params)]
+
+
+def prefetched(instance: models.Model, related_name: str, objects: list) -> None:
+    """Hand `instance` its reverse relation's rows, as prefetch_related would: afterwards
+    `instance.<related_name>.all()` returns them without a query."""
+    queryset = getattr(instance, related_name).get_queryset()  # scoped: a later .filter() queries correctly
+    queryset._result_cache, queryset._prefetch_done = list(objects), True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[related_name] = queryset
 
 
 @cache

@@ -1,12 +1,10 @@
 """Reads for payments: scoped querysets and counts."""
 from __future__ import annotations
 
-from django.db.models import prefetch_related_objects
-
 from config import statements
 from orders.models import Order
 from payments.models import Payment
-from sellers.models import Seller
+from sellers.models import PayoutDestination, Seller
 
 
 def review_queue_depth() -> int:
@@ -30,15 +28,19 @@ def order_locked_for_payment(order_id, seller=None):
         orders = Order.objects.filter(seller=seller) if seller is not None else Order.objects
         return (orders.select_for_update(of=("self",), no_key=True).select_related("seller")
                 .prefetch_related("seller__payout_destinations").get(pk=order_id))
-    if seller is not None:
-        found = statements.select(Order, "id = %s AND seller_id = %s FOR NO KEY UPDATE", [order_id, seller.pk])
-    else:
-        found = statements.select(Order, "id = %s FOR NO KEY UPDATE", [order_id])
-    if not found:
+    # One statement: the order (locked), its seller and every payout destination (one row each).
+    # The active payment is read by a separate statement on purpose: one that waited for this
+    # lock must see what the lock holder committed, and a later statement's snapshot does.
+    where = "WHERE o.id = %s AND o.seller_id = %s" if seller is not None else "WHERE o.id = %s"
+    rows = statements.select_joined(
+        ((Order, "o"), (Seller, "s"), (PayoutDestination, "d")),
+        "FROM orders_order o JOIN sellers_seller s ON s.id = o.seller_id "
+        f"LEFT JOIN sellers_payoutdestination d ON d.seller_id = o.seller_id {where} FOR NO KEY UPDATE OF o",
+        [order_id, seller.pk] if seller is not None else [order_id])
+    if not rows:
         raise Order.DoesNotExist(f"No order {order_id}")
-    order = found[0]
-    order.seller = statements.select(Seller, "id = %s", [order.seller_id])[0]
-    prefetch_related_objects([order.seller], "payout_destinations")
+    order, order.seller = rows[0][0], rows[0][1]
+    statements.prefetched(order.seller, "payout_destinations", [row[2] for row in rows if row[2] is not None])
     return order
 
 

@@ -146,8 +146,10 @@ def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: A
     now = timezone.now()
     expires_at = now + timedelta(minutes=settings.PAYMENT_EXPIRY_MINUTES)
     base = quote.amount_due
-    for _attempt in range(50):
-        taken = reserved_amounts(quote.pay_to, base, base + MAX_AMOUNT_SLOTS) if quote.unique_amount else set()
+    taken: set[int] = set()  # the first try goes straight for the base slot: it is usually free
+    for attempt in range(50):
+        if attempt and quote.unique_amount:
+            taken = reserved_amounts(quote.pay_to, base, base + MAX_AMOUNT_SLOTS)
         free = next((base + k for k in range(MAX_AMOUNT_SLOTS) if base + k not in taken), None)
         if free is None:
             message = "Too many payments are waiting on this address at this price; please try again in a few minutes."

@@ -6,10 +6,11 @@ from django.test.utils import CaptureQueriesContext
 
 from config import statements
 from orders.models import Order, OrderEvent
-from sellers.models import ApiKey, IdempotencyKey
+from payments.selectors import order_locked_for_payment
+from sellers.models import ApiKey, IdempotencyKey, Seller
 from sellers.selectors import api_key_lookup
-from sellers.services import api_key_create
-from tests.factories import SellerFactory
+from sellers.services import api_key_create, payout_destination_set
+from tests.factories import OrderFactory, SellerFactory, nano_address
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +75,54 @@ def test_prepared_statements_are_visible_to_query_capture():
     with CaptureQueriesContext(connection) as queries:
         statements.insert(Order(seller=seller, currency="INR", amount=100))
     assert len(queries) == 1 and queries[0]["sql"].startswith('INSERT INTO "orders_order"')
+
+
+@pytest.mark.postgres
+def test_select_joined_loads_each_side_and_none_for_a_missing_outer_join_side():
+    with_key, without_key = SellerFactory(), SellerFactory()
+    key_row, _ = api_key_create(seller=with_key, name="K")
+    rows = statements.select_joined(
+        ((Seller, "s"), (ApiKey, "k")),
+        "FROM sellers_seller s LEFT JOIN sellers_apikey k ON k.seller_id = s.id WHERE s.id = ANY(%s) ORDER BY s.id",
+        [[with_key.pk, without_key.pk]])
+    assert [(seller.pk, key.pk if key else None) for seller, key in rows] == [
+        (with_key.pk, key_row.pk), (without_key.pk, None)]
+    assert model_to_dict(rows[0][0]) == model_to_dict(Seller.objects.get(pk=with_key.pk))
+
+
+def test_prefetched_rows_are_served_without_a_query_and_later_filters_stay_scoped():
+    seller, other = SellerFactory(), SellerFactory()
+    mine = payout_destination_set(seller=seller, method="razorpay", value="acc_M1n30000000000")
+    payout_destination_set(seller=other, method="razorpay", value="acc_0th3r000000000")
+    statements.prefetched(seller, "payout_destinations", [mine])
+    with CaptureQueriesContext(connection) as queries:
+        assert [d.value for d in seller.payout_destinations.all()] == ["acc_M1n30000000000"]
+    assert len(queries) == 0
+    assert [d.value for d in seller.payout_destinations.filter(method="razorpay")] == ["acc_M1n30000000000"]
+
+
+@pytest.mark.parametrize("scoped", [True, False])
+def test_order_locked_for_payment_loads_what_the_orm_does_in_one_statement(scoped):
+    seller = SellerFactory(enabled_methods=["nano", "razorpay"])
+    payout_destination_set(seller=seller, method="nano", value=nano_address("locked"))
+    payout_destination_set(seller=seller, method="razorpay", value="acc_L0ck3d00000000")
+    order = OrderFactory(seller=seller)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        locked = order_locked_for_payment(order.pk, seller if scoped else None)
+        destinations = sorted((d.method, d.value) for d in locked.seller.payout_destinations.all())
+    assert model_to_dict(locked) == model_to_dict(Order.objects.get(pk=order.pk))
+    assert model_to_dict(locked.seller) == model_to_dict(Seller.objects.get(pk=seller.pk))
+    assert destinations == [("nano", nano_address("locked")), ("razorpay", "acc_L0ck3d00000000")]
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1 and "FOR NO KEY UPDATE" in queries[0]["sql"]
+    with pytest.raises(Order.DoesNotExist):
+        order_locked_for_payment(order.pk, SellerFactory())
+
+
+def test_a_seller_without_payout_destinations_gets_an_empty_list_not_a_query():
+    order = OrderFactory()
+    with transaction.atomic():
+        locked = order_locked_for_payment(order.pk, order.seller)
+    with CaptureQueriesContext(connection) as queries:
+        assert list(locked.seller.payout_destinations.all()) == []
+    assert len(queries) == 0
