@@ -238,7 +238,7 @@ class OrderCreateApi(APIView):
         examples=[OpenApiExample("Two art prints", value=CREATE_EXAMPLE, request_only=True),
                   OpenApiExample("The new order", value=ORDER_EXAMPLE, response_only=True, status_codes=["201"])],
     )
-    @idempotent
+    @idempotent(atomic_when=lambda request, **_url: True)  # creating an order only writes to the database
     def post(self, request):
         serializer = OrderCreateApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

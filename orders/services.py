@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config import statements
+from config.atomic import atomic
 from orders.actors import Actor
 from orders.models import Order, OrderEvent, OrderItem, Product
 from orders.states import order_can_transition
@@ -51,7 +52,7 @@ def order_create(*, seller: Seller, currency: str, items: list[ItemSpec], actor:
     if any(item.unit_amount <= 0 or item.quantity <= 0 for item in items):
         raise OrderError("Item amounts and quantities must be positive.", code="invalid_request")
     total = sum(item.unit_amount * item.quantity for item in items)
-    with transaction.atomic():
+    with atomic():
         order = Order(seller=seller, currency=currency.upper(), amount=total, reference=reference,
                       customer_email=customer_email, metadata=metadata or {}, partner_user_id=partner_user_id)
         statements.insert(order)

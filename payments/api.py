@@ -26,6 +26,7 @@ from config.api import (
 from orders.actors import Actor
 from orders.models import Order
 from payments.models import Payment, Refund
+from payments.providers.registry import starts_locally
 from payments.representations import payment_data, refund_data
 from payments.selectors import payments_for_seller
 from payments.services import payment_refund, payment_start, payment_verify
@@ -166,7 +167,8 @@ class PaymentStartApi(APIView):
         examples=[OpenApiExample("Pay with Nano", value={"method": "nano"}, request_only=True),
                   OpenApiExample("The payment", value=PAYMENT_EXAMPLE, response_only=True, status_codes=["201"])],
     )
-    @idempotent
+    @idempotent(atomic_when=lambda request, **_url: isinstance(request.data, dict)
+                and starts_locally(request.data.get("method")))  # Nano: the key commits with the payment
     def post(self, request, order_id):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config import statements
+from config.atomic import atomic
 from orders.actors import Actor
 from orders.models import Order
 from orders.services import OrderError, order_event_write, order_transition
@@ -181,7 +182,7 @@ def payment_start(*, order_id, method: str, actor: Actor, seller: Seller | None 
     order of another seller is Order.DoesNotExist (the API's 404), found by the same read.
     """
     provider = get_provider(method)
-    with transaction.atomic():
+    with atomic():
         order = order_locked_for_payment(order_id, seller)
         if order.is_paid:
             raise PaymentStateError("This order is already paid.")

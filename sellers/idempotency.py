@@ -2,12 +2,20 @@
 
 Per seller and key we store a hash of the request. The same key with the same
 request replays the first response (status and body); with a different request it
-is a 409. The key row is inserted *before* the work, with response_status NULL as
-an "in progress" marker: the unique constraint on (seller, key) makes a concurrent
-twin fail its insert, wait briefly for the winner, then replay (or get 409 while
-the winner is still running). Only successful (2xx) responses are kept; on an
-error the marker is removed so the client can fix the request and retry. Keys
-expire after 24 h (sellers.tasks.purge_expired_idempotency_keys deletes them).
+is a 409. Only successful (2xx) responses are kept: after an error nothing of the key
+remains, so the client can fix the request and retry. Keys expire after 24 h
+(sellers.tasks.purge_expired_idempotency_keys deletes them). Two ways to hold a key:
+
+- **One transaction** (`atomic_when` says so for this request): for work that only
+  writes to the database (creating an order, starting a Nano payment). The key row,
+  with the response, is inserted in the same transaction as the work, so both commit
+  or neither does; a crash can leave no half-done key. A concurrent twin's insert waits
+  on the unique index until the first commits, then finds the key taken, rolls back its
+  own work and replays the first response.
+- **In-progress marker** (the default): for work that calls out to a provider (refunds,
+  gateway payment starts), which must not run inside a held transaction. The key row is
+  inserted and committed *before* the work with response_status NULL; a twin finds it,
+  waits briefly for the winner, then replays (or gets 409 while the winner still runs).
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ import json
 import time
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -25,6 +34,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from config import statements
 from config.api import error_body
+from config.atomic import all_or_nothing
 from sellers.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -98,8 +108,89 @@ def _store(row: IdempotencyKey, response) -> None:
         IdempotencyKey.objects.filter(pk=row.pk, response_status__isnull=True).delete()
 
 
-def idempotent(view_method):
-    """Decorate an APIView's post(self, request, ...) to honour Idempotency-Key."""
+def _recorded(seller, key: str, fingerprint: str, request, response) -> Response | None:
+    """Insert the key with its response inside the caller's transaction. None when it went
+    in; otherwise the response this request must give instead (a replay or a 409), and the
+    caller rolls its work back."""
+    body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+    for _attempt in range(3):
+        row = IdempotencyKey(seller=seller, key=key, request_hash=fingerprint, method=request.method,
+                             path=request.path[:255], response_status=response.status_code, response_body=body)
+        # Waits while a twin's insert of this key is uncommitted; then conflicts or goes in.
+        if statements.insert(row, skip_conflicts=True):
+            return None
+        existing = _existing(seller, key)
+        if existing is None:
+            continue  # deleted between our insert and read (expired, or a marker given up): insert again
+        if _expired_or_abandoned(existing, timezone.now()):
+            IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+            continue
+        if existing.request_hash != fingerprint:
+            return _conflict("idempotency_key_reused", f"This {HEADER} was already used with a different request.")
+        if existing.response_status is None:
+            break
+        return _replay(existing)
+    return _conflict("idempotency_key_in_progress",
+                     f"A request with this {HEADER} is still being processed; retry shortly.")
+
+
+def _in_one_transaction(view_method, view, request, args, kwargs, seller, key, fingerprint) -> Response:
+    # An exception from the work rolls everything back (DRF then turns it into the error
+    # response), so the services' own blocks inside need no savepoints.
+    with all_or_nothing():
+        response = view_method(view, request, *args, **kwargs)
+        if not 200 <= response.status_code < 300:
+            transaction.set_rollback(True)  # as for an exception: an error keeps nothing
+            return response
+        instead = _recorded(seller, key, fingerprint, request, response)
+        if instead is not None:
+            transaction.set_rollback(True)  # a twin holds the key: its response stands, our work goes
+            return instead
+        return response
+
+
+def _with_marker(view_method, view, request, args, kwargs, seller, key, fingerprint) -> Response:
+    row = None
+    for _attempt in range(3):
+        row = _claim(seller, key, fingerprint, request)
+        if row is not None:
+            break
+        existing = _existing(seller, key)
+        if existing is None:
+            continue  # deleted between our insert and read (failed or expired): claim again
+        if _expired_or_abandoned(existing, timezone.now()):
+            IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+            continue
+        if existing.request_hash != fingerprint:
+            return _conflict("idempotency_key_reused",
+                             f"This {HEADER} was already used with a different request.")
+        if existing.response_status is None:
+            existing = _wait_for(existing)
+            if existing is None:
+                continue  # the first request failed: this one may try
+            if existing.response_status is None:
+                return _conflict("idempotency_key_in_progress",
+                                 f"A request with this {HEADER} is still being processed; retry shortly.")
+        return _replay(existing)
+    if row is None:
+        return _conflict("idempotency_key_in_progress", f"Could not claim this {HEADER}; retry shortly.")
+    try:
+        response = view_method(view, request, *args, **kwargs)
+    except BaseException:
+        IdempotencyKey.objects.filter(pk=row.pk, response_status__isnull=True).delete()
+        raise
+    _store(row, response)
+    return response
+
+
+def idempotent(view_method=None, *, atomic_when=None):
+    """Decorate an APIView's post(self, request, ...) to honour Idempotency-Key.
+
+    atomic_when(request, **url_kwargs) -> bool: True when this request's work only writes
+    to the database, so the key can commit in the same transaction (see the module doc).
+    """
+    if view_method is None:
+        return functools.partial(idempotent, atomic_when=atomic_when)
 
     @functools.wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
@@ -110,38 +201,8 @@ def idempotent(view_method):
         if not key or len(key) > MAX_KEY_LENGTH:
             message = f"{HEADER} must be 1–{MAX_KEY_LENGTH} characters."
             return Response(error_body("invalid_request", message, {HEADER: [message]}), status=400)
-        seller = request.user.seller
         fingerprint = request_fingerprint(request)  # parses the body: malformed JSON is a 400 here
-        row = None
-        for _attempt in range(3):
-            row = _claim(seller, key, fingerprint, request)
-            if row is not None:
-                break
-            existing = _existing(seller, key)
-            if existing is None:
-                continue  # deleted between our insert and read (failed or expired): claim again
-            if _expired_or_abandoned(existing, timezone.now()):
-                IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
-                continue
-            if existing.request_hash != fingerprint:
-                return _conflict("idempotency_key_reused",
-                                 f"This {HEADER} was already used with a different request.")
-            if existing.response_status is None:
-                existing = _wait_for(existing)
-                if existing is None:
-                    continue  # the first request failed: this one may try
-                if existing.response_status is None:
-                    return _conflict("idempotency_key_in_progress",
-                                     f"A request with this {HEADER} is still being processed; retry shortly.")
-            return _replay(existing)
-        if row is None:
-            return _conflict("idempotency_key_in_progress", f"Could not claim this {HEADER}; retry shortly.")
-        try:
-            response = view_method(self, request, *args, **kwargs)
-        except BaseException:
-            IdempotencyKey.objects.filter(pk=row.pk, response_status__isnull=True).delete()
-            raise
-        _store(row, response)
-        return response
+        held = _in_one_transaction if atomic_when is not None and atomic_when(request, **kwargs) else _with_marker
+        return held(view_method, self, request, args, kwargs, request.user.seller, key, fingerprint)
 
     return wrapper

@@ -1,4 +1,5 @@
 """Idempotency-Key on every POST: replay, conflict, expiry, in-progress markers, concurrency."""
+import time
 from datetime import timedelta
 
 import pytest
@@ -6,7 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from orders.models import Order
-from payments.models import Refund
+from payments.models import Payment, Refund
 from sellers import idempotency
 from sellers.models import IdempotencyKey, WebhookEndpoint
 from tests.api.conftest import client_for
@@ -116,37 +117,88 @@ def test_a_replayed_endpoint_create_shows_the_same_secret_once_created(api):
 
 # --- concurrency (PostgreSQL: real row locks and unique-index waits) -----------------------
 
-def _race(clients, body, key, slow_create, monkeypatch, wait=None):
-    import orders.api
+def _race(calls, monkeypatch, slow: tuple, seconds: float, wait=None):
+    """Run `calls` at once with `slow` = (module, name) delayed by `seconds`."""
+    module, name = slow
+    real = getattr(module, name)
 
-    real = orders.api.order_create
-
-    def slow(**kwargs):
-        import time
-
-        time.sleep(slow_create)
+    def slowed(**kwargs):
+        time.sleep(seconds)
         return real(**kwargs)
 
-    monkeypatch.setattr(orders.api, "order_create", slow)
+    monkeypatch.setattr(module, name, slowed)
     if wait is not None:
         monkeypatch.setattr(idempotency, "WAIT_SECONDS", wait)
-    return run_at_once(*[lambda client=client: post(client, body, key) for client in clients])
+    return run_at_once(*calls)
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_requests_with_one_key_create_one_order(seller, order_body, monkeypatch):
+def test_concurrent_order_creates_with_one_key_create_one_order_and_give_one_answer(seller, order_body, monkeypatch):
+    import orders.api
+
     api = client_for(seller)
-    results = _race([api, api, api], order_body, "race-1", slow_create=0.3, monkeypatch=monkeypatch)
+    results = _race([lambda: post(api, order_body, "race-1")] * 3, monkeypatch, (orders.api, "order_create"), 0.3)
     assert [r.status_code for r in results] == [201, 201, 201]
     assert len({r.json()["id"] for r in results}) == 1
-    assert Order.objects.count() == 1
+    assert sorted(r.get("Idempotent-Replayed", "") for r in results) == ["", "true", "true"]
+    assert Order.objects.count() == 1  # the twins' own orders were rolled back with their claims
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_twin_that_cannot_wait_gets_409_in_progress(seller, order_body, monkeypatch):
-    api = client_for(seller)
-    results = _race([api, api], order_body, "race-2", slow_create=0.5, monkeypatch=monkeypatch, wait=0.05)
+def test_concurrent_nano_payment_starts_with_one_key_start_one_payment(seller, monkeypatch):
+    import payments.api
+
+    order = OrderFactory(seller=seller)
+    api, url = client_for(seller), f"{URL}{order.pk}/payments/"
+    results = _race([lambda: post(api, {"method": "nano"}, "race-p", url)] * 2, monkeypatch,
+                    (payments.api, "payment_start"), 0.3)
+    assert [r.status_code for r in results] == [201, 201]
+    assert results[0].json() == results[1].json()
+    assert Payment.objects.filter(order=order).count() == 1
+    assert IdempotencyKey.objects.get(key="race-p").response_body["id"] == results[0].json()["id"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_marker_held_key_makes_a_twin_that_cannot_wait_get_409_in_progress(seller, monkeypatch):
+    import sellers.api
+
+    api, body = client_for(seller), {"url": "https://shop.example/hook", "events": []}
+    results = _race([lambda: post(api, body, "race-2", "/api/v1/webhook-endpoints/")] * 2, monkeypatch,
+                    (sellers.api, "webhook_endpoint_create"), 0.5, wait=0.05)
     assert sorted(r.status_code for r in results) == [201, 409]
-    assert Order.objects.count() == 1
+    assert WebhookEndpoint.objects.filter(seller=seller).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_order_and_its_key_commit_together_or_not_at_all(api, order_body, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("the process died while recording the key")
+
+    monkeypatch.setattr(idempotency, "_recorded", crash)
+    assert post(api, order_body, "k-crash").status_code == 500  # the API's catch-all answer
+    assert not Order.objects.exists() and not IdempotencyKey.objects.exists()
+
+
+@pytest.mark.django_db
+def test_gateway_payment_starts_hold_the_key_with_a_marker_outside_the_work(api, seller, monkeypatch):
+    """A gateway start calls out: it must not run inside the key's transaction."""
+    from django.db import connection
+
+    seen = {}
+
+    def fake_start(**kwargs):
+        seen["in_atomic_block"] = connection.in_atomic_block
+        seen["marker"] = list(IdempotencyKey.objects.filter(key="g-1").values_list("response_status", flat=True))
+        return PaymentFactory(order=order, method="razorpay")
+
+    import payments.api
+
+    order = OrderFactory(seller=seller)
+    monkeypatch.setattr(payments.api, "payment_start", fake_start)
+    response = post(api, {"method": "razorpay"}, "g-1", f"{URL}{order.pk}/payments/")
+    assert response.status_code == 201
+    assert seen["marker"] == [None]  # claimed and committed before the work
+    assert IdempotencyKey.objects.get(key="g-1").response_status == 201
