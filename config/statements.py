@@ -33,7 +33,9 @@ def execute(sql: str, params: list[Any] | tuple[Any, ...]) -> list[tuple]:
         with db.wrap_database_errors:
             cursor = _cursor(db)
             cursor.execute(sql, params, prepare=True)
-            return cursor.fetchall() if cursor.description else []
+            # pgresult.nfields, not cursor.description: that builds a Column per field on every call.
+            result = cursor.pgresult
+            return cursor.fetchall() if result is not None and result.nfields else []
     finally:
         if db.queries_logged:
             db.queries_log.append({"sql": f"{sql} /* {params!r} */", "time": f"{time.monotonic() - started:.3f}"})

@@ -22,6 +22,7 @@ from config.api import (
     get_owned_or_404,
     seller_of,
     uuid_or_404,
+    validated_input,
 )
 from orders.actors import Actor
 from orders.models import Order
@@ -170,11 +171,10 @@ class PaymentStartApi(APIView):
     @idempotent(atomic_when=lambda request, **_url: isinstance(request.data, dict)
                 and starts_locally(request.data.get("method")))  # Nano: the key commits with the payment
     def post(self, request, order_id):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        method = validated_input(self.InputSerializer, request.data)["method"]
         try:  # one locked read finds the order, scoped to this seller
             payment = payment_start(order_id=uuid_or_404(order_id), seller=seller_of(request),
-                                    method=serializer.validated_data["method"], actor=api_actor(request))
+                                    method=method, actor=api_actor(request))
         except Order.DoesNotExist:
             raise NotFound("Not found.") from None
         return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_201_CREATED)
