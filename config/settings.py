@@ -107,6 +107,14 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "config.postgres"
+    # Django turns psycopg's prepared statements off (a threshold of None, for the sake of
+    # poolers), and then psycopg ignores even an explicit prepare=True: config.statements'
+    # hot-path statements would be parsed and planned on every call. Django's own cursors bind
+    # on the client and never prepare, so a threshold only affects config.statements. Turn it
+    # off (DB_PREPARED_STATEMENTS=false) behind a pooler in transaction mode older than
+    # PgBouncer 1.21, which cannot track prepared statements.
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] in ("django.db.backends.postgresql", "config.postgres")
 
