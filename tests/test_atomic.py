@@ -35,7 +35,6 @@ def test_inside_all_or_nothing_nested_blocks_set_no_savepoint_and_a_failure_undo
             raise RuntimeError
     # The test's own transaction wraps all_or_nothing in one savepoint; the service block adds none.
     assert len(_savepoints(queries)) == 1 and not Order.objects.exists()
-    with CaptureQueriesContext(connection) as after, atomic():
-        with atomic():
-            pass
+    with CaptureQueriesContext(connection) as after, atomic(), atomic():
+        pass
     assert _savepoints(after), "the flag must not outlive all_or_nothing()"
