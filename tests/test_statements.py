@@ -126,3 +126,18 @@ def test_a_seller_without_payout_destinations_gets_an_empty_list_not_a_query():
     with CaptureQueriesContext(connection) as queries:
         assert list(locked.seller.payout_destinations.all()) == []
     assert len(queries) == 0
+
+
+@pytest.mark.postgres
+def test_hot_statements_are_prepared_once_per_connection_on_the_server():
+    """Django turns psycopg's preparing off unless a threshold is configured, and psycopg then
+    ignores prepare=True: this checks PostgreSQL really holds the plan (settings.DATABASES)."""
+    seller = SellerFactory()
+    for _ in range(2):
+        api_key_lookup("sk_test_prepared")
+        statements.insert(Order(seller=seller, currency="INR", amount=100))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("FROM sellers_apikey k JOIN sellers_seller" in sql for sql in prepared)
+    assert any(sql.startswith('INSERT INTO "orders_order"') for sql in prepared)
