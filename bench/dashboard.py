@@ -30,6 +30,10 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kassa_
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+from bench.database import ensure_database  # noqa: E402
+
+ensure_database(os.environ["DATABASE_URL"])
+
 import django  # noqa: E402
 
 django.setup()

@@ -32,7 +32,7 @@ def _setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("API_THROTTLE_RATE", "1000000/min")
-    from bench.api import ensure_database
+    from bench.database import ensure_database
 
     ensure_database(os.environ["DATABASE_URL"])
     import django

@@ -37,6 +37,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 WEBHOOK_SECRET = "bench_webhook_secret"
 os.environ["RAZORPAY_WEBHOOK_SECRET"] = WEBHOOK_SECRET
 
+from bench.database import ensure_database  # noqa: E402
+
+ensure_database(os.environ["DATABASE_URL"])
+
 import django  # noqa: E402
 
 django.setup()

@@ -108,6 +108,30 @@ def _store(row: IdempotencyKey, response) -> None:
         IdempotencyKey.objects.filter(pk=row.pk, response_status__isnull=True).delete()
 
 
+_RETRY = object()
+
+
+def _taken_answer(existing: IdempotencyKey | None, fingerprint: str):
+    """What a request that found its key taken does next: _RETRY when the row is gone or
+    was stale (and is deleted now), None while its holder is still running, else the
+    response to give (a replay, or 409 for a different request)."""
+    if existing is None:
+        return _RETRY  # deleted between our insert and read (failed or expired)
+    if _expired_or_abandoned(existing, timezone.now()):
+        IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+        return _RETRY
+    if existing.request_hash != fingerprint:
+        return _conflict("idempotency_key_reused", f"This {HEADER} was already used with a different request.")
+    if existing.response_status is None:
+        return None
+    return _replay(existing)
+
+
+def _in_progress() -> Response:
+    return _conflict("idempotency_key_in_progress",
+                     f"A request with this {HEADER} is still being processed; retry shortly.")
+
+
 def _recorded(seller, key: str, fingerprint: str, request, response) -> Response | None:
     """Insert the key with its response inside the caller's transaction. None when it went
     in; otherwise the response this request must give instead (a replay or a 409), and the
@@ -119,19 +143,10 @@ def _recorded(seller, key: str, fingerprint: str, request, response) -> Response
         # Waits while a twin's insert of this key is uncommitted; then conflicts or goes in.
         if statements.insert(row, skip_conflicts=True):
             return None
-        existing = _existing(seller, key)
-        if existing is None:
-            continue  # deleted between our insert and read (expired, or a marker given up): insert again
-        if _expired_or_abandoned(existing, timezone.now()):
-            IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
-            continue
-        if existing.request_hash != fingerprint:
-            return _conflict("idempotency_key_reused", f"This {HEADER} was already used with a different request.")
-        if existing.response_status is None:
-            break
-        return _replay(existing)
-    return _conflict("idempotency_key_in_progress",
-                     f"A request with this {HEADER} is still being processed; retry shortly.")
+        answer = _taken_answer(_existing(seller, key), fingerprint)
+        if answer is not _RETRY:
+            return answer or _in_progress()
+    return _in_progress()
 
 
 def _in_one_transaction(view_method, view, request, args, kwargs, seller, key, fingerprint) -> Response:
@@ -156,22 +171,15 @@ def _with_marker(view_method, view, request, args, kwargs, seller, key, fingerpr
         if row is not None:
             break
         existing = _existing(seller, key)
-        if existing is None:
-            continue  # deleted between our insert and read (failed or expired): claim again
-        if _expired_or_abandoned(existing, timezone.now()):
-            IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+        answer = _taken_answer(existing, fingerprint)
+        if answer is _RETRY:
             continue
-        if existing.request_hash != fingerprint:
-            return _conflict("idempotency_key_reused",
-                             f"This {HEADER} was already used with a different request.")
-        if existing.response_status is None:
-            existing = _wait_for(existing)
-            if existing is None:
-                continue  # the first request failed: this one may try
-            if existing.response_status is None:
-                return _conflict("idempotency_key_in_progress",
-                                 f"A request with this {HEADER} is still being processed; retry shortly.")
-        return _replay(existing)
+        if answer is not None:
+            return answer
+        existing = _wait_for(existing)  # its holder is still running
+        if existing is None:
+            continue  # the first request failed: this one may try
+        return _in_progress() if existing.response_status is None else _replay(existing)
     if row is None:
         return _conflict("idempotency_key_in_progress", f"Could not claim this {HEADER}; retry shortly.")
     try:
