@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from config import statements
@@ -341,12 +341,8 @@ def _receipt_insert(obs: Observation, state: str) -> Receipt | None:
     receipt = Receipt(provider=obs.provider, external_tx_id=obs.external_tx_id, amount=str(obs.amount),
                       pay_to=obs.pay_to, state=state, source_account=obs.source_account, data=dict(obs.raw),
                       payment=matched, resolution=Receipt.Resolution.MATCHED if matched else Receipt.Resolution.NONE)
-    try:
-        with transaction.atomic():
-            receipt.save(force_insert=True)
-    except IntegrityError:
-        return None
-    return receipt
+    # ON CONFLICT DO NOTHING on PostgreSQL (a savepoint and IntegrityError elsewhere).
+    return receipt if statements.insert(receipt, skip_conflicts=True) else None
 
 
 def _save_fields(payment: Payment, fields: dict) -> None:
