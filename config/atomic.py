@@ -13,6 +13,8 @@ import contextlib
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
+from config import insert_batch
+
 
 def atomic():
     """A service's transaction block (see the module doc)."""
@@ -22,10 +24,11 @@ def atomic():
 @contextlib.contextmanager
 def all_or_nothing():
     """A transaction in which any exception rolls back all of it; nested service blocks
-    set no savepoints. Code inside must not catch a database error and go on."""
+    set no savepoints, and deferred inserts travel together (config.insert_batch). Code
+    inside must not catch a database error and go on."""
     db = connections[DEFAULT_DB_ALIAS]
     outer = getattr(db, "kassa_all_or_nothing", False)
-    with transaction.atomic():
+    with transaction.atomic(), insert_batch.batch():
         db.kassa_all_or_nothing = True
         try:
             yield

@@ -21,11 +21,16 @@ from typing import Any
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 
+# The connection attribute naming the open config.insert_batch.InsertBatch, if any.
+BATCH_ATTRIBUTE = "kassa_insert_batch"
+
 
 def execute(sql: str, params: list[Any] | tuple[Any, ...]) -> list[tuple]:
     """Run one statement on the default connection (inside the caller's transaction, if any)
     and return its rows ([] when it returns none)."""
     db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a thread-local lookup
+    if (batch := getattr(db, BATCH_ATTRIBUTE, None)) is not None and batch.pending:
+        batch.flush()  # rows deferred before this statement go first
     db.close_if_health_check_failed()
     db.ensure_connection()
     started = time.monotonic()
@@ -64,12 +69,23 @@ def _insert_statement(model: type[models.Model], skip_conflicts: bool) -> tuple[
     return fields, sql
 
 
-def insert(obj: models.Model, *, skip_conflicts: bool = False) -> bool:
+def insert(obj: models.Model, *, skip_conflicts: bool = False, defer: bool = False) -> bool:
     """INSERT `obj` (setting its pk when the database assigns it). With skip_conflicts, a
-    row that would break a unique constraint is not written and False is returned."""
+    row that would break a unique constraint is not written and False is returned.
+
+    defer: inside config.insert_batch.batch(), the row may wait and go with the next
+    statement (its database-assigned pk is set then); elsewhere it is written at once."""
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor != "postgresql":
         return _insert_with_orm(obj, skip_conflicts)
+    if (batch := getattr(db, BATCH_ATTRIBUTE, None)) is not None:
+        return batch.insert(obj, skip_conflicts=skip_conflicts, defer=defer)
+    return insert_now(obj, skip_conflicts=skip_conflicts)
+
+
+def insert_now(obj: models.Model, *, skip_conflicts: bool = False) -> bool:
+    """insert() as its own prepared statement, on PostgreSQL."""
+    db = connections[DEFAULT_DB_ALIAS]
     fields, sql = _insert_statement(type(obj), skip_conflicts)
     rows = execute(sql, [field.get_db_prep_save(field.pre_save(obj, True), db) for field in fields])
     if not rows:

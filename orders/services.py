@@ -40,7 +40,7 @@ def order_event_write(*, order: Order, type: str, actor: Actor, data: dict | Non
                       from_status: str = "", to_status: str = "") -> OrderEvent:
     event = OrderEvent(order=order, type=type, from_status=from_status, to_status=to_status,
                        data={**actor.describe(), **(data or {})}, **actor.event_fields())
-    statements.insert(event)
+    statements.insert(event, defer=True)  # nothing reads an event's id back in its transaction
     return event
 
 
@@ -55,11 +55,11 @@ def order_create(*, seller: Seller, currency: str, items: list[ItemSpec], actor:
     with atomic():
         order = Order(seller=seller, currency=currency.upper(), amount=total, reference=reference,
                       customer_email=customer_email, metadata=metadata or {}, partner_user_id=partner_user_id)
-        statements.insert(order)
+        statements.insert(order, defer=True)  # its id is ours (uuid4); in a batch it goes with the rest
         rows = [OrderItem(order=order, product=item.product, name=item.name, unit_amount=item.unit_amount,
                           quantity=item.quantity) for item in items]
         if len(rows) == 1:
-            statements.insert(rows[0])  # the common case, as one prepared statement
+            statements.insert(rows[0], defer=True)  # the common case, as one prepared statement
         else:
             OrderItem.objects.bulk_create(rows)
         order_event_write(order=order, type="order.created", actor=actor, to_status=order.status,

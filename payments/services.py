@@ -56,7 +56,7 @@ def payment_event_write(*, payment: Payment, type: str, actor: Actor, data: dict
                         from_status: str = "", to_status: str = "") -> PaymentEvent:
     event = PaymentEvent(payment=payment, type=type, from_status=from_status, to_status=to_status,
                          data={**actor.describe(), **(data or {})}, **actor.event_fields())
-    statements.insert(event)
+    statements.insert(event, defer=True)  # nothing reads an event's id back in its transaction
     return event
 
 
