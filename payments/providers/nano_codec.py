@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from decimal import Decimal
+from functools import lru_cache
 
 ALPHABET = "13456789abcdefghijkmnopqrstuwxyz"
 _VALUE = {char: index for index, char in enumerate(ALPHABET)}
@@ -125,7 +126,14 @@ def normalize_address(value: str) -> str:
     """
     if not isinstance(value, str):
         raise InvalidAddress(f"invalid Nano address: expected a string, not {type(value).__name__}")
-    return public_key_to_address(address_to_public_key(value.strip().lower()))
+    return _canonical(value.strip().lower())
+
+
+@lru_cache(maxsize=4096)
+def _canonical(address: str) -> str:
+    # Every Nano payment start checks the seller's payout address: two checksums each time.
+    # Pure, and an invalid address raises (lru_cache keeps no exceptions).
+    return public_key_to_address(address_to_public_key(address))
 
 
 def public_key_hex(address: str) -> str:
