@@ -15,6 +15,7 @@ they write the columns exactly as Model.save() would, minus the signals. `execut
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -25,9 +26,9 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 BATCH_ATTRIBUTE = "kassa_insert_batch"
 
 
-def execute(sql: str, params: list[Any] | tuple[Any, ...]) -> list[tuple]:
+def execute(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple]:
     """Run one statement on the default connection (inside the caller's transaction, if any)
-    and return its rows ([] when it returns none)."""
+    and return its rows ([] when it returns none). Params: positional for %s, a mapping for %(name)s."""
     db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a thread-local lookup
     if (batch := getattr(db, BATCH_ATTRIBUTE, None)) is not None and batch.pending:
         batch.flush()  # rows deferred before this statement go first
