@@ -59,7 +59,7 @@ def order_create(*, seller: Seller, currency: str, items: list[ItemSpec], actor:
         rows = [OrderItem(order=order, product=item.product, name=item.name, unit_amount=item.unit_amount,
                           quantity=item.quantity) for item in items]
         if len(rows) == 1:
-            statements.insert(rows[0], defer=True)  # the common case, as one prepared statement
+            statements.insert(rows[0], defer=True)  # the common case: one prepared insert, or part of a batch
         else:
             OrderItem.objects.bulk_create(rows)
         order_event_write(order=order, type="order.created", actor=actor, to_status=order.status,
