@@ -67,7 +67,7 @@ def _json_ready(value):
 
 
 def _row(obj: models.Model, db) -> dict:
-    fields, _sql = statements._insert_statement(type(obj), False)
+    fields = statements.insert_fields(type(obj))
     return {field.column: _json_ready(field.get_db_prep_save(field.pre_save(obj, True), db)) for field in fields}
 
 
@@ -78,7 +78,7 @@ def _statement(shape: tuple[tuple[type[models.Model], bool], ...]) -> str:
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     inserts, keys = [], []
     for index, (model, skip_conflicts) in enumerate(shape):
-        fields, _sql = statements._insert_statement(model, skip_conflicts)
+        fields = statements.insert_fields(model)
         table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
         columns = ", ".join(quote(field.column) for field in fields)
         # Identifiers come from model metadata; every value is inside the one bound parameter.

@@ -70,6 +70,11 @@ def _insert_statement(model: type[models.Model], skip_conflicts: bool) -> tuple[
     return fields, sql
 
 
+def insert_fields(model: type[models.Model]) -> list:
+    """The fields an INSERT writes, in order: every concrete field but a database-assigned pk."""
+    return _insert_statement(model, False)[0]
+
+
 def insert(obj: models.Model, *, skip_conflicts: bool = False, defer: bool = False) -> bool:
     """INSERT `obj` (setting its pk when the database assigns it). With skip_conflicts, a
     row that would break a unique constraint is not written and False is returned.
