@@ -1,9 +1,19 @@
-"""bench/api.py's baseline: a DRF view that returns a constant, mounted at
-/api/v1/bench/bare/ only when BENCH_BARE_VIEW=1 (config/urls_api.py). It goes through
-the same middleware, DRF dispatch and JSON renderer, but no auth, throttle or database."""
+"""bench/api.py's baselines, mounted under /api/v1/bench/ only when BENCH_BARE_VIEW=1
+(config/urls_api.py).
+
+- `BareApi` returns a constant: the same middleware, DRF dispatch and JSON renderer as
+  the API, but no auth, throttle or database. The target ratio is against this.
+- `FloorApi` is the cheapest request a real endpoint can be: the API's own key
+  authentication (one prepared read) and per-key throttle (one Redis round trip), the
+  parsed body, and one transaction holding one statement. What an endpoint costs beyond
+  this is its work; the floor shows how much room a target leaves for it.
+"""
+from django.db import transaction
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from config import statements
 
 
 class BareApi(APIView):
@@ -12,4 +22,14 @@ class BareApi(APIView):
     throttle_classes: list = []
 
     def post(self, request):
+        return Response({"ok": True}, status=201)
+
+
+class FloorApi(APIView):
+    """Default authentication, permission and throttle classes (settings.REST_FRAMEWORK)."""
+
+    def post(self, request):
+        request.data  # noqa: B018 - parse the body as a real endpoint must
+        with transaction.atomic():
+            statements.execute("SELECT 1", [])
         return Response({"ok": True}, status=201)

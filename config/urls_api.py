@@ -24,7 +24,8 @@ urlpatterns = [
 ]
 
 if os.environ.get("BENCH_BARE_VIEW") == "1":
-    # bench/api.py's baseline: the same stack (auth, throttle, JSON) returning a constant.
-    from bench.bare_view import BareApi
+    # bench/api.py's baselines: a constant, and the cheapest authenticated, throttled request.
+    from bench.bare_view import BareApi, FloorApi
 
     urlpatterns.append(path("bench/bare/", BareApi.as_view(), name="api-bench-bare"))
+    urlpatterns.append(path("bench/floor/", FloorApi.as_view(), name="api-bench-floor"))
