@@ -48,6 +48,7 @@ from payments.providers.nano_codec import (
     normalize_address,
     public_key_to_address,
 )
+from payments.sandbox.nano_ws import ConfirmationFeed
 from payments.sandbox.server import Request, Response, Route, SandboxContext
 
 logger = logging.getLogger("payments.sandbox.nano")
@@ -205,6 +206,8 @@ class NanoLedger:
         self.lock = threading.RLock()
         self.path = path
         self.fault = Fault()
+        # Called with the blocks each change confirms (the websocket feed, nano_ws.py); not on replay.
+        self.on_confirmed: list[Callable[[list[Block]], None]] = []
         self._file: IO[str] | None = None
         self._clear()
         with self.lock:
@@ -247,6 +250,17 @@ class NanoLedger:
             return
         self._file.write("".join(json.dumps(rec, separators=(",", ":")) + "\n" for rec in records))
         self._file.flush()  # to the OS on every mutating action: a killed process keeps its blocks
+
+    def _commit(self, blocks: list[Block]) -> None:
+        """Persist new blocks and announce the confirmed ones (even after an error part-way:
+        the blocks made before it exist)."""
+        self._write(block.to_record() for block in blocks)
+        self._announce([block for block in blocks if block.confirmed])
+
+    def _announce(self, blocks: list[Block]) -> None:
+        if blocks:
+            for listener in self.on_confirmed:
+                listener(blocks)
 
     def _replay(self, path: Path) -> None:
         with path.open(encoding="utf-8") as handle:
@@ -344,7 +358,7 @@ class NanoLedger:
             try:
                 return self._send(source, destination, amount, auto_receive, confirmed, int(time.time()), out)
             finally:
-                self._write(block.to_record() for block in out)
+                self._commit(out)
 
     def bulk_send(
         self, sends: list[tuple[str, str, int]], *, auto_receive: bool = False, confirmed: bool = True
@@ -358,7 +372,7 @@ class NanoLedger:
                 for source, destination, amount in sends:
                     sent.append(self._send(source, destination, amount, auto_receive, confirmed, now, out)[0])
             finally:
-                self._write(block.to_record() for block in out)
+                self._commit(out)
             return sent
 
     def receive_all(self, account: str) -> list[Block]:
@@ -368,7 +382,7 @@ class NanoLedger:
                 self._new_block(account, "receive", self.blocks[h].amount, h, self.blocks[h].confirmed, now)
                 for h in list(self.receivable.get(account, {}))
             ]
-            self._write(block.to_record() for block in out)
+            self._commit(out)
             return out
 
     def confirm(self, block_hash: str | None = None) -> list[str]:
@@ -388,6 +402,7 @@ class NanoLedger:
                     stack.append(block.link)
             if done:
                 self._write([{"t": "confirm", "hashes": done}])
+                self._announce([self.blocks[h] for h in reversed(done)])  # dependencies first
             return done
 
     # queries used by several actions -------------------------------------------------
@@ -853,6 +868,12 @@ def routes(ctx: SandboxContext) -> list[Route]:
     ledger = NanoLedger(ctx.state_dir / LEDGER_FILE)
     ctx.services["nano"] = ledger
     ctx.on_close(ledger.close)
+    if (address := ctx.options.get("nano_ws")) is not None:
+        feed = ConfirmationFeed()
+        feed.start(*address)
+        ledger.on_confirmed.append(feed.publish)
+        ctx.services["nano_ws"] = feed
+        ctx.on_close(feed.stop)  # closers run last-first: the feed stops before the ledger closes
     return [
         Route("POST", RPC_PATH, functools.partial(handle_rpc, ledger)),
         Route("GET", RPC_PATH, functools.partial(handle_info, ledger)),

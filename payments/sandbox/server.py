@@ -170,12 +170,15 @@ class SandboxContext:
     ``base_url`` is filled in once the server is bound (read it at request time,
     e.g. to build hosted-checkout or callback URLs). ``services`` lets one sandbox
     module expose an object to another (``ctx.services["nano"]`` is the Nano
-    ledger). ``on_close`` registers a flush/cleanup to run at shutdown.
+    ledger). ``on_close`` registers a flush/cleanup to run at shutdown. ``options`` are
+    the process's settings for modules (``"nano_ws": (host, port)`` starts the Nano
+    node's websocket).
     """
 
     state_dir: Path
     base_url: str = ""
     services: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def on_close(self, fn: Callable[[], None]) -> None:
@@ -243,11 +246,12 @@ def build_app(
     state_dir: str | Path,
     modules: Iterable[str] | None = None,
     extra_routes: Iterable[Route] = (),
+    options: Mapping[str, Any] | None = None,
 ) -> SandboxApp:
     """Create the state dir, import each handler module and register its routes."""
     path = Path(state_dir)
     path.mkdir(parents=True, exist_ok=True)
-    app = SandboxApp(SandboxContext(state_dir=path))
+    app = SandboxApp(SandboxContext(state_dir=path, options=dict(options or {})))
     for name in HANDLER_MODULES if modules is None else modules:
         module = importlib.import_module(name)
         app.register(module.routes(app.ctx))
@@ -339,13 +343,14 @@ def start_in_thread(
     modules: Iterable[str] | None = None,
     extra_routes: Iterable[Route] = (),
     log_requests: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[SandboxHTTPServer, threading.Thread, str]:
     """For tests: serve in a daemon thread on a free port. Call ``server.stop()`` after.
 
     Without ``state_dir`` a fresh temporary directory is used.
     """
     path = Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="kassa-sandbox-"))
-    app = build_app(path, modules=modules, extra_routes=extra_routes)
+    app = build_app(path, modules=modules, extra_routes=extra_routes, options=options)
     server = SandboxHTTPServer((host, port), app, log_requests=log_requests)
     # A short poll interval makes stop() quick (shutdown waits for one poll).
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="kassa-sandbox", daemon=True)
@@ -360,14 +365,19 @@ def serve(
     *,
     modules: Iterable[str] | None = None,
     quiet: bool = False,
+    nano_ws_port: int | None = None,
 ) -> None:
-    """Serve until Ctrl-C or SIGTERM (honcho stops processes with SIGTERM)."""
-    app = build_app(state_dir, modules=modules)
+    """Serve until Ctrl-C or SIGTERM (honcho stops processes with SIGTERM). With
+    ``nano_ws_port`` the Nano node's websocket listens there too (payments.sandbox.nano_ws)."""
+    app = build_app(state_dir, modules=modules,
+                    options={"nano_ws": (host, nano_ws_port)} if nano_ws_port is not None else None)
     server = SandboxHTTPServer((host, port), app, log_requests=not quiet)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     prefixes = ", ".join(sorted({route.prefix for route in app.routes}))
     print(f"Kassa sandbox on {server.base_url} (state in {app.ctx.state_dir}; routes: {prefixes})", flush=True)
+    if (feed := app.ctx.services.get("nano_ws")) is not None:
+        print(f"Nano node websocket on {feed.url}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -387,9 +397,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("SANDBOX_PORT", DEFAULT_PORT)))
     parser.add_argument("--state-dir", default=os.environ.get("SANDBOX_STATE_DIR", str(DEFAULT_STATE_DIR)))
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    add_nano_ws_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve(args.host, args.port, args.state_dir, quiet=args.quiet)
+    ws_port = nano_ws_port(args.port, args.nano_ws_port, args.no_nano_ws)
+    serve(args.host, args.port, args.state_dir, quiet=args.quiet, nano_ws_port=ws_port)
+
+
+def add_nano_ws_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nano-ws-port", type=int, default=None,
+                        help="the Nano node's websocket port (default: --port + 2, e.g. 7078 as on a real node)")
+    parser.add_argument("--no-nano-ws", action="store_true", help="serve no Nano websocket")
+
+
+def nano_ws_port(port: int, requested: int | None, disabled: bool) -> int | None:
+    """The websocket port from the arguments above: None when off."""
+    if disabled:
+        return None
+    return requested if requested is not None else port + 2
 
 
 if __name__ == "__main__":  # python -m payments.sandbox.server

@@ -26,12 +26,14 @@ def free_port() -> int:
 
 
 def start_sandbox(state_dir, env=None) -> tuple[subprocess.Popen, str]:
-    """`manage.py sandbox serve` as a real process on a free port; returns it once /health answers."""
-    port = free_port()
+    """`manage.py sandbox serve` as a real process on a free port; returns it once /health answers.
+    Its Nano websocket is on another free port: `process.nano_ws_url`."""
+    port, ws_port = free_port(), free_port()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "sandbox", "serve", "--port", str(port), "--quiet",
-         "--state-dir", str(state_dir)],
+        [sys.executable, "manage.py", "sandbox", "serve", "--port", str(port), "--nano-ws-port", str(ws_port),
+         "--quiet", "--state-dir", str(state_dir)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process.nano_ws_url = f"ws://127.0.0.1:{ws_port}"
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -52,7 +54,7 @@ def sandbox_process(tmp_path_factory):
     # Point every provider at it for the session (tests' own `settings` overrides still win).
     from django.conf import settings as django_settings
 
-    urls = {"NANO_RPC_URL": f"{url}/nano", "RAZORPAY_API_URL": f"{url}/razorpay",
+    urls = {"NANO_RPC_URL": f"{url}/nano", "NANO_WS_URL": process.nano_ws_url, "RAZORPAY_API_URL": f"{url}/razorpay",
             "RAZORPAY_CHECKOUT_URL": f"{url}/razorpay/checkout", "COINPAY_API_URL": f"{url}/coinpay",
             "SANDBOX_URL": url}
     previous = {name: getattr(django_settings, name) for name in urls}

@@ -1,6 +1,7 @@
 """`sandbox serve` runs the sandbox providers; `sandbox pay` pays a payment through them.
 
     python manage.py sandbox serve [--port 7076] [--host 127.0.0.1] [--state-dir var/sandbox] [--quiet]
+                                   [--nano-ws-port 7078 | --no-nano-ws]
     python manage.py sandbox pay <payment-id> [--amount 1.5] [--late] [--auto-receive] [--tick]
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from payments.sandbox.server import DEFAULT_HOST, DEFAULT_PORT
+from payments.sandbox.server import DEFAULT_HOST, DEFAULT_PORT, add_nano_ws_arguments, nano_ws_port
 
 
 class Command(BaseCommand):
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         serve.add_argument("--port", type=int, default=DEFAULT_PORT)
         serve.add_argument("--state-dir", default=None, help="defaults to SANDBOX_STATE_DIR")
         serve.add_argument("--quiet", action="store_true", help="no per-request log lines")
+        add_nano_ws_arguments(serve)
         pay = sub.add_parser("pay", help="pay a payment as a shopper would")
         pay.add_argument("payment_id")
         pay.add_argument("--amount", help="XNO for nano (e.g. 1.25); default: exactly the amount due")
@@ -35,8 +37,9 @@ class Command(BaseCommand):
         if action == "serve":
             from payments.sandbox.server import serve
 
+            ws_port = nano_ws_port(options["port"], options["nano_ws_port"], options["no_nano_ws"])
             serve(options["host"], options["port"], options["state_dir"] or settings.SANDBOX_STATE_DIR,
-                  quiet=options["quiet"])
+                  quiet=options["quiet"], nano_ws_port=ws_port)
         else:
             self._pay(**options)
 
