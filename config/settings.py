@@ -4,6 +4,7 @@ Defaults give the embedded setup (`make run`): SQLite and a filesystem broker
 under var/, sandbox providers on 127.0.0.1:7076, console email.
 """
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -210,7 +211,11 @@ SANDBOX_MODE = env.bool("SANDBOX_MODE", default=DEBUG)
 SANDBOX_STATE_DIR = env.str("SANDBOX_STATE_DIR", default=str(VAR_DIR / "sandbox"))
 
 NANO_RPC_URL = env.str("NANO_RPC_URL", default=f"{SANDBOX_URL}/nano")
-NANO_WS_URL = env.str("NANO_WS_URL", default="")
+# The node's websocket (confirmations pushed as they happen; `manage.py nano_listen`).
+# A real node serves it on 7078 beside RPC on 7076; so does `sandbox serve` (--nano-ws-port).
+SANDBOX_NANO_WS_PORT = env.int("SANDBOX_NANO_WS_PORT", default=7078)
+NANO_WS_URL = env.str("NANO_WS_URL", default=f"ws://{urlsplit(SANDBOX_URL).hostname}:{SANDBOX_NANO_WS_PORT}")
+NANO_WS_REFRESH_SECONDS = env.float("NANO_WS_REFRESH_SECONDS", default=5.0)
 # Fixed rates for fiat-priced XNO payments: µXNO per major unit of fiat (sandbox source).
 NANO_RATE_SOURCE = env.str("NANO_RATE_SOURCE", default="fixed")
 NANO_FIXED_RATES = env.dict("NANO_FIXED_RATES", default={"USD": "1000000", "INR": "12000", "EUR": "1080000"})

@@ -11,11 +11,16 @@
 
 Safe to run twice at once: a cache lock usually keeps the second one out, and
 correctness never depends on it (receipts are unique by transaction hash).
+
+`check_addresses()` is the same tick for a few addresses, at once and without the lock:
+the websocket listener (payments/nano_listener.py) calls it when the node reports a
+confirmation touching one of them, so a beat tick in progress does not delay it.
 """
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 
 from django.core.cache import cache
 from django.db.models import Min
@@ -33,11 +38,20 @@ LOCK_SECONDS = 120     # longer than any sane tick; a crashed holder frees it by
 DB_CHUNK = 1000        # rows per IN (...) query
 
 
-def watched_accounts() -> list[WatchedAccount]:
-    """Addresses with reserved payments, their cursors and oldest reservation time."""
+def _reserved():
+    return Payment.objects.filter(method=CODE, amount_reserved=True).exclude(pay_to="")
+
+
+def watched_addresses() -> set[str]:
+    """The addresses that have reserved payments (what the websocket listener subscribes to)."""
+    return set(_reserved().values_list("pay_to", flat=True).distinct())
+
+
+def watched_accounts(only: Iterable[str] | None = None) -> list[WatchedAccount]:
+    """Addresses with reserved payments (all, or those of `only`), their cursors and oldest reservation time."""
+    reserved = _reserved() if only is None else _reserved().filter(pay_to__in=sorted(only))
     rows = list(
-        Payment.objects.filter(method=CODE, amount_reserved=True).exclude(pay_to="")
-        .values("pay_to").annotate(since=Min("created_at")).order_by("pay_to")
+        reserved.values("pay_to").annotate(since=Min("created_at")).order_by("pay_to")
     )
     cursors: dict[str, str] = {}
     for chunk in chunked([row["pay_to"] for row in rows], DB_CHUNK):
@@ -84,12 +98,17 @@ def tick(*, provider=None) -> dict:
         cache.delete(LOCK_KEY)
 
 
-def _tick(provider) -> dict:
+def check_addresses(addresses: Iterable[str], *, provider=None) -> dict:
+    """One tick for these addresses only (those without reserved payments are skipped)."""
+    return _tick(provider or get_provider(CODE), only=set(addresses))
+
+
+def _tick(provider, only: set[str] | None = None) -> dict:
     from payments.metrics import MONITOR_RPC_CALLS
     from payments.services import observation_apply
 
     started = time.perf_counter()
-    accounts = watched_accounts()
+    accounts = watched_accounts(only)
     if not accounts:
         return {"addresses": 0, "rpc_calls": 0, "observations": 0, "applied": 0}
     scan = provider.scan(accounts)  # ProviderError propagates: nothing was written yet

@@ -5,7 +5,7 @@ import pytest
 
 from payments.models import NanoCursor, Payment, Receipt
 from payments.monitor import monitor_tick
-from payments.monitor_nano import LOCK_KEY, tick, watched_accounts
+from payments.monitor_nano import LOCK_KEY, check_addresses, tick, watched_accounts, watched_addresses
 from payments.providers.base import Observation
 from payments.providers.errors import ProviderUnavailable
 from payments.providers.nano import ScanResult
@@ -151,3 +151,22 @@ def test_a_second_tick_at_the_same_time_stays_out():
     cache.add(LOCK_KEY, "1", 60)
     provider = FakeProvider()
     assert "skipped" in tick(provider=provider) and provider.asked == []
+
+
+def test_a_check_of_some_addresses_reads_only_those_and_does_not_wait_for_the_beat_lock():
+    from django.core.cache import cache
+
+    payment = PaymentFactory()
+    PaymentFactory()  # another address with a reserved payment: not asked about
+    cache.add(LOCK_KEY, "1", 60)  # a beat tick is running
+    provider = FakeProvider([paid(payment)])
+    summary = check_addresses({payment.pay_to, nano_address("no-payment-here")}, provider=provider)
+    assert [account.address for account in provider.asked[0]] == [payment.pay_to]
+    assert summary["applied"] == 1 and summary["addresses"] == 1
+    assert Payment.objects.get(pk=payment.pk).status == "completed"
+
+
+def test_watched_addresses_are_the_reserved_ones():
+    first, second = PaymentFactory(), PaymentFactory()
+    PaymentFactory(amount_reserved=False, pay_to=nano_address("released-2"))
+    assert watched_addresses() == {first.pay_to, second.pay_to}

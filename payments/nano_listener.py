@@ -1,0 +1,173 @@
+"""Follow the Nano node's websocket so that a payment completes about a second after its
+send is confirmed, not at the next beat tick.
+
+The websocket is a hint, never the source of truth: the node's docs say delivery is not
+guaranteed and a block may be reported more than once. So a confirmation touching a
+watched address only makes `monitor_nano.check_addresses` read that address over RPC at
+once, the same verified path the beat tick takes (and observation_apply is idempotent);
+the beat tick stays the safety net for anything missed while disconnected.
+
+Protocol (docs.nano.org/integration-guides/websockets): one "confirmation" subscription
+filtered to the addresses with reserved payments, kept current with "update"
+(accounts_add / accounts_del) every `refresh_seconds`; confirmations arriving within
+`batch_seconds` of each other are checked together.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from django.db import DatabaseError, close_old_connections
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.sync.client import ClientConnection, connect
+
+from payments.providers.errors import ProviderError
+from payments.providers.nano_codec import InvalidAddress, normalize_address
+
+log = logging.getLogger("kassa.nano.listener")
+
+TOPIC = "confirmation"
+SUBSCRIPTION_ID = "kassa-payments"
+MAX_BACKOFF_SECONDS = 30.0
+MAX_MESSAGE_BYTES = 1024 * 1024  # one confirmation is ~1 kB
+
+
+def parse(raw: str | bytes) -> dict:
+    """A websocket message as a dict ({} for anything that is not a JSON object)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_our_ack(data: dict) -> bool:
+    return data.get("ack") in ("subscribe", "update") and data.get("id") == SUBSCRIPTION_ID
+
+
+def touched_addresses(data: dict, watched: set[str]) -> set[str]:
+    """The watched addresses a confirmation involves: the block's account or its
+    link_as_account (a send's destination). Anything else, or a malformed one, gives none."""
+    try:
+        message = data["message"] if data.get("topic") == TOPIC else {}
+        candidates = (message.get("account"), (message.get("block") or {}).get("link_as_account"))
+    except (TypeError, KeyError, AttributeError):
+        return set()
+    touched = set()
+    for value in candidates:
+        try:
+            address = normalize_address(value)
+        except (InvalidAddress, TypeError):
+            continue
+        if address in watched:
+            touched.add(address)
+    return touched
+
+
+def _subscribe(addresses: Iterable[str]) -> str:
+    return json.dumps({"action": "subscribe", "topic": TOPIC, "ack": True, "id": SUBSCRIPTION_ID,
+                       "options": {"accounts": sorted(addresses)}})
+
+
+def _update(added: Iterable[str], removed: Iterable[str]) -> str:
+    return json.dumps({"action": "update", "topic": TOPIC, "ack": True, "id": SUBSCRIPTION_ID,
+                       "options": {"accounts_add": sorted(added), "accounts_del": sorted(removed)}})
+
+
+def _default_watched() -> set[str]:
+    from payments.monitor_nano import watched_addresses
+
+    try:
+        return watched_addresses()
+    finally:
+        close_old_connections()  # a long-lived process: no stale connection between reads
+
+
+def _default_check(addresses: set[str]) -> dict:
+    from payments.monitor_nano import check_addresses
+
+    try:
+        return check_addresses(addresses)
+    finally:
+        close_old_connections()
+
+
+class ConfirmationListener:
+    def __init__(self, url: str, *, refresh_seconds: float = 5.0, batch_seconds: float = 0.25,
+                 watched: Callable[[], set[str]] = _default_watched,
+                 check: Callable[[set[str]], dict] = _default_check) -> None:
+        self.url = url
+        self.refresh_seconds = refresh_seconds
+        self.batch_seconds = batch_seconds
+        self._watched = watched
+        self._check = check
+        self.subscribed = threading.Event()  # set once the node acknowledged the subscription
+        self.watching: frozenset[str] = frozenset()  # the filter the node last acknowledged
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow the node until `stop` is set, reconnecting with capped, jittered backoff."""
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                with connect(self.url, open_timeout=10, max_size=MAX_MESSAGE_BYTES, compression=None,
+                             proxy=None) as connection:  # a node is local or on a private network
+                    backoff = 1.0
+                    self._follow(connection, stop)
+            except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, DatabaseError) as exc:
+                log.warning("nano websocket unavailable, retrying", extra={"url": self.url, "error": repr(exc),
+                                                                            "retry_in": round(backoff, 1)})
+            finally:
+                self.subscribed.clear()
+                self.watching = frozenset()
+            stop.wait(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _follow(self, connection: ClientConnection, stop: threading.Event) -> None:
+        watched = self._watched()
+        connection.send(_subscribe(watched))
+        unacknowledged = collections.deque([frozenset(watched)])  # acks come back in order
+        log.info("nano websocket subscribing", extra={"url": self.url, "addresses": len(watched)})
+        refresh_at = time.monotonic() + self.refresh_seconds
+        due: set[str] = set()
+        due_at = 0.0
+        while not stop.is_set():
+            wake_at = min(refresh_at, due_at) if due else refresh_at
+            try:
+                raw = connection.recv(timeout=max(0.0, min(wake_at - time.monotonic(), 1.0)))
+            except TimeoutError:
+                raw = None
+            data = parse(raw) if raw is not None else {}
+            if is_our_ack(data) and unacknowledged:
+                self.watching = unacknowledged.popleft()
+                self.subscribed.set()
+            elif touched := touched_addresses(data, watched):
+                if not due:
+                    due_at = time.monotonic() + self.batch_seconds
+                due |= touched
+            now = time.monotonic()
+            if due and now >= due_at:
+                self._run_check(due)
+                due = set()
+            if now >= refresh_at:
+                current = self._watched()
+                if current != watched:
+                    connection.send(_update(current - watched, watched - current))
+                    unacknowledged.append(frozenset(current))
+                    watched = current
+                refresh_at = now + self.refresh_seconds
+
+    def _run_check(self, addresses: set[str]) -> None:
+        try:
+            summary = self._check(addresses)
+        except ProviderError as exc:  # the node's RPC is down: the beat tick retries later
+            log.warning("nano websocket check skipped", extra={"error": exc.__class__.__name__})
+            return
+        except Exception:  # one bad check must not end the listener; beat still covers these
+            log.exception("nano websocket check failed", extra={"addresses": sorted(addresses)})
+            return
+        log.info("nano websocket check", extra={"summary": summary})

@@ -1,0 +1,188 @@
+"""The Nano websocket listener against the sandbox node's real websocket, with the
+watched-address read and the check replaced by recorders (the database path is in
+tests/integration/test_nano_websocket.py)."""
+import queue
+import threading
+import time
+
+import pytest
+import requests
+
+from payments.nano_listener import ConfirmationListener, parse, touched_addresses
+from payments.providers.errors import ProviderUnavailable
+from payments.sandbox.nano_ws import ConfirmationFeed
+from payments.sandbox.server import start_in_thread
+from tests.factories import nano_address
+from tests.integration.conftest import free_port
+
+SHOP, LATER_SHOP, STRANGER = nano_address("l-shop"), nano_address("l-later"), nano_address("l-stranger")
+
+
+def confirmation(account: str, destination: str) -> dict:
+    return {"topic": "confirmation", "time": "1", "message": {
+        "account": account, "amount": "1", "hash": "AB" * 32, "confirmation_type": "active_quorum",
+        "block": {"type": "state", "subtype": "send", "account": account, "link_as_account": destination}}}
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (confirmation(STRANGER, SHOP), {SHOP}),                         # a shopper paying the shop
+    (confirmation(SHOP, STRANGER), {SHOP}),                         # the shop's own block
+    (confirmation(STRANGER, SHOP.replace("nano_", "xrb_")), {SHOP}),  # the old prefix
+    (confirmation(STRANGER, LATER_SHOP), set()),                    # not watched
+    ({**confirmation(STRANGER, SHOP), "topic": "votes"}, set()),
+    ({"topic": "confirmation", "message": "nonsense"}, set()),
+    ({"topic": "confirmation", "message": {"account": 7, "block": None}}, set()),
+    ({"ack": "subscribe", "id": "kassa-payments"}, set()),
+])
+def test_touched_addresses(data, expected):
+    assert touched_addresses(data, {SHOP}) == expected
+
+
+@pytest.mark.parametrize("raw", ["{broken", "[1, 2]", '"text"', b"\xff\xfe"])
+def test_anything_but_a_json_object_parses_to_nothing(raw):
+    assert parse(raw) == {}
+
+
+class Recorder:
+    def __init__(self, watched: set[str]):
+        self.watched = set(watched)
+        self.checks: queue.Queue[set[str]] = queue.Queue()
+        self.fail_next = None
+
+    def read_watched(self) -> set[str]:
+        return set(self.watched)
+
+    def check(self, addresses: set[str]) -> dict:
+        self.checks.put(set(addresses))
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        return {"applied": len(addresses)}
+
+    def next_check(self, timeout: float = 5.0) -> set[str]:
+        return self.checks.get(timeout=timeout)
+
+
+@pytest.fixture
+def node():
+    server, _thread, url = start_in_thread(options={"nano_ws": ("127.0.0.1", 0)})
+    yield url, server.app.ctx.services["nano_ws"]
+    server.stop()
+
+
+def follow(url: str, recorder: Recorder, **options):
+    listener = ConfirmationListener(url, watched=recorder.read_watched, check=recorder.check,
+                                    **{"refresh_seconds": 0.2, "batch_seconds": 0.05, **options})
+    stop = threading.Event()
+    thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
+    thread.start()
+    return listener, stop, thread
+
+
+@pytest.fixture
+def following(node):
+    """Start a listener against the node; stop it after the test."""
+    started = []
+
+    def start(recorder: Recorder, **options):
+        listener, stop, thread = follow(node[1].url, recorder, **options)
+        started.append((stop, thread))
+        assert listener.subscribed.wait(5), "the node never acknowledged the subscription"
+        return listener
+
+    yield start
+    for stop, thread in started:
+        stop.set()
+        thread.join(5)
+        assert not thread.is_alive()
+
+
+def pay(url: str, destination: str, amount: int = 1) -> str:
+    return requests.post(f"{url}/nano", json={"action": "send", "destination": destination, "amount": str(amount)},
+                         timeout=5).json()["block"]
+
+
+def test_a_confirmed_payment_to_a_watched_address_is_checked_at_once(node, following):
+    url, _feed = node
+    recorder = Recorder({SHOP})
+    following(recorder, refresh_seconds=60)
+    started = time.monotonic()
+    pay(url, SHOP)
+    assert recorder.next_check() == {SHOP}
+    assert time.monotonic() - started < 2
+
+
+def test_confirmations_close_together_are_checked_together(node, following):
+    url, _feed = node
+    recorder = Recorder({SHOP, LATER_SHOP})
+    following(recorder, refresh_seconds=60, batch_seconds=0.5)
+    pay(url, SHOP)
+    pay(url, LATER_SHOP)
+    assert recorder.next_check() == {SHOP, LATER_SHOP}
+
+
+def test_other_accounts_are_not_checked(node, following):
+    url, _feed = node
+    recorder = Recorder({SHOP})
+    following(recorder, refresh_seconds=60)
+    pay(url, STRANGER)
+    pay(url, SHOP)
+    assert recorder.next_check() == {SHOP}
+    assert recorder.checks.empty()
+
+
+def test_the_subscription_follows_the_watched_addresses(node, following):
+    url, feed = node
+    recorder = Recorder({SHOP})
+    following(recorder)
+    recorder.watched = {LATER_SHOP}  # a new payment elsewhere; SHOP's was settled
+    deadline = time.monotonic() + 5
+    while feed.subscriptions() != [{LATER_SHOP}] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert feed.subscriptions() == [{LATER_SHOP}]  # sent as an update (accounts_add / accounts_del)
+    pay(url, SHOP)
+    pay(url, LATER_SHOP)
+    assert recorder.next_check() == {LATER_SHOP}
+
+
+@pytest.mark.parametrize("error", [ProviderUnavailable("node down"), RuntimeError("bug")])
+def test_a_failed_check_does_not_stop_the_listener(node, following, error):
+    url, _feed = node
+    recorder = Recorder({SHOP})
+    recorder.fail_next = error
+    following(recorder, refresh_seconds=60)
+    pay(url, SHOP)
+    assert recorder.next_check() == {SHOP}
+    pay(url, SHOP)
+    assert recorder.next_check() == {SHOP}
+
+
+def test_it_keeps_retrying_until_the_node_is_up_then_subscribes():
+    port = free_port()
+    recorder = Recorder({SHOP})
+    listener, stop, thread = follow(f"ws://127.0.0.1:{port}", recorder)
+    try:
+        time.sleep(0.5)  # at least one refused attempt
+        assert not listener.subscribed.is_set()
+        feed = ConfirmationFeed()
+        feed.start("127.0.0.1", port)
+        try:
+            assert listener.subscribed.wait(10)
+            assert len(feed.subscriptions()) == 1
+        finally:
+            feed.stop()
+        # The node went away again: the listener notices and waits to reconnect.
+        deadline = time.monotonic() + 5
+        while listener.subscribed.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not listener.subscribed.is_set()
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_the_subscription_names_the_watched_addresses(node, following):
+    _url, feed = node
+    following(Recorder({SHOP, LATER_SHOP}), refresh_seconds=60)
+    assert feed.subscriptions() == [{SHOP, LATER_SHOP}]
