@@ -170,4 +170,4 @@ class ConfirmationListener:
         except Exception:  # one bad check must not end the listener; beat still covers these
             log.exception("nano websocket check failed", extra={"addresses": sorted(addresses)})
             return
-        log.info("nano websocket check", extra={"summary": summary})
+        log.debug("nano websocket check", extra={"summary": summary})  # the monitor logs its own tick line
