@@ -1,4 +1,5 @@
 """Settings, health and demo data."""
+import json
 import os
 import subprocess
 import sys
@@ -87,3 +88,17 @@ def test_seeded_api_key_authenticates(client, capsys):
 
     user, api_key = ApiKeyAuthentication().authenticate(Request(request))
     assert api_key.seller.slug in ("asha-prints", "nordic-knits")
+
+
+def test_the_filesystem_broker_keeps_every_folder_under_var():
+    """Without Redis, `make run`'s worker must not write kombu's folders into the checkout."""
+    code = ("from django.conf import settings; import json; "
+            "print(json.dumps([settings.VAR_DIR.as_posix(), settings.CELERY_BROKER_TRANSPORT_OPTIONS]))")
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    var_dir, options = json.loads(result.stdout.strip().splitlines()[-1])
+    folders = {name: value for name, value in options.items() if name.endswith("_folder") or "folder_" in name}
+    assert set(folders) >= {"data_folder_in", "data_folder_out", "control_folder", "processed_folder"}
+    assert all(Path(value).as_posix().startswith(var_dir) for value in folders.values())
