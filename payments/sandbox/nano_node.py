@@ -26,6 +26,9 @@ faucet send plus a receive on the source), so shopper chains look real.
 The ledger lives in memory under one lock and is persisted as an append-only
 JSON-lines log (``<state_dir>/nano.jsonl``): each mutating action appends its
 new blocks, reads never write, and a restart replays the log.
+
+With the ``nano_ws`` option (``sandbox serve`` sets it) the node also pushes
+confirmations over its websocket, as a real node does (nano_ws.py).
 """
 from __future__ import annotations
 
