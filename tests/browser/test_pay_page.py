@@ -9,7 +9,7 @@ import pytest
 
 from tests import factories
 from tests.conftest import ARTIFACTS
-from tests.integration.conftest import sandbox_process  # noqa: F401 - the sandbox node as a real process
+from tests.integration.conftest import nano_listener, sandbox_process  # noqa: F401 - the sandbox node as a real process
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -130,3 +130,25 @@ def test_simulate_button_pays_through_the_sandbox(browser, live_server, shop, sa
     page.wait_for_url(re.compile(r"/done/$"), timeout=15_000)
     assert page.get_by_role("heading", name="Payment received").is_visible()
     shot(page, "simulated-done-375")
+
+
+def test_a_wallet_payment_reaches_done_through_the_node_websocket(browser, live_server, shop, nano_listener,  # noqa: F811
+                                                                  settings):
+    """No simulate button and no beat tick: the shopper's wallet sends, the node's websocket
+    tells `nano_listen`, the monitor reads the address, and the page's status poll moves on."""
+    from payments.models import Payment
+    from payments.sandbox.simulate import simulate_payment
+    from tests.integration.conftest import wait_for
+
+    settings.SANDBOX_MODE = True
+    listener = nano_listener()
+    page = browser.new_page(viewport={"width": 375, "height": 900})
+    go_to_pay_page(page, live_server, shop)
+    payment = Payment.objects.get(order__seller=shop)
+    wait_for(lambda: payment.pay_to in listener.watching, timeout=10, message="the subscription update")
+
+    simulate_payment(payment)  # the wallet's send, as any wallet would make it
+
+    page.wait_for_url(re.compile(r"/done/$"), timeout=15_000)
+    assert page.get_by_role("heading", name="Payment received").is_visible()
+    assert Payment.objects.get(pk=payment.pk).status == "completed"

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -101,6 +102,29 @@ def gateway_sandbox(sandbox_process, live_server, settings):
     reset_providers()
     yield url
     reset_providers()
+
+
+@pytest.fixture
+def nano_listener(sandbox_process, settings):
+    """Start `nano_listen`'s listener on a thread, following the sandbox node's websocket
+    (fast refresh and batching); it is stopped after the test."""
+    from payments.nano_listener import ConfirmationListener
+
+    running = []
+
+    def start() -> ConfirmationListener:
+        listener = ConfirmationListener(settings.NANO_WS_URL, refresh_seconds=0.2, batch_seconds=0.05)
+        stop = threading.Event()
+        thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
+        thread.start()
+        running.append((stop, thread))
+        assert listener.subscribed.wait(10), "the sandbox node's websocket never acknowledged"
+        return listener
+
+    yield start
+    for stop, thread in running:
+        stop.set()
+        thread.join(10)
 
 
 def wait_for(predicate, timeout: float = 15.0, message: str = "condition"):

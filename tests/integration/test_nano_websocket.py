@@ -1,14 +1,11 @@
 """A Nano payment completes from the node's websocket, with no beat tick: the sandbox node
 as a real process (RPC and websocket), the listener on a thread of this process with its
 own database connection, reading addresses and applying facts through the real monitor."""
-import threading
-
 import pytest
 
 from orders.actors import Actor
 from payments.models import Payment, Receipt
 from payments.monitor import monitor_tick
-from payments.nano_listener import ConfirmationListener
 from payments.sandbox.simulate import simulate_payment
 from payments.services import payment_start
 from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory
@@ -27,25 +24,6 @@ def shop(sandbox_process, settings):
     return seller
 
 
-@pytest.fixture
-def listen(settings):
-    running = []
-
-    def start() -> ConfirmationListener:
-        listener = ConfirmationListener(settings.NANO_WS_URL, refresh_seconds=0.2, batch_seconds=0.05)
-        stop = threading.Event()
-        thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
-        thread.start()
-        running.append((stop, thread))
-        assert listener.subscribed.wait(10), "the sandbox node's websocket never acknowledged"
-        return listener
-
-    yield start
-    for stop, thread in running:
-        stop.set()
-        thread.join(10)
-
-
 def start_payment(shop) -> Payment:
     order = OrderFactory(seller=shop, amount=49900, currency="INR")
     return payment_start(order_id=order.pk, method="nano", actor=Actor.shopper())
@@ -55,9 +33,9 @@ def status(payment) -> str:
     return Payment.objects.get(pk=payment.pk).status
 
 
-def test_a_payment_completes_from_the_websocket_alone(shop, listen):
+def test_a_payment_completes_from_the_websocket_alone(shop, nano_listener):
     payment = start_payment(shop)
-    listener = listen()
+    listener = nano_listener()
     assert payment.pay_to in listener.watching
     sent = simulate_payment(payment)
     wait_for(lambda: status(payment) == "completed", timeout=10, message="the websocket-triggered check")
@@ -66,17 +44,17 @@ def test_a_payment_completes_from_the_websocket_alone(shop, listen):
     assert Payment.objects.get(pk=payment.pk).order.status == "paid"
 
 
-def test_an_address_that_starts_waiting_later_is_followed_too(shop, listen):
-    listener = listen()
+def test_an_address_that_starts_waiting_later_is_followed_too(shop, nano_listener):
+    listener = nano_listener()
     payment = start_payment(shop)
     wait_for(lambda: payment.pay_to in listener.watching, timeout=10, message="the subscription update")
     simulate_payment(payment)
     wait_for(lambda: status(payment) == "completed", timeout=10, message="the websocket-triggered check")
 
 
-def test_the_beat_tick_after_the_websocket_changes_nothing_more(shop, listen):
+def test_the_beat_tick_after_the_websocket_changes_nothing_more(shop, nano_listener):
     payment = start_payment(shop)
-    listen()
+    nano_listener()
     simulate_payment(payment)
     wait_for(lambda: status(payment) == "completed", timeout=10, message="the websocket-triggered check")
     assert monitor_tick(("nano",))["nano"]["applied"] == 0
