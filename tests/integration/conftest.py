@@ -4,6 +4,7 @@
 provider URL at it; `gateway_sandbox` also sets gateway credentials and points
 the sandbox's webhooks at pytest-django's live_server.
 """
+import contextlib
 import os
 import socket
 import subprocess
@@ -104,27 +105,38 @@ def gateway_sandbox(sandbox_process, live_server, settings):
     reset_providers()
 
 
+@contextlib.contextmanager
+def listeners_running():
+    """Yields run(listener, wait=True): runs a ConfirmationListener on a thread (by default
+    until the node acknowledged its subscription). All are stopped and joined on exit."""
+    running = []
+
+    def run(listener, wait: bool = True):
+        stop = threading.Event()
+        thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
+        thread.start()
+        running.append((stop, thread))
+        if wait:
+            assert listener.subscribed.wait(10), "the node's websocket never acknowledged the subscription"
+        return listener
+
+    try:
+        yield run
+    finally:
+        for stop, thread in running:
+            stop.set()
+            thread.join(10)
+    assert not any(thread.is_alive() for _stop, thread in running)
+
+
 @pytest.fixture
 def nano_listener(sandbox_process, settings):
     """Start `nano_listen`'s listener on a thread, following the sandbox node's websocket
     (fast refresh and batching); it is stopped after the test."""
     from payments.nano_listener import ConfirmationListener
 
-    running = []
-
-    def start() -> ConfirmationListener:
-        listener = ConfirmationListener(settings.NANO_WS_URL, refresh_seconds=0.2, batch_seconds=0.05)
-        stop = threading.Event()
-        thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
-        thread.start()
-        running.append((stop, thread))
-        assert listener.subscribed.wait(10), "the sandbox node's websocket never acknowledged"
-        return listener
-
-    yield start
-    for stop, thread in running:
-        stop.set()
-        thread.join(10)
+    with listeners_running() as run:
+        yield lambda: run(ConfirmationListener(settings.NANO_WS_URL, refresh_seconds=0.2, batch_seconds=0.05))
 
 
 def wait_for(predicate, timeout: float = 15.0, message: str = "condition"):

@@ -2,7 +2,6 @@
 watched-address read and the check replaced by recorders (the database path is in
 tests/integration/test_nano_websocket.py)."""
 import queue
-import threading
 import time
 
 import pytest
@@ -13,7 +12,7 @@ from payments.providers.errors import ProviderUnavailable
 from payments.sandbox.nano_ws import ConfirmationFeed
 from payments.sandbox.server import start_in_thread
 from tests.factories import nano_address
-from tests.integration.conftest import free_port
+from tests.integration.conftest import free_port, listeners_running
 
 SHOP, LATER_SHOP, STRANGER = nano_address("l-shop"), nano_address("l-later"), nano_address("l-stranger")
 
@@ -70,31 +69,16 @@ def node():
     server.stop()
 
 
-def follow(url: str, recorder: Recorder, **options):
-    listener = ConfirmationListener(url, watched=recorder.read_watched, check=recorder.check,
-                                    **{"refresh_seconds": 0.2, "batch_seconds": 0.05, **options})
-    stop = threading.Event()
-    thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
-    thread.start()
-    return listener, stop, thread
+def listener_for(url: str, recorder: Recorder, **options) -> ConfirmationListener:
+    return ConfirmationListener(url, watched=recorder.read_watched, check=recorder.check,
+                                **{"refresh_seconds": 0.2, "batch_seconds": 0.05, **options})
 
 
 @pytest.fixture
 def following(node):
     """Start a listener against the node; stop it after the test."""
-    started = []
-
-    def start(recorder: Recorder, **options):
-        listener, stop, thread = follow(node[1].url, recorder, **options)
-        started.append((stop, thread))
-        assert listener.subscribed.wait(5), "the node never acknowledged the subscription"
-        return listener
-
-    yield start
-    for stop, thread in started:
-        stop.set()
-        thread.join(5)
-        assert not thread.is_alive()
+    with listeners_running() as run:
+        yield lambda recorder, **options: run(listener_for(node[1].url, recorder, **options))
 
 
 def pay(url: str, destination: str, amount: int = 1) -> str:
@@ -159,9 +143,8 @@ def test_a_failed_check_does_not_stop_the_listener(node, following, error):
 
 def test_it_keeps_retrying_until_the_node_is_up_then_subscribes():
     port = free_port()
-    recorder = Recorder({SHOP})
-    listener, stop, thread = follow(f"ws://127.0.0.1:{port}", recorder)
-    try:
+    with listeners_running() as run:
+        listener = run(listener_for(f"ws://127.0.0.1:{port}", Recorder({SHOP})), wait=False)
         time.sleep(0.5)  # at least one refused attempt
         assert not listener.subscribed.is_set()
         feed = ConfirmationFeed()
@@ -176,10 +159,6 @@ def test_it_keeps_retrying_until_the_node_is_up_then_subscribes():
         while listener.subscribed.is_set() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not listener.subscribed.is_set()
-    finally:
-        stop.set()
-        thread.join(5)
-    assert not thread.is_alive()
 
 
 def test_the_subscription_names_the_watched_addresses(node, following):
