@@ -55,3 +55,12 @@ BEAT_SCHEDULE = {
     },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
+
+# Beat's ticks travel on their own queue, served by their own worker (Procfile `ticks`), so a backlog
+# of webhook deliveries or webhook processing on the default queue can never hold a monitor tick back.
+# Daily batch jobs and the rollups may run for minutes; they stay on the default queue so a tick never
+# waits behind them either.
+TICKS_QUEUE = "ticks"
+BATCH_JOBS = {"payments.tasks.settle", "sellers.tasks.refresh_dashboard_rollups"}
+app.conf.task_routes = {entry["task"]: {"queue": TICKS_QUEUE}
+                        for entry in BEAT_SCHEDULE.values() if entry["task"] not in BATCH_JOBS}
