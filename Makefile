@@ -4,13 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 SANDBOX_PORT ?= 7076
-# honcho gives every Procfile line its own $PORT, so the processes read these instead.
+# Every Procfile line reads these (honcho and supervisord set their own $PORT).
 export WEB_PORT := $(PORT)
 export SANDBOX_PORT
 export SITE_URL ?= http://127.0.0.1:$(PORT)
 export SANDBOX_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
 
-.PHONY: run test bench install install-dev lint migrate seed clean
+.PHONY: run test bench install install-dev lint migrate seed clean supervisor-conf
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,13 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
-run: seed
+# make run's processes are the Procfile's, kept alive by supervisord (a crashed one is restarted, the
+# rest keep serving); the config is rendered from the Procfile so that stays the one list.
+RUN_DIR ?= var/run
+supervisor-conf: install
+	$(BIN)/honcho export --template-dir deploy/dev --procfile Procfile --app kassa supervisord $(RUN_DIR) >/dev/null
+
+run: seed supervisor-conf
 	@echo ""
 	@echo "Kassa is starting:"
 	@echo "  dashboard   http://127.0.0.1:$(PORT)/dashboard/"
@@ -44,7 +50,7 @@ run: seed
 	@echo "  sandbox     $(SANDBOX_URL)/health  (partner demo: $(SANDBOX_URL)/partner/)"
 	@echo "Ctrl-C stops everything."
 	@echo ""
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/supervisord --configuration $(RUN_DIR)/kassa.conf
 
 # A file SQLite test DB (ignored when DATABASE_URL is set) lets live_server threads and the
 # sandbox process's webhooks share it, so the integration tests run on a laptop too.

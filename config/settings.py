@@ -3,6 +3,7 @@
 Defaults give the embedded setup (`make run`): SQLite and a filesystem broker
 under var/, sandbox providers on 127.0.0.1:7076, console email.
 """
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -10,7 +11,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
+VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")  # SQLite, broker, sandbox state: a test's own
 VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
