@@ -11,10 +11,16 @@ from django.views.decorators.cache import never_cache
 log = logging.getLogger("kassa.health")
 
 
+class HealthProblem(Exception):
+    """A failed check whose message is safe to publish (no hosts, no credentials)."""
+
+
 def _check(fn) -> dict:
     started = time.perf_counter()
     try:
         detail = fn()
+    except HealthProblem as exc:
+        return {"ok": False, "error": exc.__class__.__name__, "reason": str(exc)}
     except Exception as exc:  # a health check reports failures, it never raises
         return {"ok": False, "error": exc.__class__.__name__}
     return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1), **(detail or {})}
@@ -41,9 +47,22 @@ def _broker() -> dict:
         return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else "custom"}
 
 
+def _static() -> dict:
+    """With the manifest storage (DEBUG=false) every page's {% static %} needs collectstatic's manifest:
+    without it each HTML page is a 500, so the web process is not healthy."""
+    from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
+
+    if not isinstance(staticfiles_storage, ManifestFilesMixin):
+        return {"storage": "finders"}
+    if not staticfiles_storage.hashed_files:  # what this process loaded when its storage was built
+        raise HealthProblem("no static files manifest: run `manage.py collectstatic`, then restart the web process")
+    return {"storage": "manifest", "files": len(staticfiles_storage.hashed_files)}
+
+
 @never_cache
 def healthz(request):
-    checks = {"database": _check(_database), "cache": _check(_cache), "broker": _check(_broker)}
+    checks = {"database": _check(_database), "cache": _check(_cache), "broker": _check(_broker),
+              "static": _check(_static)}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
 

@@ -182,3 +182,42 @@ def test_the_filesystem_broker_keeps_every_folder_under_var():
     folders = {name: value for name, value in options.items() if name.endswith("_folder") or "folder_" in name}
     assert set(folders) >= {"data_folder_in", "data_folder_out", "control_folder", "processed_folder"}
     assert all(Path(value).as_posix().startswith(var_dir) for value in folders.values())
+
+
+# --- production static files: a missing collectstatic shows in /healthz, not as 500s on every page ---
+
+MANIFEST_STORAGE = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
+
+
+@pytest.mark.django_db
+def test_healthz_reports_missing_collectstatic(client, settings, tmp_path):
+    settings.STORAGES, settings.STATIC_ROOT = MANIFEST_STORAGE, tmp_path  # DEBUG=false, no collectstatic
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    static = response.json()["static"]
+    assert static["ok"] is False and "collectstatic" in static["reason"]
+
+
+@pytest.mark.django_db
+def test_healthz_static_ok_after_collectstatic(client, settings, tmp_path):
+    (tmp_path / "staticfiles.json").write_text(json.dumps(
+        {"paths": {"css/kassa.css": "css/kassa.0123456789ab.css"}, "version": "1.1", "hash": "0123456789ab"}))
+    settings.STORAGES, settings.STATIC_ROOT = MANIFEST_STORAGE, tmp_path
+    assert client.get("/healthz").json()["static"]["ok"] is True
+
+
+def test_check_deploy_warns_about_a_missing_manifest(settings, tmp_path):
+    from config.checks import static_manifest_present
+
+    settings.STORAGES, settings.STATIC_ROOT = MANIFEST_STORAGE, tmp_path
+    assert [warning.id for warning in static_manifest_present(None)] == ["kassa.W002"]
+    (tmp_path / "staticfiles.json").write_text(json.dumps({"paths": {}, "version": "1.1", "hash": ""}))
+    assert static_manifest_present(None) == []
+
+
+@pytest.mark.django_db
+def test_healthz_answers_plain_http_behind_the_ssl_redirect(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/accounts/login/").status_code == 301  # everything else is redirected to https
+    assert client.get("/healthz").status_code in (200, 503)
