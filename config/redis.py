@@ -9,10 +9,21 @@ every thread. After a fork the child builds its own; the parent's sockets stay t
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 
+import redis.exceptions
 from django.conf import settings
+
+log = logging.getLogger("kassa.redis")
+
+# What an unreachable or stalled Redis raises, through this client or Django's Redis cache.
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# After a failure, callers that can do without Redis skip it for this long (no timeout per request,
+# one warning per outage window); also the Retry-After of a 503 that Redis caused.
+OUTAGE_SECONDS = 5
 
 # A healthy Redis answers in about a millisecond; these bound a stall, not a normal call. One retry
 # covers a connection the server dropped while idle (and a cold worker's first connect).
@@ -23,6 +34,7 @@ IDLE_PING_SECONDS = 30  # a connection idle this long is pinged before use (a re
 _lock = threading.Lock()
 _client = None
 _pid = 0
+_down_until = 0.0
 
 
 def redis_client():
@@ -51,10 +63,24 @@ def _build():
         return _client
 
 
+def redis_skipped() -> bool:
+    """True while a recent failure says Redis is down: a caller with a fallback uses it at once."""
+    return time.monotonic() < _down_until
+
+
+def redis_failed(use: str, exc: BaseException) -> None:
+    """Record a failure of `use` (logged once per outage window) and skip Redis for a while."""
+    global _down_until
+    if not redis_skipped():
+        log.warning("redis unavailable", extra={"use": use, "error": exc.__class__.__name__,
+                                                "skip_seconds": OUTAGE_SECONDS})
+    _down_until = time.monotonic() + OUTAGE_SECONDS
+
+
 def _forget_after_fork() -> None:
     # The parent may have forked while another thread held the lock; the child starts clean.
-    global _lock, _client, _pid
-    _lock, _client, _pid = threading.Lock(), None, 0
+    global _lock, _client, _pid, _down_until
+    _lock, _client, _pid, _down_until = threading.Lock(), None, 0, 0.0
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)

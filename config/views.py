@@ -67,6 +67,21 @@ def healthz(request):
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
 
 
+def server_error(request):
+    """Django's 500 view, except that an unreachable Redis (raised in a middleware, where no view's
+    handler saw it) is a 503 with Retry-After: the request can simply be retried."""
+    import sys
+
+    from django.views.defaults import server_error as default_server_error
+
+    from config.outage import is_outage, outage_response
+
+    exc = sys.exc_info()[1]  # Django calls this while handling the exception
+    if is_outage(exc):
+        return outage_response(request, exc, use="middleware")
+    return default_server_error(request)
+
+
 @never_cache
 def metrics(request):
     """Prometheus metrics for staff, or for scrapers on loopback / METRICS_ALLOWED_IPS."""
