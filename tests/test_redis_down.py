@@ -142,3 +142,77 @@ def test_redis_failing_inside_a_middleware_is_503_not_500(shop, dead_redis, sett
     assert page["Retry-After"] == api["Retry-After"] == "5"
     assert "Try again in a moment" in page.content.decode()
     assert api.json()["error"]["code"] == "service_unavailable"
+
+
+# --- a real server process with a dead REDIS_URL ------------------------------------------------
+
+def _database_url() -> str:
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+
+    db = django_settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.mark.integration
+def test_a_real_server_with_a_dead_redis_answers_every_path_without_500(transactional_db, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+    from django.conf import settings as django_settings
+
+    from tests.integration.conftest import _shares_database_across_threads
+
+    if not _shares_database_across_threads():
+        pytest.skip("needs PostgreSQL or a file SQLite test DB (SQLITE_TEST_NAME=var/test.sqlite3)")
+    seller = factories.SellerFactory(name="Print Shop", enabled_methods=["nano"])
+    factories.PayoutDestinationFactory(seller=seller)
+    product = factories.ProductFactory(seller=seller)
+    payment = factories.PaymentFactory(order=factories.OrderFactory(seller=seller))
+    headers = {"Authorization": f"Bearer {api_key_create(seller=seller)[1]}"}
+    port, dead = free_port(), f"redis://127.0.0.1:{free_port()}/0"
+    env = {**os.environ, "REDIS_URL": dead, "DATABASE_URL": _database_url(), "VAR_DIR": str(tmp_path),
+           "NANO_RPC_URL": f"http://127.0.0.1:{free_port()}/nano", "DEBUG": "true", "SANDBOX_MODE": "true"}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+                               "--workers", "1", "--threads", "4", "--log-level", "warning"],
+                              cwd=Path(django_settings.BASE_DIR), env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                requests.get(f"{base}/healthz", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        shopper = requests.Session()
+        page = shopper.get(f"{base}/s/{seller.slug}/", timeout=10)
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        nonce = re.search(r'name="nonce" value="([^"]+)"', page.text).group(1)
+        buy = shopper.post(f"{base}/s/{seller.slug}/buy/", timeout=10, allow_redirects=False,
+                           data={"csrfmiddlewaretoken": csrf, "product": product.pk, "quantity": "1", "nonce": nonce},
+                           headers={"Referer": f"{base}/s/{seller.slug}/"})
+        paid = shopper.post(f"{base}/checkout/{payment.order.checkout_token}/verify/", timeout=10,
+                            allow_redirects=False, headers={"Referer": base},
+                            data={"csrfmiddlewaretoken": shopper.cookies.get("csrftoken", csrf), "method": "nano",
+                                  "reference": GOOD_HASH})
+        answers = {
+            "api list": requests.get(f"{base}/api/v1/orders/", headers=headers, timeout=10).status_code,
+            "api create": requests.post(f"{base}/api/v1/orders/", headers=headers, timeout=10, json={
+                "currency": "INR", "items": [{"name": "Print", "unit_amount": 49900, "quantity": 1}]}).status_code,
+            "storefront": page.status_code, "buy": buy.status_code, "i've paid": paid.status_code,
+            "api docs": requests.get(f"{base}/api/docs/", timeout=10).status_code,
+            "healthz": requests.get(f"{base}/healthz", timeout=10).status_code,
+        }
+    finally:
+        server.terminate()
+        server.wait(20)
+    assert answers == {"api list": 200, "api create": 201, "storefront": 200, "buy": 302,
+                       "i've paid": 503, "api docs": 200, "healthz": 503}, answers  # 503: the Nano node is down too
