@@ -9,6 +9,9 @@ export WEB_PORT := $(PORT)
 export SANDBOX_PORT
 export SITE_URL ?= http://127.0.0.1:$(PORT)
 export SANDBOX_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
+# The settings default to production (both off); make run and make test are the development setup.
+export DEBUG ?= true
+export SANDBOX_MODE ?= true
 
 .PHONY: run test bench install install-dev lint migrate seed clean supervisor-conf
 

@@ -202,7 +202,8 @@ def main() -> None:
 
     key = seed()
     load_before = list(os.getloadavg())
-    env = {"BENCH_BARE_VIEW": "1", "DEBUG": "false", "SECRET_KEY": "bench-only-secret", "SANDBOX_MODE": "true",
+    env = {"BENCH_BARE_VIEW": "1", "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+           "SANDBOX_MODE": "true",
            "SECURE_SSL_REDIRECT": "false", "API_THROTTLE_RATE": "1000000/min", "LOG_LEVEL": "WARNING",
            "DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ.get("REDIS_URL", "")}
     server = start_gunicorn(args.port, env, workers=args.workers, threads=args.threads)

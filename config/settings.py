@@ -17,15 +17,21 @@ VAR_DIR.mkdir(exist_ok=True)
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real deployments use the process env
 
-DEBUG = env.bool("DEBUG", default=True)
+# Fail closed: nothing set means production. `make run` and the tests set DEBUG=true explicitly.
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
+_KEY_HINT = "e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'"
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. With DEBUG=false Kassa refuses to start without it; "
-            "set SECRET_KEY in the environment (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+            f"SECRET_KEY is not set. With DEBUG=false Kassa refuses to start without it; set SECRET_KEY ({_KEY_HINT})."
         )
     SECRET_KEY = "insecure-dev-only-key-never-used-with-debug-off"
+# The same bar as Django's security.W009 (50 characters, 5 distinct), enforced rather than warned about.
+elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak: use at least 50 random characters ({_KEY_HINT})."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}").rstrip("/")
@@ -45,6 +51,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_prometheus",
     "axes",
+    "config.apps.KassaConfig",  # system checks (config/checks.py)
     "sellers",
     "orders",
     "payments",
@@ -58,6 +65,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
     "config.middleware.RequestLogMiddleware",
+    "config.outage.OutageMiddleware",  # Redis unreachable in a view: 503 + Retry-After, not 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,7 +130,9 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"] in ("django.db.backends.postgresql"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Bounded waits: a stalled or unreachable Redis costs a request at most about a second, never a hang.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kassa"}}
 
@@ -209,8 +219,9 @@ GATEWAY_POLL_CAP_PER_TICK = env.int("GATEWAY_POLL_CAP_PER_TICK", default=50)
 
 SANDBOX_PORT = env.int("SANDBOX_PORT", default=7076)
 SANDBOX_URL = env.str("SANDBOX_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}").rstrip("/")
-# The sandbox shows "Simulate payment" buttons; it is on while any provider points at it.
-SANDBOX_MODE = env.bool("SANDBOX_MODE", default=DEBUG)
+# Sandbox mode (its published credentials, "Simulate payment") only when asked for: `make run` and the tests
+# set SANDBOX_MODE=true; it never follows DEBUG.
+SANDBOX_MODE = env.bool("SANDBOX_MODE", default=False)
 SANDBOX_STATE_DIR = env.str("SANDBOX_STATE_DIR", default=str(VAR_DIR / "sandbox"))
 
 NANO_RPC_URL = env.str("NANO_RPC_URL", default=f"{SANDBOX_URL}/nano")
@@ -300,6 +311,8 @@ SPECTACULAR_SETTINGS = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Load balancers probe /healthz over plain HTTP; behind SECURE_SSL_REDIRECT a 301 would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; "
     "script-src 'self'; frame-ancestors 'none'; form-action 'self' " + SANDBOX_URL + "; base-uri 'self'"

@@ -23,3 +23,5 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", RedirectView.as_view(url="/dashboard/", permanent=False), name="home"),
 ]
+
+handler500 = "config.views.server_error"

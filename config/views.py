@@ -11,10 +11,16 @@ from django.views.decorators.cache import never_cache
 log = logging.getLogger("kassa.health")
 
 
+class HealthProblem(Exception):
+    """A failed check whose message is safe to publish (no hosts, no credentials)."""
+
+
 def _check(fn) -> dict:
     started = time.perf_counter()
     try:
         detail = fn()
+    except HealthProblem as exc:
+        return {"ok": False, "error": exc.__class__.__name__, "reason": str(exc)}
     except Exception as exc:  # a health check reports failures, it never raises
         return {"ok": False, "error": exc.__class__.__name__}
     return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1), **(detail or {})}
@@ -41,11 +47,39 @@ def _broker() -> dict:
         return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else "custom"}
 
 
+def _static() -> dict:
+    """With the manifest storage (DEBUG=false) every page's {% static %} needs collectstatic's manifest:
+    without it each HTML page is a 500, so the web process is not healthy."""
+    from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
+
+    if not isinstance(staticfiles_storage, ManifestFilesMixin):
+        return {"storage": "finders"}
+    if not staticfiles_storage.hashed_files:  # what this process loaded when its storage was built
+        raise HealthProblem("no static files manifest: run `manage.py collectstatic`, then restart the web process")
+    return {"storage": "manifest", "files": len(staticfiles_storage.hashed_files)}
+
+
 @never_cache
 def healthz(request):
-    checks = {"database": _check(_database), "cache": _check(_cache), "broker": _check(_broker)}
+    checks = {"database": _check(_database), "cache": _check(_cache), "broker": _check(_broker),
+              "static": _check(_static)}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+
+
+def server_error(request):
+    """Django's 500 view, except that an unreachable Redis (raised in a middleware, where no view's
+    handler saw it) is a 503 with Retry-After: the request can simply be retried."""
+    import sys
+
+    from django.views.defaults import server_error as default_server_error
+
+    from config.outage import is_outage, outage_response
+
+    exc = sys.exc_info()[1]  # Django calls this while handling the exception
+    if is_outage(exc):
+        return outage_response(request, exc, use="middleware")
+    return default_server_error(request)
 
 
 @never_cache

@@ -144,3 +144,15 @@ class OrderEvent(TimelineEvent):
 
     class Meta(TimelineEvent.Meta):
         pass
+
+
+class BuyNonce(models.Model):
+    """A storefront Buy form's one-time nonce, claimed in the database while the cache (Redis) is
+    unreachable, so a double submit still makes one order. Rows older than an hour are purged."""
+
+    key = models.CharField(max_length=64, primary_key=True)  # SHA-256 of the nonce, product and quantity
+    checkout_token = models.CharField(max_length=64, blank=True)  # "" while the first submit is in flight
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.key[:12]

@@ -20,6 +20,8 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 
+from config.redis import REDIS_ERRORS, redis_failed
+
 log = logging.getLogger("kassa.partner")
 
 API_KEY_HEADER = "x-api-key"
@@ -86,7 +88,11 @@ def cached_user_id(digest: str) -> str | None:
 
 def _fresh_entry(digest: str) -> dict | None:
     """The cached answer, if younger than the TTL by our own clock as well as the cache's."""
-    entry = cache.get(_cache_key(digest))
+    try:
+        entry = cache.get(_cache_key(digest))
+    except REDIS_ERRORS as exc:  # Redis down: as if nothing were cached (the shopper carries on as a guest)
+        redis_failed("partner verify cache", exc)
+        return None
     if not isinstance(entry, dict) or time.time() - entry.get("at", 0) > cache_seconds():
         return None
     return entry
@@ -116,7 +122,10 @@ class PartnerClient:
             return Verification(entry.get("id", ""), digest)
         user_id = self._ask_partner(token, digest)
         # Refusals are cached too, so a bad token cannot make us hammer the partner.
-        cache.set(_cache_key(digest), {"id": user_id, "at": time.time()}, cache_seconds())
+        try:
+            cache.set(_cache_key(digest), {"id": user_id, "at": time.time()}, cache_seconds())
+        except REDIS_ERRORS as exc:
+            redis_failed("partner verify cache", exc)
         return Verification(user_id, digest)
 
     def _ask_partner(self, token: str, digest: str) -> str:

@@ -22,7 +22,9 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.redis import REDIS_ERRORS, redis_failed
 from orders.actors import Actor
+from orders.buy_nonce import buy_nonce_bind, buy_nonce_claim, buy_nonce_release, buy_nonce_token
 from orders.forms import BuyForm, VerifyForm
 from orders.models import Order
 from orders.partner_session import partner_user_id_for
@@ -45,7 +47,6 @@ from sellers import money as money_lib
 
 log = logging.getLogger("kassa.shop")
 
-BUY_NONCE_TTL = 60 * 60          # a storefront left open for an hour still dedupes its Buy
 BUY_IN_FLIGHT_WAIT = 3.0         # seconds a double-click waits for the first click's order
 VERIFY_THROTTLE_SECONDS = 5      # "I've paid" costs provider calls: at most one check per 5 s
 
@@ -114,28 +115,28 @@ def buy(request, slug: str):
         )
     except OrderError as exc:
         if nonce_key:
-            cache.delete(nonce_key)
+            buy_nonce_release(key=nonce_key)
         return _render_storefront(request, seller, status=400, error=exc.user_message)
     if nonce_key:
-        cache.set(nonce_key, order.checkout_token, BUY_NONCE_TTL)
+        buy_nonce_bind(key=nonce_key, checkout_token=order.checkout_token)
     return redirect(_url("shop-checkout", order))
 
 
 def _order_for_nonce(key: str) -> Order | None:
     """The open order an earlier submit of this same form created, if any.
 
-    The first submit claims the key atomically (cache.add); a second one arriving
-    while the first is still creating the order waits briefly for its token. A
-    shared cache (Redis) makes this hold across processes; a lost race at worst
+    The first submit claims the key atomically; a second one arriving while the
+    first is still creating the order waits briefly for its token. A shared cache
+    (Redis, else the database) makes this hold across processes; a lost race at worst
     makes a second *order*, never a second payment (payment_start reuses).
     """
-    if not key or cache.add(key, "", BUY_NONCE_TTL):
+    if not key or buy_nonce_claim(key=key):
         return None
     deadline = time.monotonic() + BUY_IN_FLIGHT_WAIT
-    token = cache.get(key)
+    token = buy_nonce_token(key=key)
     while token == "" and time.monotonic() < deadline:
         time.sleep(0.05)
-        token = cache.get(key)
+        token = buy_nonce_token(key=key)
     if not token:
         return None
     # Back-button after paying: a finished order is not "the same purchase" any more.
@@ -300,7 +301,7 @@ def verify(request, token: str):
             return _render_pay(request, order, payment, status=400, verify_form=form)
         messages.error(request, form.errors["reference"][0])
         return redirect(_url("shop-done", order))
-    if not cache.add(f"shop:verify:{payment.pk}", 1, VERIFY_THROTTLE_SECONDS):
+    if not _verify_allowed(payment):
         messages.info(request, "We just checked. Give it a few seconds; this page updates by itself.")
         return redirect(_url("shop-pay", order, method=payment.method))
     try:
@@ -314,6 +315,16 @@ def verify(request, token: str):
         messages.error(request, user_message)
         return redirect(_url("shop-done", order))
     return _after_check(request, order, payment)
+
+
+def _verify_allowed(payment) -> bool:
+    """At most one provider check per payment per few seconds; without Redis every check may run
+    (the provider answers either way, and a shopper who paid is never told to wait for nothing)."""
+    try:
+        return cache.add(f"shop:verify:{payment.pk}", 1, VERIFY_THROTTLE_SECONDS)
+    except REDIS_ERRORS as exc:
+        redis_failed("verify throttle", exc)
+        return True
 
 
 def _after_check(request, order, payment):

@@ -187,7 +187,7 @@ class EndpointCreateApi(APIView):
             ref_name = "WebhookEndpointCreateInput"
 
         def validate_url(self, value):
-            validate_webhook_url(value)  # SSRF: public addresses only outside DEBUG/sandbox
+            validate_webhook_url(value)  # SSRF: public addresses only outside DEBUG
             return value
 
         def validate_events(self, value):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from config.redis import redis_client
+from config.redis import REDIS_ERRORS, redis_client, redis_failed, redis_skipped
 from sellers.selectors import api_key_lookup
 from sellers.services import API_KEY_PREFIX_LEN, hash_api_key
 
@@ -112,11 +112,20 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
 
 
 def window_counts(key: str, window: int, duration: int) -> tuple[int, int]:
-    """Count one hit in `window` and return (this window's hits, the previous window's)."""
+    """Count one hit in `window` and return (this window's hits, the previous window's).
+
+    Fails open: with Redis unreachable it counts nothing and returns (0, 0), with a logged warning,
+    so a Redis outage never refuses a request (nor costs a sale)."""
     current_key, previous_key = f"{key}:{window}", f"{key}:{window - 1}"
     if settings.REDIS_URL:  # one round trip on the process's own client
-        pipe = redis_client().pipeline(transaction=False)
-        current, _, previous = pipe.incr(current_key).expire(current_key, 2 * duration).get(previous_key).execute()
+        if redis_skipped():
+            return 0, 0
+        try:
+            pipe = redis_client().pipeline(transaction=False)
+            current, _, previous = pipe.incr(current_key).expire(current_key, 2 * duration).get(previous_key).execute()
+        except REDIS_ERRORS as exc:
+            redis_failed("throttle", exc)
+            return 0, 0
         return int(current), int(previous or 0)
     cache.add(current_key, 0, timeout=2 * duration)
     return cache.incr(current_key), cache.get(previous_key, 0)

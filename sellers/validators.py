@@ -40,7 +40,8 @@ def is_valid_payout_destination(method: str, value: str) -> bool:
 def validate_webhook_url(url: str) -> None:
     """Refuse webhook URLs that would make us call into our own network (SSRF).
 
-    Outside DEBUG and the sandbox, every address the host resolves to must be public:
+    Outside DEBUG, every address the host resolves to must be public (sandbox mode alone does not
+    lift this: a production host with SANDBOX_MODE=true still must not call into its own network):
     not loopback, private, link-local, reserved, multicast or unspecified. Checked when
     an endpoint is saved and again before each delivery (DNS can change).
     """
@@ -53,7 +54,7 @@ def validate_webhook_url(url: str) -> None:
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("Use an absolute http:// or https:// URL.")
-    if settings.DEBUG or settings.SANDBOX_MODE:
+    if settings.DEBUG:
         return
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),

@@ -2,6 +2,7 @@
 set they run on the real servers, and tests that need those servers skip otherwise."""
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,23 @@ def _isolated_cache():
 
     cache.clear()
     yield
+
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _resolve_reserved_names(host, *args, **kwargs):
+    if isinstance(host, str) and host.rstrip(".").endswith((".example", ".test")):
+        return _real_getaddrinfo("93.184.215.14", *args, **kwargs)  # a public address
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _reserved_names_resolve(monkeypatch):
+    """Webhook URLs in tests use the reserved *.example and *.test names, which resolve nowhere. The SSRF
+    guard resolves every host outside DEBUG (pytest-django runs with DEBUG off), so they resolve to a
+    public address here; loopback receivers set DEBUG for themselves."""
+    monkeypatch.setattr(socket, "getaddrinfo", _resolve_reserved_names)
 
 
 @pytest.fixture

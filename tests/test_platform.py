@@ -23,14 +23,94 @@ def test_debug_false_without_secret_key_refuses_to_start():
     assert "SECRET_KEY is not set" in result.stderr
 
 
+STRONG_KEY = "test-only-Kq3vX9mZ2rT8wLp5nB7cY4hJ6dF1sG0aQeRuIoPzXcVbNm"
+PROVIDER_SECRETS = {"RAZORPAY_KEY_ID": "rzp_live_x", "RAZORPAY_KEY_SECRET": "live-secret",
+                    "RAZORPAY_WEBHOOK_SECRET": "live-whsec", "COINPAY_USERNAME": "live",
+                    "COINPAY_PASSWORD": "live-password", "COINPAY_WEBHOOK_SECRET": "live-cp-secret"}
+
+
 def test_debug_false_with_secret_key_starts():
-    result = run_check({"DEBUG": "false", "SECRET_KEY": "x" * 50, "SANDBOX_MODE": "true"})
+    result = run_check({"DEBUG": "false", "SECRET_KEY": STRONG_KEY, "SANDBOX_MODE": "true"})
     assert result.returncode == 0, result.stderr
 
 
 def test_production_without_provider_secrets_refuses_to_start():
-    result = run_check({"DEBUG": "false", "SECRET_KEY": "x" * 50, "SANDBOX_MODE": "false"})
+    result = run_check({"DEBUG": "false", "SECRET_KEY": STRONG_KEY, "SANDBOX_MODE": "false"})
     assert result.returncode != 0 and "Missing provider secrets" in result.stderr
+
+
+# --- fail closed: nothing in the environment means production, never the sandbox -----------------
+
+SHOW_SETTINGS = ("from django.conf import settings as s; import json; print(json.dumps({n: getattr(s, n) for n in "
+                 "('DEBUG', 'SANDBOX_MODE', 'RAZORPAY_KEY_SECRET', 'RAZORPAY_WEBHOOK_SECRET', 'COINPAY_PASSWORD', "
+                 "'COINPAY_WEBHOOK_SECRET', 'PARTNER_API_KEY', 'PARTNER_VERIFY_URL')}))")
+
+
+def run_bare(env: dict, *args: str) -> subprocess.CompletedProcess:
+    """manage.py with nothing in its environment but `env` (no inherited DEBUG or SANDBOX_MODE)."""
+    return subprocess.run([sys.executable, "manage.py", *(args or ("shell", "-c", SHOW_SETTINGS))], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def shown_settings(result) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_an_empty_environment_refuses_to_start():
+    result = run_bare({})
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_an_empty_environment_with_a_key_refuses_the_sandbox_secrets():
+    result = run_bare({"SECRET_KEY": STRONG_KEY})
+    assert result.returncode != 0
+    assert "Missing provider secrets" in result.stderr
+
+
+def test_production_defaults_use_only_the_given_secrets():
+    shown = shown_settings(run_bare({"SECRET_KEY": STRONG_KEY, **PROVIDER_SECRETS}))
+    assert shown["DEBUG"] is False and shown["SANDBOX_MODE"] is False
+    assert shown["RAZORPAY_KEY_SECRET"] == "live-secret" and shown["COINPAY_PASSWORD"] == "live-password"
+    assert shown["PARTNER_API_KEY"] == "" and shown["PARTNER_VERIFY_URL"] == ""
+
+
+def test_debug_alone_does_not_switch_the_sandbox_on():
+    shown = shown_settings(run_bare({"DEBUG": "true"}))
+    assert shown["DEBUG"] is True and shown["SANDBOX_MODE"] is False
+    assert {shown[name] for name in ("RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET", "COINPAY_PASSWORD",
+                                     "COINPAY_WEBHOOK_SECRET", "PARTNER_API_KEY")} == {""}
+
+
+def test_sandbox_secrets_only_with_sandbox_mode():
+    shown = shown_settings(run_bare({"DEBUG": "true", "SANDBOX_MODE": "true"}))
+    assert shown["SANDBOX_MODE"] is True and shown["RAZORPAY_KEY_SECRET"] == "sandbox_key_secret"
+
+
+@pytest.mark.parametrize("weak", ["x" * 50, "ab" * 40, "Kq3vX9mZ2rT8wLp5nB7cY4hJ6dF1sG0aQeRuIoPzXcVbN"])
+def test_a_weak_secret_key_refuses_to_start_in_production(weak):
+    result = run_bare({"SECRET_KEY": weak, "SANDBOX_MODE": "true"})
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak" in result.stderr
+
+
+def test_check_deploy_warns_that_sandbox_mode_is_on():
+    env = {"SECRET_KEY": STRONG_KEY, "SANDBOX_MODE": "true"}
+    result = run_bare(env, "check", "--deploy")
+    assert "kassa.W001" in result.stderr + result.stdout
+    quiet = run_bare({"SECRET_KEY": STRONG_KEY, **PROVIDER_SECRETS}, "check", "--deploy")
+    assert "kassa.W001" not in quiet.stderr + quiet.stdout
+
+
+def test_sandbox_mode_without_debug_keeps_the_ssrf_guard(settings):
+    from django.core.exceptions import ValidationError
+
+    from sellers.validators import validate_webhook_url
+
+    settings.DEBUG, settings.SANDBOX_MODE = False, True
+    with pytest.raises(ValidationError):
+        validate_webhook_url("http://127.0.0.1:9000/hook")
 
 
 @pytest.mark.django_db
@@ -102,3 +182,42 @@ def test_the_filesystem_broker_keeps_every_folder_under_var():
     folders = {name: value for name, value in options.items() if name.endswith("_folder") or "folder_" in name}
     assert set(folders) >= {"data_folder_in", "data_folder_out", "control_folder", "processed_folder"}
     assert all(Path(value).as_posix().startswith(var_dir) for value in folders.values())
+
+
+# --- production static files: a missing collectstatic shows in /healthz, not as 500s on every page ---
+
+MANIFEST_STORAGE = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
+
+
+@pytest.mark.django_db
+def test_healthz_reports_missing_collectstatic(client, settings, tmp_path):
+    settings.STORAGES, settings.STATIC_ROOT = MANIFEST_STORAGE, tmp_path  # DEBUG=false, no collectstatic
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    static = response.json()["static"]
+    assert static["ok"] is False and "collectstatic" in static["reason"]
+
+
+@pytest.mark.django_db
+def test_healthz_static_ok_after_collectstatic(client, settings, tmp_path):
+    (tmp_path / "staticfiles.json").write_text(json.dumps(
+        {"paths": {"css/kassa.css": "css/kassa.0123456789ab.css"}, "version": "1.1", "hash": "0123456789ab"}))
+    settings.STORAGES, settings.STATIC_ROOT = MANIFEST_STORAGE, tmp_path
+    assert client.get("/healthz").json()["static"]["ok"] is True
+
+
+def test_check_deploy_warns_about_a_missing_manifest(settings, tmp_path):
+    from config.checks import static_manifest_present
+
+    settings.STORAGES, settings.STATIC_ROOT = MANIFEST_STORAGE, tmp_path
+    assert [warning.id for warning in static_manifest_present(None)] == ["kassa.W002"]
+    (tmp_path / "staticfiles.json").write_text(json.dumps({"paths": {}, "version": "1.1", "hash": ""}))
+    assert static_manifest_present(None) == []
+
+
+@pytest.mark.django_db
+def test_healthz_answers_plain_http_behind_the_ssl_redirect(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/accounts/login/").status_code == 301  # everything else is redirected to https
+    assert client.get("/healthz").status_code in (200, 503)

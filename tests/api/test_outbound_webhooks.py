@@ -62,7 +62,7 @@ class Receiver:
 
 @pytest.fixture
 def receiver(settings):
-    settings.SANDBOX_MODE = True  # the receiver is on loopback: allowed only in the sandbox
+    settings.DEBUG = True  # the receiver is on loopback: allowed only in DEBUG
     server = Receiver()
     yield server
     server.close()

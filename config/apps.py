@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class KassaConfig(AppConfig):
+    """The project package as an app, so its system checks are registered at startup."""
+
+    name = "config"
+    label = "kassa"
+
+    def ready(self):
+        from config import checks  # noqa: F401  registers the checks
