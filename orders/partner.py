@@ -20,6 +20,8 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 
+from config import json_input
+
 log = logging.getLogger("kassa.partner")
 
 API_KEY_HEADER = "x-api-key"
@@ -133,7 +135,7 @@ class PartnerClient:
             log.warning("partner verify error", extra={"token_sha": short, "status": response.status_code})
             raise PartnerUnavailable(f"partner verify answered {response.status_code}")
         try:
-            body = response.json()
+            body = json_input.loads(response.content)
         except ValueError:
             log.warning("partner verify bad json", extra={"token_sha": short, "status": response.status_code})
             raise PartnerUnavailable("partner verify answered something that is not JSON") from None

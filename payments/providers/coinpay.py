@@ -11,7 +11,6 @@ decimal strings in major units; here they become exact integers in minor units.
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
+from config import json_input
 from payments.providers.base import Observation, PaymentInstructions, RefundResult
 from payments.providers.errors import ProviderRejected, ProviderUnavailable, VerificationFailed
 from payments.providers.gateway_events import GatewayEvent, RefundUpdate, SettlementUpdate, SignedWebhooks, json_object
@@ -161,7 +161,7 @@ class CoinPayProvider(SignedWebhooks):
 
     def webhook_event_id(self, body: bytes, headers: Mapping[str, str]) -> str:
         try:
-            data = json.loads(body)
+            data = json_input.loads(body)
         except ValueError:
             data = None
         event_id = data.get("id") if isinstance(data, dict) else None

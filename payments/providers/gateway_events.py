@@ -5,11 +5,11 @@ Providers return one GatewayEvent; payments.webhooks dispatches on `type`.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from config import json_input
 from payments.providers.base import Observation
 
 
@@ -62,8 +62,8 @@ class SignedWebhooks:
 
 
 def json_object(body: bytes) -> dict:
-    """The body as a JSON object (ValueError for anything else)."""
-    data = json.loads(body)
+    """The body as a JSON object (ValueError for anything else, hostile nesting included)."""
+    data = json_input.loads(body)
     if not isinstance(data, dict):
         raise ValueError("webhook body is not a JSON object")
     return data

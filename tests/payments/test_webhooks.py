@@ -450,3 +450,25 @@ def test_nul_bytes_in_a_webhook_are_stored_as_evidence_not_a_500(client, path, b
     assert response.status_code == 400
     row = InboundWebhook.objects.get()
     assert row.status == "invalid" and "\x00" not in row.body and "\x00" not in row.event_id
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("provider", ["razorpay", "coinpay"])
+@pytest.mark.parametrize("signed", [False, True])
+def test_deeply_nested_json_is_a_400_and_the_row_is_kept(post, provider, signed):
+    """json recurses per level: 100k deep raised RecursionError (a 500) in the event-id reader,
+    before the row was stored, and in read_event. Now a 400, with the row kept like any bad body."""
+    response = post(DEEP, provider=provider, signature=None if signed else "00")
+    assert response.status_code == 400
+    row = InboundWebhook.objects.get()
+    assert row.status == ("failed" if signed else "invalid") and row.provider == provider
+
+
+def test_deeply_nested_json_in_a_stored_row_fails_processing_cleanly(post, payment):
+    row = InboundWebhook.objects.create(provider="coinpay", event_id="evt_deep", signature_valid=True,
+                                        body=(b'{"event":"transaction.completed","data":' + DEEP + b"}").decode())
+    assert inbound_webhook_process(webhook_id=row.pk) == "failed"
+    row.refresh_from_db()
+    assert "nested" in row.error
