@@ -42,6 +42,10 @@ BEAT_SCHEDULE = {
         "task": "sellers.tasks.purge_expired_idempotency_keys",
         "schedule": 3600.0,
     },
+    "purge-invalid-webhooks": {
+        "task": "payments.tasks.purge_invalid_webhooks",
+        "schedule": 3600.0,
+    },
     # Dashboard rollup: recent days often; a deep re-roll nightly catches late changes to older days.
     "refresh-dashboard-rollups": {
         "task": "sellers.tasks.refresh_dashboard_rollups",

@@ -172,6 +172,10 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 # Requests larger than this get 413 from BodySizeLimitMiddleware before any parsing.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# Webhooks whose signature does not verify: per client IP (the sliding-window counter of the API
+# throttle) and how long their rows are kept (hourly purge).
+INBOUND_INVALID_RATE = env.str("INBOUND_INVALID_RATE", default="60/min")
+INBOUND_INVALID_RETENTION_DAYS = env.int("INBOUND_INVALID_RETENTION_DAYS", default=30)
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"

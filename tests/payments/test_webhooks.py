@@ -472,3 +472,59 @@ def test_deeply_nested_json_in_a_stored_row_fails_processing_cleanly(post, payme
     assert inbound_webhook_process(webhook_id=row.pk) == "failed"
     row.refresh_from_db()
     assert "nested" in row.error
+
+
+def test_an_invalid_body_keeps_a_bounded_prefix_its_length_and_digest(client):
+    """Unauthenticated bodies cannot fill the disk: 1 MB with a bad signature stores 4 KB."""
+    import hashlib
+
+    body = b'{"event": "payment.captured", "pad": "' + b"x" * (1024 * 1024 - 100) + b'"}'
+    response = client.post("/webhooks/razorpay/", data=body, content_type="application/json",
+                           HTTP_X_RAZORPAY_SIGNATURE="00")
+    assert response.status_code == 400
+    row = InboundWebhook.objects.get()
+    assert row.status == "invalid" and row.body == body[:4096].decode()
+    assert (row.body_bytes, row.body_sha256) == (len(body), hashlib.sha256(body).hexdigest())
+
+
+def test_a_valid_body_is_kept_whole_with_its_length_and_digest(post, payment):
+    import hashlib
+
+    body = rzp_body("payment.captured", payment, "captured")
+    assert post(body).status_code == 200
+    row = InboundWebhook.objects.get()
+    assert (row.body, row.body_bytes, row.body_sha256) == (body.decode(), len(body), hashlib.sha256(body).hexdigest())
+
+
+def test_invalid_signatures_are_throttled_per_client_ip(client, post, payment, settings):
+    settings.INBOUND_INVALID_RATE = "3/min"
+    statuses = [client.post("/webhooks/coinpay/", data=b"{}", content_type="application/json",
+                            HTTP_X_SIGNATURE="00", REMOTE_ADDR="203.0.113.7").status_code for _ in range(5)]
+    assert statuses == [400, 400, 400, 429, 429]
+    assert InboundWebhook.objects.count() == 3  # refused ones are not stored
+    other = client.post("/webhooks/coinpay/", data=b"{}", content_type="application/json",
+                        HTTP_X_SIGNATURE="00", REMOTE_ADDR="203.0.113.8")
+    assert other.status_code == 400
+    # A correctly signed delivery from the throttled address still goes through.
+    assert post(rzp_body("payment.captured", payment, "captured")).status_code == 200
+
+
+def test_old_invalid_rows_are_purged_and_everything_else_kept(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from config.celery_app import BEAT_SCHEDULE
+    from payments.tasks import purge_invalid_webhooks
+
+    settings.INBOUND_INVALID_RETENTION_DAYS = 30
+    old = timezone.now() - timedelta(days=31)
+    kept = [InboundWebhook.objects.create(provider="razorpay", event_id="a", body="{}", status="invalid",
+                                          received_at=timezone.now() - timedelta(days=29)),
+            InboundWebhook.objects.create(provider="razorpay", event_id="b", body="{}", signature_valid=True,
+                                          status="processed", received_at=old)]
+    InboundWebhook.objects.create(provider="razorpay", event_id="c", body="{}", status="invalid", received_at=old)
+    assert purge_invalid_webhooks() == 1
+    assert sorted(InboundWebhook.objects.values_list("pk", flat=True)) == sorted(row.pk for row in kept)
+    assert any(entry["task"] == "payments.tasks.purge_invalid_webhooks" and entry["schedule"] == 3600.0
+               for entry in BEAT_SCHEDULE.values())
