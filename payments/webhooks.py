@@ -30,7 +30,7 @@ from config.api import error_body
 from config.redis import redis_client
 from orders.actors import Actor
 from payments.models import InboundWebhook, Payment, Refund
-from payments.providers.gateway_events import GatewayEvent
+from payments.providers.gateway_events import GatewayEvent, UnprocessableEvent, json_object
 from payments.providers.registry import get_provider
 from sellers.api_auth import rate_exceeded
 
@@ -116,6 +116,8 @@ def inbound_webhook_receive(provider: str, body: bytes, headers: Mapping[str, st
         return 400, error_body("signature_invalid", "The webhook signature did not verify.")
     try:
         event = gateway.read_event(body, headers)  # the one JSON parse of the request
+    except UnprocessableEvent as exc:
+        return _keep_unprocessable(provider, body, headers, evidence, str(exc))
     except (ValueError, UnicodeDecodeError):
         InboundWebhook.objects.create(provider=provider, event_id=f"malformed:{uuid.uuid4().hex}",
                                       headers=_kept(headers), body=_text(body), status=InboundWebhook.Status.FAILED,
@@ -132,6 +134,22 @@ def inbound_webhook_receive(provider: str, body: bytes, headers: Mapping[str, st
         return 200, {"received": True, "duplicate": True}
     transaction.on_commit(lambda: _enqueue_after_commit(webhook_id))
     return 200, {"received": True}
+
+
+def _keep_unprocessable(provider: str, body: bytes, headers: Mapping[str, str], evidence: dict,
+                        reason: str) -> tuple[int, dict]:
+    """A signed event we cannot apply: stored failed for staff with the reason, answered 200 so the
+    gateway does not resend it (a resend could not fare better); its event id still de-duplicates."""
+    gateway = get_provider(provider)
+    event_type = json_object(body).get("event")
+    webhook_id = _insert_unless_duplicate({
+        "provider": provider, "event_id": _storable(gateway.webhook_event_id(body, headers)),
+        "event_type": _storable(str(event_type or "")[:60]), "signature_valid": True, "headers": _kept(headers),
+        "body": _text(body), "received_at": timezone.now(), "status": InboundWebhook.Status.FAILED,
+        "error": f"unprocessable: {reason}"[:500], **evidence,
+    })
+    log.warning("webhook unprocessable", extra={"provider": provider, "webhook": webhook_id, "reason": reason})
+    return 200, {"received": True, "duplicate": webhook_id is None}
 
 
 @cache
@@ -393,6 +411,10 @@ def _process(webhook_id: int, *, runnable: tuple[str, ...]) -> str | None:
             row.attempts, row.processed_at, row.error = row.attempts + 1, timezone.now(), ""
             row.save(update_fields=["status", "attempts", "processed_at", "error"])
             return row.status
+    except UnprocessableEvent as exc:  # staff see the reason in the review queue; retrying cannot help
+        log.warning("webhook unprocessable", extra={"webhook": webhook_id, "reason": str(exc)})
+        _mark_failed(webhook_id, f"unprocessable: {exc}")
+        return InboundWebhook.Status.FAILED
     except RetryLater as exc:
         if _mark_failed(webhook_id, str(exc)) < MAX_PROCESS_ATTEMPTS:
             _retry_later(webhook_id)

@@ -11,6 +11,7 @@ from typing import Any
 
 from config import json_input
 from payments.providers.base import Observation
+from sellers.money import MAX_AMOUNT_MINOR
 
 
 @dataclass(frozen=True)
@@ -67,3 +68,22 @@ def json_object(body: bytes) -> dict:
     if not isinstance(data, dict):
         raise ValueError("webhook body is not a JSON object")
     return data
+
+
+class UnprocessableEvent(ValueError):
+    """A signed event whose content we cannot apply (an amount no column can hold): kept for staff
+    with this reason, never retried."""
+
+
+def gateway_amount(value: Any) -> int:
+    """A gateway amount in minor units, exactly: an int or a digit string within MAX_AMOUNT_MINOR.
+
+    int() would truncate 100.7 to 100, and 10**40 would only fail at the database.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnprocessableEvent(f"amount {value!r} is not a whole number of minor units")
+    if not 0 <= value <= MAX_AMOUNT_MINOR:
+        raise UnprocessableEvent(f"amount {value} is outside 0..{MAX_AMOUNT_MINOR}")
+    return value

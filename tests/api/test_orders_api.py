@@ -217,3 +217,11 @@ def test_deeply_nested_json_is_a_clear_400(api, body):
     response = api.post("/api/v1/orders/", data=body, content_type="application/json")
     assert response.status_code == 400
     assert "nested" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("item", [{"name": "A", "unit_amount": 10**40}, {"name": "A", "unit_amount": 10**12 + 1},
+                                  {"name": "A", "unit_amount": 10**12, "quantity": 2}])
+def test_amounts_past_the_limit_are_a_clear_400(api, order_body, item):
+    order_body["items"] = [item]
+    response = api.post("/api/v1/orders/", order_body, format="json")
+    assert response.status_code == 400 and "10000000000" in str(response.json()["error"]["fields"])

@@ -528,3 +528,30 @@ def test_old_invalid_rows_are_purged_and_everything_else_kept(settings):
     assert sorted(InboundWebhook.objects.values_list("pk", flat=True)) == sorted(row.pk for row in kept)
     assert any(entry["task"] == "payments.tasks.purge_invalid_webhooks" and entry["schedule"] == 3600.0
                for entry in BEAT_SCHEDULE.values())
+
+
+@pytest.mark.parametrize("amount", [10**40, 10**19, -5, 100.7, "12x"])
+def test_an_amount_no_column_can_hold_is_an_unprocessable_event_for_staff(post, payment, amount):
+    """A signed event with an absurd amount was a DataError deep in processing (or silently
+    truncated, for 100.7). Now the row fails with a clear reason, nothing changes, no retry."""
+    entity = {**rzp_entity(payment, "captured"), "amount": amount}
+    body = json.dumps({"entity": "event", "event": "payment.captured", "contains": ["payment"],
+                       "payload": {"payment": {"entity": entity}}}).encode()
+    assert post(body).status_code == 200  # signed and stored: the gateway must not resend it
+    row = InboundWebhook.objects.get()
+    assert row.status == "failed" and "amount" in row.error and "Error" not in row.error
+    payment.refresh_from_db()
+    assert payment.status == "pending" and not LedgerEntry.objects.exists()
+
+
+@pytest.mark.parametrize("amount", ["1" + "0" * 40, "1e40", "10000000000.001", "1.00000000000000000000000000001"])
+def test_a_coinpay_amount_out_of_range_or_rounded_is_unprocessable(post, amount):
+    payment = GatewayPaymentFactory(method="coinpay", provider_ref="tx_1")
+    body = json.dumps({"id": "evt_c1", "event": "transaction.completed", "data": {
+        "transactionId": "tx_1", "amount": amount, "currency": payment.currency, "status": "Completed",
+        "metadata": {"paymentId": str(payment.pk)}}}).encode()
+    assert post(body, provider="coinpay").status_code == 200
+    row = InboundWebhook.objects.get()
+    assert row.status == "failed" and row.error.startswith("unprocessable: ") and "amount" in row.error
+    payment.refresh_from_db()
+    assert payment.status == "pending"
