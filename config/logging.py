@@ -5,6 +5,8 @@ settings.LOGGING names these; config.celery_app applies the same LOGGING in Cele
 import logging
 import re
 
+from celery._state import get_current_task
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 # A checkout token is the shopper's only credential: a log line keeps its first 6 characters,
 # enough to correlate, useless to anyone reading the log.
@@ -30,3 +32,13 @@ class KeyValueFormatter(logging.Formatter):
             line = f"{line}\n{self.formatException(record.exc_info)}"
         # The whole line: paths also reach messages, reprs of requests and tracebacks.
         return redact(line)
+
+
+class TaskContextFilter(logging.Filter):
+    """Adds task=<name> task_id=<id> to every line written while a Celery task runs (worker and eager)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        task = get_current_task()
+        if task is not None and task.request.id:
+            record.task, record.task_id = task.name, task.request.id
+        return True

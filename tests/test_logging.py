@@ -1,9 +1,13 @@
 """One logging configuration: key=value lines from web and worker alike, and no checkout token
 in any of them. Both tests run real processes and read their real output."""
+import http.server
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -72,3 +76,64 @@ def test_redact(text, expected):
     from config.logging import redact
 
     assert redact(text) == expected
+
+
+class _GatewayStub(http.server.BaseHTTPRequestHandler):
+    """Answers every call like Razorpay's "payments of an order" with none."""
+
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        body = json.dumps({"entity": "collection", "count": 0, "items": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.seen.append(self.path)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_real_workers_provider_call_line_keeps_its_fields(tmp_path):
+    """Celery used to replace the root logger's handler with its own format, so the worker's
+    `provider call` line lost provider=… status=… ms=…. Now the worker logs like the web."""
+    from config.celery_app import app
+    from payments.tasks import monitor_pending_payments
+    from tests.factories import GatewayPaymentFactory
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and \
+            not settings.DATABASES["default"].get("TEST", {}).get("NAME"):
+        pytest.skip("the worker process needs a file database: SQLITE_TEST_NAME=var/test.sqlite3 or PostgreSQL")
+    stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _GatewayStub)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    GatewayPaymentFactory(provider_ref="order_Logged0000001")
+    queue = f"kassa-test-{uuid.uuid4().hex[:8]}"
+    env = _env(REDIS_URL=settings.REDIS_URL or "", VAR_DIR=str(settings.VAR_DIR),
+               RAZORPAY_API_URL=f"http://127.0.0.1:{stub.server_port}", GATEWAY_POLL_AFTER_MINUTES="0")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--pool", "solo",
+         "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    app.conf.task_always_eager = False
+    try:
+        monitor_pending_payments.apply_async(queue=queue)
+        deadline = time.monotonic() + 60
+        while not _GatewayStub.seen and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert _GatewayStub.seen, "the worker never called the gateway"
+        time.sleep(1)  # the log line follows the answer
+    finally:
+        app.conf.task_always_eager = True
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0].decode()
+        stub.shutdown()
+    lines = [line for line in output.splitlines() if "provider call" in line]
+    assert lines, output
+    fields = dict(part.split("=", 1) for part in lines[0].split() if "=" in part)
+    assert fields["provider"] == "razorpay" and fields["status"] == "200" and float(fields["ms"]) >= 0, lines[0]
+    assert fields["task"] == "payments.tasks.monitor_pending_payments" and fields["task_id"], lines[0]
+    assert lines[0].split()[2] == "INFO"  # the same "<date> <time> LEVEL logger message key=value" shape
