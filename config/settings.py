@@ -304,9 +304,10 @@ SPECTACULAR_SETTINGS = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# config.middleware adds the configured gateways' origins to form-action (the pay form posts there).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-    "script-src 'self'; frame-ancestors 'none'; form-action 'self' " + SANDBOX_URL + "; base-uri 'self'"
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
 )
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
