@@ -3,15 +3,26 @@
 django-celery-beat's DatabaseScheduler copies BEAT_SCHEDULE into the database
 on start, so staff can change intervals in the admin without a deploy.
 """
+import logging.config
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("kassa")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _django_logging(**kwargs) -> None:
+    """With a receiver for this signal Celery leaves logging alone (it would otherwise put its own
+    handler and format on the root logger), so worker and beat write the web's key=value lines."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
 
 # Every periodic task is idempotent and safe to run twice at once (DESIGN.md).
 BEAT_SCHEDULE = {
@@ -40,6 +51,10 @@ BEAT_SCHEDULE = {
     },
     "purge-idempotency-keys": {
         "task": "sellers.tasks.purge_expired_idempotency_keys",
+        "schedule": 3600.0,
+    },
+    "purge-invalid-webhooks": {
+        "task": "payments.tasks.purge_invalid_webhooks",
         "schedule": 3600.0,
     },
     # Dashboard rollup: recent days often; a deep re-roll nightly catches late changes to older days.

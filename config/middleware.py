@@ -1,6 +1,8 @@
 """Cross-cutting HTTP middleware: body size limit, security headers, request log."""
+import functools
 import logging
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -60,9 +62,35 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         # The admin and Swagger UI ship inline scripts; keep CSP strict for our own pages.
         if not request.path.startswith(("/admin/", "/api/docs")):
-            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+            response.headers.setdefault("Content-Security-Policy", content_security_policy())
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         return response
+
+
+def content_security_policy() -> str:
+    """settings.CONTENT_SECURITY_POLICY with form-action extended to where our pages post: Razorpay's
+    hosted checkout (RAZORPAY_CHECKOUT_URL), and the sandbox only while SANDBOX_MODE is on."""
+    return _with_form_targets(settings.CONTENT_SECURITY_POLICY, settings.RAZORPAY_CHECKOUT_URL,
+                              settings.SANDBOX_URL if settings.SANDBOX_MODE else "")
+
+
+@functools.lru_cache(maxsize=16)
+def _with_form_targets(policy: str, *urls: str) -> str:
+    origins = [origin for url in urls if (origin := _origin(url))]
+    directives = [part.strip() for part in policy.split(";") if part.strip()]
+    for index, directive in enumerate(directives):
+        if directive.split()[0] == "form-action":
+            present = directive.split()[1:]
+            directives[index] = " ".join([directive, *(o for o in dict.fromkeys(origins) if o not in present)])
+            break
+    else:
+        directives.append(" ".join(["form-action 'self'", *dict.fromkeys(origins)]))
+    return "; ".join(directives)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
 class RequestLogMiddleware:

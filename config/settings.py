@@ -182,6 +182,10 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 # Requests larger than this get 413 from BodySizeLimitMiddleware before any parsing.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# Webhooks whose signature does not verify: per client IP (the sliding-window counter of the API
+# throttle) and how long their rows are kept (hourly purge).
+INBOUND_INVALID_RATE = env.str("INBOUND_INVALID_RATE", default="60/min")
+INBOUND_INVALID_RETENTION_DAYS = env.int("INBOUND_INVALID_RETENTION_DAYS", default=30)
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
@@ -313,9 +317,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Load balancers probe /healthz over plain HTTP; behind SECURE_SSL_REDIRECT a 301 would read as "down".
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# config.middleware adds the configured gateways' origins to form-action (the pay form posts there).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-    "script-src 'self'; frame-ancestors 'none'; form-action 'self' " + SANDBOX_URL + "; base-uri 'self'"
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
 )
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -332,7 +337,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"kv": {"()": "config.logging.KeyValueFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
+    "filters": {"task": {"()": "config.logging.TaskContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv", "filters": ["task"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.server": {"level": "WARNING"},

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from config.redis import REDIS_ERRORS, redis_failed
+from config import json_input
 
 log = logging.getLogger("kassa.partner")
 
@@ -142,7 +143,7 @@ class PartnerClient:
             log.warning("partner verify error", extra={"token_sha": short, "status": response.status_code})
             raise PartnerUnavailable(f"partner verify answered {response.status_code}")
         try:
-            body = response.json()
+            body = json_input.loads(response.content)
         except ValueError:
             log.warning("partner verify bad json", extra={"token_sha": short, "status": response.status_code})
             raise PartnerUnavailable("partner verify answered something that is not JSON") from None

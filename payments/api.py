@@ -34,10 +34,10 @@ from payments.services import payment_refund, payment_start, payment_verify
 from sellers.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
 from sellers.idempotency import idempotent
 from sellers.models import ALL_METHODS
+from sellers.money import MAX_AMOUNT_MINOR as MAX_MINOR
 
 PAYMENT_ID = OpenApiParameter("payment_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 ORDER_ID = OpenApiParameter("order_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
-MAX_MINOR = 10**12  # far above any real order, far below BigInteger overflow
 
 PAYMENT_EXAMPLE = {
     "id": "5b0e8f3c-2f0a-4a8e-9d7c-1f2e3d4c5b6a", "object": "payment",

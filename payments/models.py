@@ -269,7 +269,11 @@ class InboundWebhook(models.Model):
     event_type = models.CharField(max_length=60, blank=True)
     signature_valid = models.BooleanField(default=False)
     headers = models.JSONField(default=dict)
+    # The body as received; for a bad signature only its first INVALID_BODY_PREFIX bytes (unauthenticated
+    # input must not fill the disk), with the whole body's length and SHA-256 as evidence.
     body = models.TextField()
+    body_bytes = models.PositiveIntegerField(default=0)
+    body_sha256 = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -60,3 +60,12 @@ def ping(marker: str) -> str:
 
     cache.set(f"ping:{marker}", "pong", 60)
     return marker
+
+
+@shared_task(ignore_result=True)
+def purge_invalid_webhooks() -> int:
+    from django.conf import settings
+
+    from payments.webhooks import inbound_webhooks_purge_invalid
+
+    return inbound_webhooks_purge_invalid(older_than_days=settings.INBOUND_INVALID_RETENTION_DAYS)

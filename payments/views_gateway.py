@@ -39,7 +39,8 @@ def webhook(request, provider: str):
     if body is None:
         return JsonResponse(error_body("payload_too_large", f"Body is larger than {settings.MAX_REQUEST_BODY_BYTES} "
                                                             "bytes."), status=413)
-    status, answer = inbound_webhook_receive(provider, body, kept_headers(request.META))
+    status, answer = inbound_webhook_receive(provider, body, kept_headers(request.META),
+                                             client_ip=request.META.get("REMOTE_ADDR", ""))
     return JsonResponse(answer, status=status)
 
 

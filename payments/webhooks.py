@@ -10,6 +10,7 @@ calls one service (observation_apply, refund_mark_*, settlement_mark).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -29,8 +30,9 @@ from config.api import error_body
 from config.redis import redis_client
 from orders.actors import Actor
 from payments.models import InboundWebhook, Payment, Refund
-from payments.providers.gateway_events import GatewayEvent
+from payments.providers.gateway_events import GatewayEvent, UnprocessableEvent, json_object
 from payments.providers.registry import get_provider
+from sellers.api_auth import rate_exceeded
 
 log = logging.getLogger("kassa.webhooks")
 
@@ -38,6 +40,8 @@ GATEWAYS = ("razorpay", "coinpay")
 # Kept for audit and for re-reading; never auth or cookie headers.
 KEPT_HEADERS = ("content-type", "user-agent", "x-razorpay-signature", "x-razorpay-event-id",
                 "x-signature", "x-event-id")
+# Bytes kept of a body whose signature did not verify (enough to see what was sent).
+INVALID_BODY_PREFIX = 4096
 MAX_PROCESS_ATTEMPTS = 5
 RETRY_COUNTDOWN_SECONDS = 30
 
@@ -62,6 +66,10 @@ def _kept(headers: Mapping[str, str]) -> dict:
     return {key.lower(): value for key, value in headers.items() if key.lower() in KEPT_HEADERS}
 
 
+def _text(body: bytes) -> str:
+    return _storable(body.decode("utf-8", "replace"))
+
+
 def _storable(value: str) -> str:
     """PostgreSQL text cannot hold NUL: keep the evidence with NUL shown as U+FFFD."""
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
@@ -79,12 +87,13 @@ def _received_counter(provider: str, valid: bool):
     return WEBHOOKS_RECEIVED.labels(provider, "yes" if valid else "no")
 
 
-def inbound_webhook_receive(provider: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict]:
+def inbound_webhook_receive(provider: str, body: bytes, headers: Mapping[str, str], *,
+                            client_ip: str = "") -> tuple[int, dict]:
     """Store, verify and queue one delivery. Returns (HTTP status, JSON body).
 
-    400 bad signature (stored as invalid) or malformed JSON, 413 too large,
-    200 accepted or duplicate. Must not run inside a transaction: the insert is
-    the durable record even if processing later fails.
+    400 bad signature (stored as invalid, body cut to a prefix) or malformed JSON, 413 too large,
+    429 too many bad signatures from client_ip (not stored), 200 accepted or duplicate.
+    Must not run inside a transaction: the insert is the durable record even if processing later fails.
     """
     if provider not in GATEWAYS:
         return 404, error_body("not_found", "Unknown provider.")
@@ -92,25 +101,32 @@ def inbound_webhook_receive(provider: str, body: bytes, headers: Mapping[str, st
         return 413, error_body("payload_too_large", f"Body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes.")
     gateway = get_provider(provider)
     valid = gateway.webhook_signature_valid(body, headers)
-    text = _storable(body.decode("utf-8", "replace"))
     _metric(provider, valid)
+    evidence = {"body_bytes": len(body), "body_sha256": hashlib.sha256(body).hexdigest()}
     if not valid:
+        if rate_exceeded("webhook_invalid", client_ip or "unknown", settings.INBOUND_INVALID_RATE) is not None:
+            log.warning("webhook throttled", extra={"provider": provider, "client_ip": client_ip})
+            return 429, error_body("throttled", "Too many webhooks with a bad signature from this address.")
         event_id = _storable(gateway.webhook_event_id(body, headers))
         InboundWebhook.objects.create(provider=provider, event_id=event_id, signature_valid=False,
-                                      headers=_kept(headers), body=text, status=InboundWebhook.Status.INVALID,
-                                      error="signature did not verify")
+                                      headers=_kept(headers), body=_text(body[:INVALID_BODY_PREFIX]),
+                                      status=InboundWebhook.Status.INVALID, error="signature did not verify",
+                                      **evidence)
         log.warning("webhook rejected", extra={"provider": provider, "event_id": event_id, "reason": "signature"})
         return 400, error_body("signature_invalid", "The webhook signature did not verify.")
     try:
         event = gateway.read_event(body, headers)  # the one JSON parse of the request
+    except UnprocessableEvent as exc:
+        return _keep_unprocessable(provider, body, headers, evidence, str(exc))
     except (ValueError, UnicodeDecodeError):
         InboundWebhook.objects.create(provider=provider, event_id=f"malformed:{uuid.uuid4().hex}",
-                                      headers=_kept(headers), body=text, status=InboundWebhook.Status.FAILED,
-                                      error="malformed JSON")
+                                      headers=_kept(headers), body=_text(body), status=InboundWebhook.Status.FAILED,
+                                      error="malformed JSON", **evidence)
         return 400, error_body("malformed_json", "The webhook body is not a JSON object.")
     webhook_id = _insert_unless_duplicate({
         "provider": provider, "event_id": _storable(event.event_id), "event_type": _storable(event.type[:60]),
-        "signature_valid": True, "headers": _kept(headers), "body": text, "received_at": timezone.now(),
+        "signature_valid": True, "headers": _kept(headers), "body": _text(body), "received_at": timezone.now(),
+        **evidence,
     })
     if webhook_id is None:
         if log.isEnabledFor(logging.INFO):
@@ -118,6 +134,22 @@ def inbound_webhook_receive(provider: str, body: bytes, headers: Mapping[str, st
         return 200, {"received": True, "duplicate": True}
     transaction.on_commit(lambda: _enqueue_after_commit(webhook_id))
     return 200, {"received": True}
+
+
+def _keep_unprocessable(provider: str, body: bytes, headers: Mapping[str, str], evidence: dict,
+                        reason: str) -> tuple[int, dict]:
+    """A signed event we cannot apply: stored failed for staff with the reason, answered 200 so the
+    gateway does not resend it (a resend could not fare better); its event id still de-duplicates."""
+    gateway = get_provider(provider)
+    event_type = json_object(body).get("event")
+    webhook_id = _insert_unless_duplicate({
+        "provider": provider, "event_id": _storable(gateway.webhook_event_id(body, headers)),
+        "event_type": _storable(str(event_type or "")[:60]), "signature_valid": True, "headers": _kept(headers),
+        "body": _text(body), "received_at": timezone.now(), "status": InboundWebhook.Status.FAILED,
+        "error": f"unprocessable: {reason}"[:500], **evidence,
+    })
+    log.warning("webhook unprocessable", extra={"provider": provider, "webhook": webhook_id, "reason": reason})
+    return 200, {"received": True, "duplicate": webhook_id is None}
 
 
 @cache
@@ -379,6 +411,10 @@ def _process(webhook_id: int, *, runnable: tuple[str, ...]) -> str | None:
             row.attempts, row.processed_at, row.error = row.attempts + 1, timezone.now(), ""
             row.save(update_fields=["status", "attempts", "processed_at", "error"])
             return row.status
+    except UnprocessableEvent as exc:  # staff see the reason in the review queue; retrying cannot help
+        log.warning("webhook unprocessable", extra={"webhook": webhook_id, "reason": str(exc)})
+        _mark_failed(webhook_id, f"unprocessable: {exc}")
+        return InboundWebhook.Status.FAILED
     except RetryLater as exc:
         if _mark_failed(webhook_id, str(exc)) < MAX_PROCESS_ATTEMPTS:
             _retry_later(webhook_id)
@@ -406,6 +442,13 @@ def inbound_webhooks_requeue_stale(*, provider: str, older_than_seconds: int = 6
     for webhook_id in ids:
         _enqueue(webhook_id)
     return len(ids)
+
+
+def inbound_webhooks_purge_invalid(*, older_than_days: int) -> int:
+    """Delete rows whose signature did not verify, received more than older_than_days ago."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = InboundWebhook.objects.filter(signature_valid=False, received_at__lt=cutoff).delete()
+    return deleted
 
 
 def _retry_later(webhook_id: int) -> None:

@@ -6,6 +6,7 @@ in constant time. A revoked key gets 401.
 from __future__ import annotations
 
 import hmac
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -94,21 +95,31 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        now = self.timer()
-        window, into = divmod(now, self.duration)
-        current, previous = window_counts(key, int(window), self.duration)
-        weight = 1 - into / self.duration
-        if previous * weight + current <= self.num_requests:
-            return True
-        if current > self.num_requests or not previous:
-            self.wait_seconds = self.duration - into  # only the next window helps
-        else:  # until the previous window's weight has decayed enough
-            needed = 1 - (self.num_requests - current) / previous
-            self.wait_seconds = max(0.0, (needed - into / self.duration) * self.duration)
-        return False
+        self.wait_seconds = sliding_window_hit(key, self.num_requests, self.duration, self.timer())
+        return self.wait_seconds is None
 
     def wait(self):
         return getattr(self, "wait_seconds", None)
+
+
+def sliding_window_hit(key: str, limit: int, duration: int, now: float) -> float | None:
+    """Count one hit for `key`: None while within `limit` per `duration` seconds, else the seconds
+    to wait. The previous window's count is weighted by how much of it still overlaps."""
+    window, into = divmod(now, duration)
+    current, previous = window_counts(key, int(window), duration)
+    weight = 1 - into / duration
+    if previous * weight + current <= limit:
+        return None
+    if current > limit or not previous:
+        return duration - into  # only the next window helps
+    needed = 1 - (limit - current) / previous  # until the previous window's weight has decayed enough
+    return max(0.0, (needed - into / duration) * duration)
+
+
+def rate_exceeded(scope: str, ident: str, rate: str) -> float | None:
+    """One hit against `rate` ("60/min", DRF's format) for (scope, ident): seconds to wait, or None."""
+    limit, duration = throttling.SimpleRateThrottle.parse_rate(None, rate)
+    return sliding_window_hit(f"throttle_{scope}_{ident}", limit, duration, time.time())
 
 
 def window_counts(key: str, window: int, duration: int) -> tuple[int, int]:

@@ -34,6 +34,9 @@ RAW_DECIMALS = 30
 # [0-9], not \d: \d also matches non-ASCII digits such as "١٢".
 _AMOUNT_RE = re.compile(r"(?P<int>[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)?(?:\.(?P<frac>[0-9]+))?")
 _MAX_INPUT_LENGTH = 64  # longer input is a typo or an attack, never a price
+# The largest amount (an order, a price, a refund) we accept, in minor units: far above any real
+# order, far below the PositiveBigIntegerField columns' 2**63 - 1, so totals and sums never overflow.
+MAX_AMOUNT_MINOR = 10**12
 
 
 def _code(currency: str) -> str:
@@ -112,7 +115,10 @@ def parse_major(text: str, currency: str) -> int:
             raise ValueError(f"{code} amounts are whole numbers; remove the decimal places.")
         raise ValueError(f"{code} amounts have at most {exponent} decimal places.")
     whole = int((match["int"] or "0").replace(",", ""))
-    return whole * 10**exponent + int(frac.ljust(exponent, "0") or "0")
+    amount = whole * 10**exponent + int(frac.ljust(exponent, "0") or "0")
+    if amount > MAX_AMOUNT_MINOR:
+        raise ValueError(f"The amount must be at most {format_minor(MAX_AMOUNT_MINOR, code)}.")
+    return amount
 
 
 def format_raw_xno(raw: int | str) -> str:

@@ -11,18 +11,26 @@ decimal strings in major units; here they become exact integers in minor units.
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from django.conf import settings
 
+from config import json_input
 from payments.providers.base import Observation, PaymentInstructions, RefundResult
 from payments.providers.errors import ProviderRejected, ProviderUnavailable, VerificationFailed
-from payments.providers.gateway_events import GatewayEvent, RefundUpdate, SettlementUpdate, SignedWebhooks, json_object
+from payments.providers.gateway_events import (
+    GatewayEvent,
+    RefundUpdate,
+    SettlementUpdate,
+    SignedWebhooks,
+    UnprocessableEvent,
+    gateway_amount,
+    json_object,
+)
 from payments.providers.http import ClientsByUrl, JsonHttpClient, header_value
 from payments.providers.signatures import body_digest, hmac_matches
 from sellers.money import currency_exponent, format_major
@@ -32,14 +40,19 @@ COMPLETED, FAILED = "completed", "failed"
 
 
 def to_minor(amount: Any, currency: str) -> int:
-    """"499.00" → 49900 exactly; raises ValueError on fractions below the minor unit."""
+    """"499.00" → 49900 exactly; raises UnprocessableEvent (a ValueError) on garbage, fractions below
+    the minor unit, or an amount past MAX_AMOUNT_MINOR."""
+    text = str(amount)
     try:
-        value = Decimal(str(amount)) * (10 ** currency_exponent(currency))
+        if len(text) > 64:
+            raise ValueError("too long")
+        with localcontext(prec=200):  # exact for 64 characters: the default 28 digits would round
+            value = Decimal(text).scaleb(currency_exponent(currency))
     except (InvalidOperation, ValueError) as exc:
-        raise ValueError(f"bad amount {amount!r}") from exc
-    if value != value.to_integral_value():
-        raise ValueError(f"amount {amount!r} has more decimals than {currency}")
-    return int(value)
+        raise UnprocessableEvent(f"bad amount {text[:64]!r}") from exc
+    if not value.is_finite() or value != value.to_integral_value():
+        raise UnprocessableEvent(f"amount {amount!r} has more decimals than {currency}")
+    return gateway_amount(int(value))
 
 
 
@@ -161,7 +174,7 @@ class CoinPayProvider(SignedWebhooks):
 
     def webhook_event_id(self, body: bytes, headers: Mapping[str, str]) -> str:
         try:
-            data = json.loads(body)
+            data = json_input.loads(body)
         except ValueError:
             data = None
         event_id = data.get("id") if isinstance(data, dict) else None

@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from django.utils.datastructures import CaseInsensitiveMapping
 
+from config import json_input
 from payments.providers.errors import ProviderRejected, ProviderUnavailable
 
 log = logging.getLogger("kassa.providers.http")
@@ -93,7 +94,7 @@ class JsonHttpClient:
         if not response.content:
             return {}
         try:
-            return response.json()
+            return json_input.loads(response.content)
         except ValueError:
             if response.status_code >= 400:
                 return {"raw": response.text[:300]}

@@ -157,6 +157,8 @@ def parse_raw(value: int | str) -> int:
         value = int(text)
     if value < 0:
         raise ValueError(f"raw amount must not be negative, got {value}")
+    if value >= 2**128:  # a Nano amount is a 128-bit integer; the 40-character columns rely on it
+        raise ValueError("raw amount must be below 2**128")
     return value
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import requests
 
+from config import json_input
 from payments.providers.errors import ProviderRejected, ProviderUnavailable
 from payments.providers.nano_codec import InvalidAddress, normalize_address, parse_raw
 
@@ -309,7 +310,7 @@ class NanoRpcClient:
         if status >= 400:
             raise ProviderRejected(f"nano rpc {action}: HTTP {status}", provider="nano", status=status)
         try:
-            data = response.json()
+            data = json_input.loads(response.content)
         except ValueError:
             data = None
         if not isinstance(data, dict):

@@ -10,7 +10,6 @@ it now". Chosen by settings.NANO_RATE_SOURCE:
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Protocol
 import requests
 from django.conf import settings
 
+from config import json_input
 from payments.providers.errors import ProviderNotConfigured, ProviderUnavailable
 
 MICRO_PER_XNO = Decimal(10**6)
@@ -112,7 +112,7 @@ class HttpRateSource:
             raise ProviderUnavailable(f"rate source: HTTP {response.status_code}", provider="nano",
                                       status=response.status_code)
         try:
-            data = json.loads(response.text, parse_float=Decimal, parse_int=Decimal)
+            data = json_input.loads(response.text, parse_float=Decimal, parse_int=Decimal)
             price = data["nano"][code.lower()]
         except (ValueError, KeyError, TypeError):
             raise ProviderUnavailable(f"rate source: no nano/{code.lower()} price in the answer",

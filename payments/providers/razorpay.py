@@ -21,7 +21,14 @@ from django.conf import settings
 
 from payments.providers.base import Observation, PaymentInstructions, RefundResult
 from payments.providers.errors import ProviderRejected, ProviderUnavailable, SignatureInvalid, VerificationFailed
-from payments.providers.gateway_events import GatewayEvent, RefundUpdate, SettlementUpdate, SignedWebhooks, json_object
+from payments.providers.gateway_events import (
+    GatewayEvent,
+    RefundUpdate,
+    SettlementUpdate,
+    SignedWebhooks,
+    gateway_amount,
+    json_object,
+)
 from payments.providers.http import ClientsByUrl, JsonHttpClient, header_value
 from payments.providers.signatures import body_digest, hmac_matches, razorpay_payment_signature_valid
 
@@ -111,7 +118,7 @@ class RazorpayProvider(SignedWebhooks):
         return Observation(
             provider=self.code,
             external_tx_id=payment_id,
-            amount=int(entity.get("amount") or 0),
+            amount=gateway_amount(entity.get("amount") or 0),
             # "refunded" was captured first: the money did arrive.
             confirmed=status in ("captured", "refunded"),
             failed=status == "failed",
@@ -141,7 +148,8 @@ class RazorpayProvider(SignedWebhooks):
             attempts = self._call("GET", f"/v1/orders/{payment.provider_ref}/payments")
             for entity in attempts.get("items", []):
                 if entity.get("status") == "authorized":
-                    entity = self.capture(entity["id"], int(entity.get("amount") or 0), entity.get("currency", ""))
+                    entity = self.capture(entity["id"], gateway_amount(entity.get("amount") or 0),
+                                          entity.get("currency", ""))
                 if obs := self.observation_from_entity(entity):
                     observations.append(obs)
         return observations
@@ -165,7 +173,7 @@ class RazorpayProvider(SignedWebhooks):
         if entity.get("order_id") != payment.provider_ref:
             raise VerificationFailed("wrong_order", provider=self.code)
         if entity.get("status") == "authorized":
-            entity = self.capture(payment_id, int(entity.get("amount") or 0), entity.get("currency", ""))
+            entity = self.capture(payment_id, gateway_amount(entity.get("amount") or 0), entity.get("currency", ""))
         obs = self.observation_from_entity(entity)
         return [obs] if obs else []
 
@@ -199,7 +207,7 @@ class RazorpayProvider(SignedWebhooks):
             notes = item.get("notes") if isinstance(item.get("notes"), dict) else {}
             refund = RefundUpdate(provider_refund_id=str(item.get("id") or ""),
                                   status="succeeded" if event_type == "refund.processed" else "failed",
-                                  amount=int(item.get("amount") or 0),
+                                  amount=gateway_amount(item.get("amount") or 0),
                                   kassa_refund_id=str(notes.get("kassa_refund_id") or ""),
                                   failure_reason=str(item.get("error_description") or "refund failed")[:300])
         elif event_type in ("transfer.processed", "transfer.failed", "transfer.reversed"):

@@ -208,3 +208,20 @@ def test_patch_cannot_fulfil_an_open_order(api, seller):
 def test_patch_bad_input_is_400(api, seller, body):
     order = OrderFactory(seller=seller)
     assert_error(api.patch(f"{URL}{order.pk}/", body, format="json"), 400)
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000,
+                                  b'{"reference": "A", "metadata": ' + b'{"a": ' * 40 + b"1" + b"}" * 41])
+def test_deeply_nested_json_is_a_clear_400(api, body):
+    """RecursionError inside the JSON parser was a 500; anything nested past 32 levels is refused."""
+    response = api.post("/api/v1/orders/", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("item", [{"name": "A", "unit_amount": 10**40}, {"name": "A", "unit_amount": 10**12 + 1},
+                                  {"name": "A", "unit_amount": 10**12, "quantity": 2}])
+def test_amounts_past_the_limit_are_a_clear_400(api, order_body, item):
+    order_body["items"] = [item]
+    response = api.post("/api/v1/orders/", order_body, format="json")
+    assert response.status_code == 400 and "10000000000" in str(response.json()["error"]["fields"])

@@ -45,6 +45,7 @@ def test_success_without_a_usable_data_id_is_refused(partner_api, body):
     {"status": 500, "json": {"error": "boom"}},
     {"status": 503, "body": "upstream down"},
     {"status": 200, "body": "<html>not json</html>"},
+    {"status": 200, "body": "[" * 100_000 + "]" * 100_000},  # RecursionError in json, not a 500
     {"error": requests.ConnectTimeout("slow")},
     {"error": requests.ReadTimeout("slow")},
     {"error": requests.ConnectionError("refused")},

@@ -450,3 +450,108 @@ def test_nul_bytes_in_a_webhook_are_stored_as_evidence_not_a_500(client, path, b
     assert response.status_code == 400
     row = InboundWebhook.objects.get()
     assert row.status == "invalid" and "\x00" not in row.body and "\x00" not in row.event_id
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("provider", ["razorpay", "coinpay"])
+@pytest.mark.parametrize("signed", [False, True])
+def test_deeply_nested_json_is_a_400_and_the_row_is_kept(post, provider, signed):
+    """json recurses per level: 100k deep raised RecursionError (a 500) in the event-id reader,
+    before the row was stored, and in read_event. Now a 400, with the row kept like any bad body."""
+    response = post(DEEP, provider=provider, signature=None if signed else "00")
+    assert response.status_code == 400
+    row = InboundWebhook.objects.get()
+    assert row.status == ("failed" if signed else "invalid") and row.provider == provider
+
+
+def test_deeply_nested_json_in_a_stored_row_fails_processing_cleanly(post, payment):
+    row = InboundWebhook.objects.create(provider="coinpay", event_id="evt_deep", signature_valid=True,
+                                        body=(b'{"event":"transaction.completed","data":' + DEEP + b"}").decode())
+    assert inbound_webhook_process(webhook_id=row.pk) == "failed"
+    row.refresh_from_db()
+    assert "nested" in row.error
+
+
+def test_an_invalid_body_keeps_a_bounded_prefix_its_length_and_digest(client):
+    """Unauthenticated bodies cannot fill the disk: 1 MB with a bad signature stores 4 KB."""
+    import hashlib
+
+    body = b'{"event": "payment.captured", "pad": "' + b"x" * (1024 * 1024 - 100) + b'"}'
+    response = client.post("/webhooks/razorpay/", data=body, content_type="application/json",
+                           HTTP_X_RAZORPAY_SIGNATURE="00")
+    assert response.status_code == 400
+    row = InboundWebhook.objects.get()
+    assert row.status == "invalid" and row.body == body[:4096].decode()
+    assert (row.body_bytes, row.body_sha256) == (len(body), hashlib.sha256(body).hexdigest())
+
+
+def test_a_valid_body_is_kept_whole_with_its_length_and_digest(post, payment):
+    import hashlib
+
+    body = rzp_body("payment.captured", payment, "captured")
+    assert post(body).status_code == 200
+    row = InboundWebhook.objects.get()
+    assert (row.body, row.body_bytes, row.body_sha256) == (body.decode(), len(body), hashlib.sha256(body).hexdigest())
+
+
+def test_invalid_signatures_are_throttled_per_client_ip(client, post, payment, settings):
+    settings.INBOUND_INVALID_RATE = "3/min"
+    statuses = [client.post("/webhooks/coinpay/", data=b"{}", content_type="application/json",
+                            HTTP_X_SIGNATURE="00", REMOTE_ADDR="203.0.113.7").status_code for _ in range(5)]
+    assert statuses == [400, 400, 400, 429, 429]
+    assert InboundWebhook.objects.count() == 3  # refused ones are not stored
+    other = client.post("/webhooks/coinpay/", data=b"{}", content_type="application/json",
+                        HTTP_X_SIGNATURE="00", REMOTE_ADDR="203.0.113.8")
+    assert other.status_code == 400
+    # A correctly signed delivery from the throttled address still goes through.
+    assert post(rzp_body("payment.captured", payment, "captured")).status_code == 200
+
+
+def test_old_invalid_rows_are_purged_and_everything_else_kept(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from config.celery_app import BEAT_SCHEDULE
+    from payments.tasks import purge_invalid_webhooks
+
+    settings.INBOUND_INVALID_RETENTION_DAYS = 30
+    old = timezone.now() - timedelta(days=31)
+    kept = [InboundWebhook.objects.create(provider="razorpay", event_id="a", body="{}", status="invalid",
+                                          received_at=timezone.now() - timedelta(days=29)),
+            InboundWebhook.objects.create(provider="razorpay", event_id="b", body="{}", signature_valid=True,
+                                          status="processed", received_at=old)]
+    InboundWebhook.objects.create(provider="razorpay", event_id="c", body="{}", status="invalid", received_at=old)
+    assert purge_invalid_webhooks() == 1
+    assert sorted(InboundWebhook.objects.values_list("pk", flat=True)) == sorted(row.pk for row in kept)
+    assert any(entry["task"] == "payments.tasks.purge_invalid_webhooks" and entry["schedule"] == 3600.0
+               for entry in BEAT_SCHEDULE.values())
+
+
+@pytest.mark.parametrize("amount", [10**40, 10**19, -5, 100.7, "12x"])
+def test_an_amount_no_column_can_hold_is_an_unprocessable_event_for_staff(post, payment, amount):
+    """A signed event with an absurd amount was a DataError deep in processing (or silently
+    truncated, for 100.7). Now the row fails with a clear reason, nothing changes, no retry."""
+    entity = {**rzp_entity(payment, "captured"), "amount": amount}
+    body = json.dumps({"entity": "event", "event": "payment.captured", "contains": ["payment"],
+                       "payload": {"payment": {"entity": entity}}}).encode()
+    assert post(body).status_code == 200  # signed and stored: the gateway must not resend it
+    row = InboundWebhook.objects.get()
+    assert row.status == "failed" and "amount" in row.error and "Error" not in row.error
+    payment.refresh_from_db()
+    assert payment.status == "pending" and not LedgerEntry.objects.exists()
+
+
+@pytest.mark.parametrize("amount", ["1" + "0" * 40, "1e40", "10000000000.001", "1.00000000000000000000000000001"])
+def test_a_coinpay_amount_out_of_range_or_rounded_is_unprocessable(post, amount):
+    payment = GatewayPaymentFactory(method="coinpay", provider_ref="tx_1")
+    body = json.dumps({"id": "evt_c1", "event": "transaction.completed", "data": {
+        "transactionId": "tx_1", "amount": amount, "currency": payment.currency, "status": "Completed",
+        "metadata": {"paymentId": str(payment.pk)}}}).encode()
+    assert post(body, provider="coinpay").status_code == 200
+    row = InboundWebhook.objects.get()
+    assert row.status == "failed" and row.error.startswith("unprocessable: ") and "amount" in row.error
+    payment.refresh_from_db()
+    assert payment.status == "pending"

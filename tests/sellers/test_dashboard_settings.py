@@ -178,3 +178,14 @@ def test_disabled_endpoint_banner_and_reenable(client, seller, seller_user):
     endpoint.refresh_from_db()
     assert endpoint.is_active and endpoint.disabled_at is None
     assert "were turned off" not in client.get("/dashboard/developers/").content.decode()
+
+
+@pytest.mark.parametrize("url,field", [("/dashboard/products/payment-link/", "amount"),
+                                       ("/dashboard/products/new/", "price")])
+def test_an_amount_past_the_limit_is_a_clear_form_error(client, seller, seller_user, url, field):
+    """99999999999999999999999999 was an OverflowError (500) on the BigInteger column."""
+    login(client, seller_user)
+    response = client.post(url, {field: "99999999999999999999999999", "currency": "INR", "description": "x",
+                                 "name": "x"})
+    assert response.status_code == 400 and "at most" in response.content.decode()
+    assert not Order.objects.exists() and not Product.objects.exists()

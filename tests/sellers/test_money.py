@@ -135,6 +135,9 @@ def test_parse_major(text, currency, minor):
         ("$12", "INR", "not an amount"),  # another currency's symbol
         ("12 USD", "INR", "not an amount"),
         ("9" * 65, "INR", "too long"),
+        ("99999999999999999999999999", "INR", "at most ₹10,000,000,000.00"),
+        ("10000000000.01", "INR", "at most"),
+        ("1000001", "XNO", "at most"),
         ("12", "ABC", "Unknown currency"),
     ],
 )
@@ -155,10 +158,17 @@ BIGINT_MAX = 2**63 - 1  # amounts are stored in BigIntegerField
 amounts = st.integers(min_value=0, max_value=10**45)
 
 
-@given(amount=st.integers(min_value=0, max_value=BIGINT_MAX), currency=st.sampled_from(CURRENCIES))
+@given(amount=st.integers(min_value=0, max_value=money.MAX_AMOUNT_MINOR), currency=st.sampled_from(CURRENCIES))
 def test_format_then_parse_round_trips(amount, currency):
     assert money.parse_major(money.format_minor(amount, currency), currency) == amount
     assert money.parse_major(money.format_major(amount, currency), currency) == amount
+
+
+@given(amount=st.integers(min_value=money.MAX_AMOUNT_MINOR + 1, max_value=BIGINT_MAX * 10**20),
+       currency=st.sampled_from(CURRENCIES))
+def test_parse_refuses_whatever_is_past_the_limit(amount, currency):
+    with pytest.raises(ValueError, match="at most"):
+        money.parse_major(money.format_major(amount, currency), currency)
 
 
 @given(amount=st.integers(min_value=1, max_value=10**45), currency=st.sampled_from(CURRENCIES))

@@ -234,3 +234,11 @@ def test_parse_then_format_is_canonical(whole, fraction):
 @given(st.integers(min_value=0, max_value=MAX_RAW // RAW_PER_MICRO))
 def test_micro_round_trip(micro):
     assert raw_to_micro(micro_to_raw(micro)) == micro
+
+
+@pytest.mark.parametrize("raw", [2**128, str(10**40)])
+def test_raw_amounts_past_128_bits_are_refused(raw):
+    """A Nano amount is a 128-bit integer; anything longer could not be stored in the 40-character columns."""
+    with pytest.raises(ValueError, match="2\\*\\*128"):
+        parse_raw(raw)
+    assert parse_raw(2**128 - 1) == 2**128 - 1
