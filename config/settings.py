@@ -245,8 +245,11 @@ COINPAY_WEBHOOK_SECRET = env.str("COINPAY_WEBHOOK_SECRET", default="sandbox_coin
 PARTNER_VERIFY_URL = env.str("PARTNER_VERIFY_URL", default=f"{SANDBOX_URL}/partner/verify" if SANDBOX_MODE else "")
 PARTNER_API_KEY = env.str("PARTNER_API_KEY", default="sandbox_partner_key" if SANDBOX_MODE else "")
 PARTNER_VERIFY_TIMEOUT = env.float("PARTNER_VERIFY_TIMEOUT", default=3.0)
-# How long a verified token stays trusted; a revoked token stops working after this.
+# How long the partner's answer for one token is reused instead of asking again.
 PARTNER_VERIFY_CACHE_SECONDS = env.int("PARTNER_VERIFY_CACHE_SECONDS", default=60)
+# A signed-in shopper's session lifetime, sliding with activity; then the app's token is verified again
+# (so a revoked token stops working at most this long after the shopper's last request).
+PARTNER_SESSION_SECONDS = env.int("PARTNER_SESSION_SECONDS", default=1800)
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 
 if not DEBUG and not SANDBOX_MODE:
