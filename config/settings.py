@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_prometheus",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "sellers",
     "orders",
     "payments",
@@ -62,10 +65,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() from the session's OTP device
     "django.contrib.messages.middleware.MessageMiddleware",
     "orders.partner_session.PartnerSessionMiddleware",  # ?partner_token= entry (issue 8)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sellers.middleware.CurrentSellerMiddleware",
+    "sellers.two_factor.TwoFactorMiddleware",  # a password alone reaches only the second-factor pages
     # axes must be last: it turns lockouts into a response (django-axes docs).
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -145,6 +150,10 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+
+# Two-factor login (django-otp, sellers/two_factor.py): TOTP apps plus one-time recovery codes; staff
+# always need it. Wrong codes count as axes failures and also back off per device (django-otp throttling).
+OTP_TOTP_ISSUER = "Kassa"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client as DjangoClient
 
 from tests import factories
 
@@ -46,6 +47,23 @@ def _isolated_cache():
 
     cache.clear()
     yield
+
+
+class _Client(DjangoClient):
+    """The test client; force_login of a staff user also verifies the session's second factor,
+    as staff pages require it (tests of the two-factor steps themselves use a plain Client)."""
+
+    def force_login(self, user, backend=None):
+        super().force_login(user, backend)
+        if user.is_staff:
+            from tests.two_factor import verify_session
+
+            verify_session(self, user)
+
+
+@pytest.fixture
+def client():
+    return _Client()
 
 
 @pytest.fixture
