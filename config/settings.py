@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "django_prometheus",
     "axes",
     "config.apps.KassaConfig",  # system checks (config/checks.py)
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "sellers",
     "orders",
     "payments",
@@ -70,10 +73,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() from the session's OTP device
     "django.contrib.messages.middleware.MessageMiddleware",
     "orders.partner_session.PartnerSessionMiddleware",  # ?partner_token= entry (issue 8)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sellers.middleware.CurrentSellerMiddleware",
+    "sellers.two_factor.TwoFactorMiddleware",  # a password alone reaches only the second-factor pages
     # axes must be last: it turns lockouts into a response (django-axes docs).
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -155,6 +160,10 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+
+# Two-factor login (django-otp, sellers/two_factor.py): TOTP apps plus one-time recovery codes; staff
+# always need it. Wrong codes count as axes failures and also back off per device (django-otp throttling).
+OTP_TOTP_ISSUER = "Kassa"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -260,8 +269,11 @@ COINPAY_WEBHOOK_SECRET = env.str("COINPAY_WEBHOOK_SECRET", default="sandbox_coin
 PARTNER_VERIFY_URL = env.str("PARTNER_VERIFY_URL", default=f"{SANDBOX_URL}/partner/verify" if SANDBOX_MODE else "")
 PARTNER_API_KEY = env.str("PARTNER_API_KEY", default="sandbox_partner_key" if SANDBOX_MODE else "")
 PARTNER_VERIFY_TIMEOUT = env.float("PARTNER_VERIFY_TIMEOUT", default=3.0)
-# How long a verified token stays trusted; a revoked token stops working after this.
+# How long the partner's answer for one token is reused instead of asking again.
 PARTNER_VERIFY_CACHE_SECONDS = env.int("PARTNER_VERIFY_CACHE_SECONDS", default=60)
+# A signed-in shopper's session lifetime, sliding with activity; then the app's token is verified again
+# (so a revoked token stops working at most this long after the shopper's last request).
+PARTNER_SESSION_SECONDS = env.int("PARTNER_SESSION_SECONDS", default=1800)
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 
 if not DEBUG and not SANDBOX_MODE:

@@ -4,12 +4,13 @@ Entry: any shopper GET with `?partner_token=…` is verified server-to-server, a
 the response is a redirect to the same URL without the token, so the token never
 stays in the address bar, the history, Referer headers or later log lines.
 
-The session holds only {user id, token hash, verified_at, signature}. It is
-trusted while (1) the signature over those fields matches (SECRET_KEY), (2) the
-verification is younger than the cache TTL, and (3) the cached verification for
-that token hash still names the same user. A hand-set session key fails (1) and
-(3); once the cache entry expires the shopper must come back with the token,
-which is verified again, so a revoked token stops working after the TTL.
+The session itself holds the verified identity: {user id, token hash,
+verified_at, expires_at, signature}, so every web process trusts it alone (no
+per-process cache is consulted). It is trusted while the signature over those
+fields matches (SECRET_KEY) and expires_at has not passed. Activity slides
+expires_at forward to PARTNER_SESSION_SECONDS from now; once it runs out the
+shopper must come back from the app with a token, which is verified with the
+partner again. A hand-set or edited session fails the signature.
 Nothing is ever bound to an identity that failed or could not be verified.
 """
 from __future__ import annotations
@@ -26,9 +27,8 @@ from orders.partner import (
     PartnerClient,
     PartnerError,
     PartnerUnavailable,
-    cache_seconds,
-    cached_user_id,
     partner_enabled,
+    session_seconds,
 )
 
 SESSION_KEY = "kassa_partner"
@@ -44,8 +44,14 @@ class PartnerIdentity:
     verified_at: int  # epoch seconds
 
 
-def _signature(user_id: str, digest: str, verified_at: int) -> str:
-    return signing.Signer(salt=_SIGNER_SALT).signature(f"{user_id}|{digest}|{verified_at}")
+def _signature(user_id: str, digest: str, verified_at: int, expires_at: int) -> str:
+    return signing.Signer(salt=_SIGNER_SALT).signature(f"{user_id}|{digest}|{verified_at}|{expires_at}")
+
+
+def _session_entry(user_id: str, digest: str, verified_at: int, now: int) -> dict:
+    expires_at = now + session_seconds()
+    return {"uid": user_id, "th": digest, "at": verified_at, "exp": expires_at,
+            "sig": _signature(user_id, digest, verified_at, expires_at)}
 
 
 def partner_identity(request) -> PartnerIdentity | None:
@@ -66,25 +72,27 @@ def _identity_from_session(request) -> PartnerIdentity | None:
     data = session.get(SESSION_KEY) if session is not None else None
     if data is None:
         return None
-    identity = _trusted(data) if partner_enabled() else None
+    now = int(time.time())
+    identity = _trusted(data, now) if partner_enabled() else None
     if identity is None:
-        session.pop(SESSION_KEY, None)  # forged, lapsed or revoked: forget it
+        session.pop(SESSION_KEY, None)  # forged or lapsed: forget it
+    elif data["exp"] - now < session_seconds() * 0.9:
+        # Slide the expiry with activity, but rewrite the session at most every tenth of its life.
+        session[SESSION_KEY] = _session_entry(identity.user_id, data["th"], identity.verified_at, now)
     return identity
 
 
-def _trusted(data) -> PartnerIdentity | None:
+def _trusted(data, now: int) -> PartnerIdentity | None:
     if not isinstance(data, dict):
         return None
-    user_id, digest, verified_at, sig = data.get("uid"), data.get("th"), data.get("at"), data.get("sig")
+    user_id, digest, verified_at = data.get("uid"), data.get("th"), data.get("at")
+    expires_at, sig = data.get("exp"), data.get("sig")
     if not (isinstance(user_id, str) and isinstance(digest, str) and isinstance(verified_at, int)
-            and isinstance(sig, str) and user_id and digest):
+            and isinstance(expires_at, int) and isinstance(sig, str) and user_id and digest):
         return None
-    if not constant_time_compare(sig, _signature(user_id, digest, verified_at)):
+    if not constant_time_compare(sig, _signature(user_id, digest, verified_at, expires_at)):
         return None
-    if time.time() - verified_at > cache_seconds():
-        return None
-    cached = cached_user_id(digest)
-    if cached is None or not constant_time_compare(cached, user_id):
+    if now >= expires_at:
         return None
     return PartnerIdentity(user_id=user_id, verified_at=verified_at)
 
@@ -103,10 +111,7 @@ def partner_sign_in(request, token: str) -> PartnerIdentity | None:
     now = int(time.time())
     # A new identity gets a new session key (no session fixation).
     request.session.cycle_key()
-    request.session[SESSION_KEY] = {
-        "uid": verification.user_id, "th": verification.token_hash, "at": now,
-        "sig": _signature(verification.user_id, verification.token_hash, now),
-    }
+    request.session[SESSION_KEY] = _session_entry(verification.user_id, verification.token_hash, now, now)
     request._partner_identity = PartnerIdentity(user_id=verification.user_id, verified_at=now)
     messages.info(request, f"Signed in from the app as {verification.user_id}.")
     return request._partner_identity

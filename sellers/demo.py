@@ -27,6 +27,9 @@ from sellers.services import API_KEY_PREFIX_LEN, hash_api_key
 
 DEMO_PREFIX = "DEMO-"
 STAFF = ("admin", "kassa-admin-demo")
+# The demo staff user's authenticator secret (base32). Public, so it is set only in sandbox mode;
+# anywhere else staff enrol their own app at first login.
+DEMO_STAFF_TOTP_SECRET = "KASSADEMOSTAFFTOTPSECRETKASSADEM"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ def seed(orders_per_seller: int, out) -> None:
         staff.set_password(STAFF[1])
         staff.save()
     out(f"login: staff {STAFF[0]} {STAFF[1]}")
+    if settings.SANDBOX_MODE:
+        _seed_staff_totp(staff)
+        out(f"totp: staff {STAFF[0]} {DEMO_STAFF_TOTP_SECRET}")
     from payments.staff.groups import staff_groups_sync
 
     staff_groups_sync()  # the Support and Finance groups exist on a fresh machine
@@ -90,6 +96,18 @@ def seed(orders_per_seller: int, out) -> None:
             "seller": seller, "name": "Demo key", "key_hash": hash_api_key(key)})
         out(f"api-key: {spec.slug} {key}")
         _seed_history(seller, spec, orders_per_seller)
+
+
+def _seed_staff_totp(staff) -> None:
+    from base64 import b32decode
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from sellers.two_factor import TOTP_DEVICE_NAME
+
+    key = b32decode(DEMO_STAFF_TOTP_SECRET).hex()
+    TOTPDevice.objects.filter(user=staff).exclude(key=key).delete()
+    TOTPDevice.objects.update_or_create(user=staff, key=key, defaults={"name": TOTP_DEVICE_NAME, "confirmed": True})
 
 
 def _seed_seller(spec: DemoSeller, User) -> Seller:

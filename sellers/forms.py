@@ -195,6 +195,9 @@ class SettingsForm(forms.Form):
     support_email = forms.EmailField(required=False)
     enabled_methods = forms.MultipleChoiceField(label="Methods offered at checkout", choices=METHOD_CHOICES,
                                                 required=False, widget=forms.CheckboxSelectMultiple)
+    require_two_factor = forms.BooleanField(
+        label="Require two-factor login for everyone on this account", required=False,
+        help_text="Members without an authenticator app are asked to set one up at their next page.")
 
     def clean_timezone(self) -> str:
         value = self.cleaned_data["timezone"].strip()
@@ -228,3 +231,16 @@ class WebhookEndpointForm(forms.Form):
     events = forms.MultipleChoiceField(choices=[(e, e) for e in WebhookEndpoint.EVENT_TYPES], required=False,
                                        widget=forms.CheckboxSelectMultiple, help_text="None selected means all events.")
     description = forms.CharField(max_length=120, required=False)
+
+
+class SecondFactorForm(forms.Form):
+    """The login's second step: a code from the authenticator app, or a recovery code."""
+
+    code = forms.CharField(label="Code", max_length=32, strip=True, widget=forms.TextInput(attrs={
+        "autocomplete": "one-time-code", "inputmode": "text", "autofocus": True, "spellcheck": "false"}),
+        help_text="The 6-digit code from your authenticator app, or one of your recovery codes.")
+
+
+class TotpConfirmForm(forms.Form):
+    code = forms.CharField(label="Code from the app", max_length=8, strip=True, widget=forms.TextInput(attrs={
+        "autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]*", "spellcheck": "false"}))

@@ -47,6 +47,8 @@ class Seller(models.Model):
     default_currency = models.CharField(max_length=3, default="INR", validators=[validate_currency])
     enabled_methods = models.JSONField(default=default_methods, blank=True)
     support_email = models.EmailField(blank=True)
+    # Every member must log in with a second factor (staff always must).
+    require_two_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=now, editable=False)
 
     objects = SellerQuerySet.as_manager()

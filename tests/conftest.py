@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client as DjangoClient
 
 from tests import factories
 
@@ -64,6 +65,23 @@ def _reserved_names_resolve(monkeypatch):
     guard resolves every host outside DEBUG (pytest-django runs with DEBUG off), so they resolve to a
     public address here; loopback receivers set DEBUG for themselves."""
     monkeypatch.setattr(socket, "getaddrinfo", _resolve_reserved_names)
+
+
+class _Client(DjangoClient):
+    """The test client; force_login of a staff user also verifies the session's second factor,
+    as staff pages require it (tests of the two-factor steps themselves use a plain Client)."""
+
+    def force_login(self, user, backend=None):
+        super().force_login(user, backend)
+        if user.is_staff:
+            from tests.two_factor import verify_session
+
+            verify_session(self, user)
+
+
+@pytest.fixture
+def client():
+    return _Client()
 
 
 @pytest.fixture

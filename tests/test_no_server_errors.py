@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from orders.models import Order
+from tests.two_factor import verify_session
 
 JUNK = ["", "?range=zzz", "?range=custom&from=x&to=y", "?status=%00", "?sort=;drop", "?o=999", "?page=-1",
         "?page=999999", "?p=99999", "?amount_min=abc&amount_max=1e99", "?q=%3Cscript%3E", "?export=csv&status=bogus",
@@ -24,8 +25,10 @@ def seeded(db):
 
 def client_for(username: str) -> Client:
     client = Client(raise_request_exception=False)
-    client.force_login(get_user_model().objects.get(username=username),
-                       backend="django.contrib.auth.backends.ModelBackend")
+    user = get_user_model().objects.get(username=username)
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    if user.is_staff:
+        verify_session(client, user)  # staff pages need a verified second factor
     return client
 
 

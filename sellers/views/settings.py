@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from sellers.forms import PayoutDestinationForm, SettingsForm
 from sellers.models import METHOD_CHOICES, PayoutDestination
 from sellers.services import payout_destination_set, seller_update_settings
+from sellers.two_factor import has_two_factor
 from sellers.views.mixins import WRITE_ROLES, seller_required
 from sellers.views.payout_hints import PAYOUT_HINTS
 
@@ -33,6 +34,7 @@ def _settings_form(seller, data=None):
     return SettingsForm(data, initial={
         "name": seller.name, "timezone": seller.timezone, "default_currency": seller.default_currency,
         "support_email": seller.support_email, "enabled_methods": seller.enabled_methods,
+        "require_two_factor": seller.require_two_factor,
     })
 
 
@@ -73,4 +75,5 @@ def settings_view(request):
         "settings_form": settings_form, "payouts": _payout_forms(seller, payout_bound),
         "fee_bps": seller.effective_fee_bps, "fee_is_default": seller.fee_bps is None,
         "fee_pct": f"{Decimal(seller.effective_fee_bps) / 100:f}".rstrip("0").rstrip(".") + "%",
+        "two_factor_on": has_two_factor(request.user),
     }, status=status)

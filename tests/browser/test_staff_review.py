@@ -13,6 +13,7 @@ from sellers.models import PayoutDestination
 from tests.conftest import screenshot
 from tests.factories import PaymentFactory, SellerFactory, nano_address
 from tests.staff.conftest import gateway_capture, nano_send
+from tests.two_factor import confirmed_device, totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,7 +31,7 @@ def scene(transactional_db):
     late = PaymentFactory(order=OrderFactory(seller=seller, reference="LATE-1"))
     payment_expire_now(payment=late, actor=Actor.system("test"))
     nano_send(late)
-    return {"user": user, "seller": seller, "late": late}
+    return {"user": user, "seller": seller, "late": late, "device": confirmed_device(user)}
 
 
 def _shoot(page, name):
@@ -47,6 +48,9 @@ def test_staff_accepts_late_payment_and_sees_balance_change(live_server, scene, 
     page.fill("#id_username", "fin")
     page.fill("#id_password", "correct-horse-battery")
     page.click("input[type=submit]")
+    # Staff always give a second factor: the authenticator's current code.
+    page.fill("#id_code", totp_code(scene["device"]))
+    page.click("button[type=submit]:has-text('Verify')")
     expect(page.locator("#kassa-staff-tools [data-review-count]")).to_have_text("1")
     _shoot(page, "index")
 

@@ -36,7 +36,7 @@ def test_entry_verifies_then_redirects_to_the_same_url_without_the_token(client,
     assert response["Location"] == "/s/lotus/?ref=app"
     assert response["Cache-Control"] == "no-store"
     stored = client.session[SESSION_KEY]
-    assert set(stored) == {"uid", "th", "at", "sig"}
+    assert set(stored) == {"uid", "th", "at", "exp", "sig"}
     assert stored["uid"] == "user@example.com"
     assert "tok-good" not in repr(dict(client.session.items()))
     page = client.get("/s/lotus/")
@@ -134,22 +134,52 @@ def test_a_slow_partner_times_out_within_the_limit(client, partner_on, shop):
     assert elapsed < 2
 
 
-def test_revoked_token_stops_working_once_the_cache_expires(client, partner_api):
+def test_session_slides_with_activity_and_lapses_after_the_setting(client, partner_api, settings):
+    settings.PARTNER_SESSION_SECONDS = 600
     add_token(partner_api, "tok-rev", json=verify_ok("user@example.com"))
     with time_machine.travel("2026-11-25 12:00:00+00:00", tick=False) as traveller:
         sign_in(client, "tok-rev")
-        assert client.get("/me/payments/").status_code == 200
-        # The partner revokes the token.
+        # The partner revokes the token; the signed-in session runs on its own lifetime.
         partner_api.replace("GET", partner_api.calls[0].request.url, status=401,
                             json={"success": False, "result": "Token expired"})
-        traveller.shift(30)
-        assert client.get("/me/payments/").status_code == 200   # still inside the 60 s cache
-        traveller.shift(31)
-        assert client.get("/me/payments/").status_code == 403   # cache expired: not trusted any more
-        # Replaying the same token is verified again, and refused.
+        for _ in range(3):  # 3 x 500 s of activity: longer than one lifetime, each step inside it
+            traveller.shift(500)
+            assert client.get("/me/payments/").status_code == 200
+        traveller.shift(601)  # idle longer than the lifetime
+        assert client.get("/me/payments/").status_code == 403
+        assert SESSION_KEY not in client.session
+        # Coming back with the same token asks the partner again, who refuses it now.
         sign_in(client, "tok-rev")
         assert client.get("/me/payments/").status_code == 403
     assert len(partner_api.calls) == 2
+
+
+def test_the_session_needs_no_cache(client, partner_api):
+    """The verified identity lives in the session: another process's empty cache changes nothing."""
+    from django.core.cache import cache
+
+    add_token(partner_api, "tok-good", json=verify_ok("user@example.com"))
+    sign_in(client, "tok-good")
+    cache.clear()
+    assert client.get("/me/payments/").status_code == 200
+    assert len(partner_api.calls) == 1
+
+
+def test_a_failing_cache_costs_a_partner_call_not_a_500(client, partner_api, shop, monkeypatch):
+    from django.core.cache import cache
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get", broken)
+    monkeypatch.setattr(cache, "set", broken)
+    add_token(partner_api, "tok-good", json=verify_ok("user@example.com"))
+    for _ in range(2):
+        response = sign_in(client, "tok-good", "/s/lotus/")
+        assert response.status_code == 302 and response["Location"] == "/s/lotus/"
+        assert client.session[SESSION_KEY]["uid"] == "user@example.com"
+    assert client.get("/me/payments/").status_code == 200
+    assert len(partner_api.calls) == 2  # nothing cached, so each entry asked the partner
 
 
 def test_forged_session_is_not_trusted(client, partner_on):
@@ -160,14 +190,22 @@ def test_forged_session_is_not_trusted(client, partner_on):
     assert SESSION_KEY not in client.session  # dropped, not kept around
 
 
-def test_session_copied_with_a_valid_signature_but_no_verification_is_not_trusted(client, partner_on):
-    """Even a correctly signed blob (e.g. a leaked SECRET_KEY) needs the cached verification."""
+def test_an_expiry_pushed_without_the_signature_is_not_trusted(client, partner_api):
+    add_token(partner_api, "tok-good", json=verify_ok("user@example.com"))
+    sign_in(client, "tok-good")
+    session = client.session
+    session[SESSION_KEY] = {**session[SESSION_KEY], "exp": session[SESSION_KEY]["exp"] + 10**6}
+    session.save()
+    assert client.get("/me/payments/").status_code == 403
+
+
+def test_a_correctly_signed_but_expired_session_is_not_trusted(client, partner_on):
     from orders.partner_session import _signature
 
     now = int(time.time())
     session = client.session
-    session[SESSION_KEY] = {"uid": "victim@example.com", "th": "a" * 64, "at": now,
-                            "sig": _signature("victim@example.com", "a" * 64, now)}
+    session[SESSION_KEY] = {"uid": "victim@example.com", "th": "a" * 64, "at": now - 100, "exp": now - 1,
+                            "sig": _signature("victim@example.com", "a" * 64, now - 100, now - 1)}
     session.save()
     assert client.get("/me/payments/").status_code == 403
 

@@ -1,0 +1,34 @@
+"""Test helpers for two-factor login: TOTP codes computed the way an authenticator app does."""
+from __future__ import annotations
+
+import time
+from binascii import unhexlify
+
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from sellers.two_factor import TOTP_DEVICE_NAME
+
+
+def totp_code(device_or_hex_key, *, steps_ahead: int = 0) -> str:
+    """The six-digit code for now (or a later 30 s step: a code is accepted once, and one step of
+    drift is tolerated, so a second login within the same step uses the next one)."""
+    key = device_or_hex_key.key if isinstance(device_or_hex_key, TOTPDevice) else device_or_hex_key
+    meter = TOTP(unhexlify(key), step=30, t0=0, digits=6)
+    meter.time = time.time() + 30 * steps_ahead
+    return f"{meter.token():06d}"
+
+
+def confirmed_device(user, **kwargs) -> TOTPDevice:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name=TOTP_DEVICE_NAME, confirmed=True, **kwargs)
+
+
+def verify_session(client, user) -> TOTPDevice:
+    """Mark the client's (already logged-in) session as verified with the user's authenticator."""
+    device = confirmed_device(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
