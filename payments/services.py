@@ -707,11 +707,18 @@ def refund_mark_succeeded(*, refund: Refund, actor: Actor, provider_refund_id: s
             fee_bps=payment.seller.effective_fee_bps,
             custody=LedgerEntry.Custody.PLATFORM if payment.method in CUSTODIAL_METHODS else LedgerEntry.Custody.SELLER,
         )
-        order_status = "refunded" if to_status == "refunded" else "partially_refunded"
-        order_transition(order_id=payment.order_id, to_status=order_status, actor=actor,
-                         data={"refund": str(locked.pk), "amount": locked.amount})
+        if settled_its_order(payment):
+            order_status = "refunded" if to_status == "refunded" else "partially_refunded"
+            order_transition(order_id=payment.order_id, to_status=order_status, actor=actor,
+                             data={"refund": str(locked.pk), "amount": locked.amount})
         webhook_event_emit(seller_id=payment.seller_id, event_type="refund.succeeded", data=refund_data(locked))
     return locked
+
+
+def settled_its_order(payment: Payment) -> bool:
+    """True for the payment whose completion made its order paid. A duplicate completed on an
+    order another payment had already paid: refunding it gives back its own money only."""
+    return Payment.Exception_.DUPLICATE not in payment.exceptions
 
 
 def _late_refund_settled(payment: Payment, refund: Refund, actor: Actor) -> None:
@@ -775,7 +782,7 @@ def refund_request_decide(*, request: RefundRequest, approve: bool, actor: Actor
 
     The request is claimed with a conditional UPDATE under the payment lock, so two
     clicks decide it once. The provider is called after that commit (inside
-    payment_refund); if the refund is refused there, the claim is undone.
+    payment_refund); if that raises anything at all, the claim is undone.
     """
     decided = RefundRequest.Status.APPROVED if approve else RefundRequest.Status.DECLINED
     user = actor.user if getattr(actor.user, "pk", None) else None
@@ -793,9 +800,11 @@ def refund_request_decide(*, request: RefundRequest, approve: bool, actor: Actor
     if approve:
         try:
             refund = payment_refund(payment=payment, actor=actor, reason=f"Shopper request: {request.reason}"[:200])
-        except PaymentStateError:
+        except BaseException:
+            # Whatever went wrong (a refusal, a bug, a lost connection), the shopper's request
+            # must not stay claimed with no refund behind it.
             with transaction.atomic():
-                RefundRequest.objects.filter(pk=request.pk, status=decided).update(
+                RefundRequest.objects.filter(pk=request.pk, status=decided, refund__isnull=True).update(
                     status=RefundRequest.Status.REQUESTED, decided_by=None, decided_at=None)
             raise
         with transaction.atomic():
