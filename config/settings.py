@@ -206,6 +206,8 @@ PAYMENT_EXPIRY_GRACE_SECONDS = env.int("PAYMENT_EXPIRY_GRACE_SECONDS", default=6
 PLATFORM_FEE_BPS = env.int("PLATFORM_FEE_BPS", default=250)
 GATEWAY_POLL_AFTER_MINUTES = env.int("GATEWAY_POLL_AFTER_MINUTES", default=5)
 GATEWAY_POLL_CAP_PER_TICK = env.int("GATEWAY_POLL_CAP_PER_TICK", default=50)
+# A gateway refund still pending this long is looked up at the provider (its first call may be in flight).
+REFUND_RECONCILE_AFTER_SECONDS = env.int("REFUND_RECONCILE_AFTER_SECONDS", default=60)
 
 SANDBOX_PORT = env.int("SANDBOX_PORT", default=7076)
 SANDBOX_URL = env.str("SANDBOX_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}").rstrip("/")
