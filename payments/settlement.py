@@ -115,7 +115,8 @@ def _reverse_refunded_transfers() -> int:
                     custody=entry.custody, method=entry.method, currency=entry.currency, gross=-uncovered, fee=0,
                     net=-uncovered, fee_bps=entry.fee_bps, memo="refund beyond the transferred amount: seller owes")
         try:
-            answer = provider.transfer_reverse(transfer_id=transfer.provider_ref, amount=amount)
+            answer = provider.transfer_reverse(transfer_id=transfer.provider_ref, amount=amount,
+                                               settlement_id=str(reversal.pk))
         except ProviderError as exc:
             log.warning("transfer reversal failed", extra={"settlement": reversal.pk, "error": str(exc)[:200]})
             with transaction.atomic():
@@ -176,7 +177,40 @@ def _payout_claim(seller_id: int, currency: str, wallet: str) -> Settlement | No
     return settlement
 
 
+def _payout_send(settlement: Settlement) -> None:
+    """Look the payout up at CoinPay by our settlement id first (a call that timed out may
+    have paid it), and send it, keyed by that id, only when CoinPay has none. Never two
+    payouts for one settlement. Raises ProviderError when CoinPay cannot be reached."""
+    provider = get_provider("coinpay")
+    try:
+        answer = provider.payout_lookup(settlement_id=str(settlement.pk)) or provider.payout_create(
+            wallet=settlement.destination, amount=settlement.amount, currency=settlement.currency,
+            settlement_id=str(settlement.pk))
+    except ProviderRejected as exc:
+        settlement_mark(method="coinpay", settlement_id=str(settlement.pk), status="failed",
+                        failure_reason=exc.provider_message or str(exc))
+        return
+    provider_ref = str(answer.get("id") or answer.get("payoutId") or "")
+    status = str(answer.get("status") or "").lower()
+    if status in ("completed", "failed"):
+        settlement_mark(method="coinpay", settlement_id=str(settlement.pk), provider_ref=provider_ref,
+                        status="paid" if status == "completed" else "failed",
+                        failure_reason=str(answer.get("error") or ""))
+        return
+    Settlement.objects.filter(pk=settlement.pk, status__in=ACTIVE).update(
+        provider_ref=provider_ref, status=Settlement.Status.IN_FLIGHT)
+
+
 def settle_coinpay() -> dict:
+    retried = 0
+    # Payouts whose call failed in transit first: reconciled at CoinPay before anything is resent.
+    for pending in Settlement.objects.filter(method="coinpay", kind=Settlement.Kind.PAYOUT, provider_ref="",
+                                             status=Settlement.Status.PENDING):
+        try:
+            _payout_send(pending)
+            retried += 1
+        except ProviderError as exc:
+            log.warning("payout still in doubt", extra={"settlement": pending.pk, "error": exc.__class__.__name__})
     destinations = _destinations("coinpay")
     groups = set(_unsettled("coinpay").filter(seller_id__in=destinations).values_list("seller_id", "currency"))
     created = 0
@@ -186,19 +220,11 @@ def settle_coinpay() -> dict:
             continue
         created += 1
         try:
-            answer = get_provider("coinpay").payout_create(wallet=settlement.destination, amount=settlement.amount,
-                                                           currency=currency, settlement_id=str(settlement.pk))
-        except ProviderRejected as exc:
-            settlement_mark(method="coinpay", settlement_id=str(settlement.pk), status="failed",
-                            failure_reason=exc.provider_message or str(exc))
-            continue
+            _payout_send(settlement)
         except ProviderError as exc:
-            # Unknown outcome: the payout is keyed by our settlement id, so a later resend is safe.
+            # Unknown outcome: stays pending, looked up by its settlement id on the next run.
             log.warning("payout deferred", extra={"settlement": settlement.pk, "error": exc.__class__.__name__})
-            continue
-        Settlement.objects.filter(pk=settlement.pk, status__in=ACTIVE).update(
-            provider_ref=str(answer.get("id") or answer.get("payoutId") or ""), status=Settlement.Status.IN_FLIGHT)
-    return {"payouts": created}
+    return {"payouts": created, "retried": retried}
 
 
 # --- Nano fee receivables ----------------------------------------------------------------

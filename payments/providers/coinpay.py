@@ -6,7 +6,8 @@ API subset:
   GET  /api/transactions/<id>             read it (fallback poll)
   POST /api/transactions/<id>/refunds     refund all or part (Idempotency-Key header)
   GET  /api/transactions/<id>/refunds     the transaction's refunds (reconciling one in doubt)
-  POST /api/payouts                       pay a seller's net balance out
+  POST /api/payouts                       pay a seller's net balance out (Idempotency-Key: our settlement id)
+  GET  /api/payouts?settlementId=<id>     the payout made for a settlement (before any resend)
 Webhooks: X-Signature = hex HMAC-SHA256 of the raw body. Amounts on the wire are
 decimal strings in major units; here they become exact integers in minor units.
 """
@@ -219,6 +220,15 @@ class CoinPayProvider(SignedWebhooks):
         status = {"completed": "succeeded", "failed": "failed"}.get(str(answer.get("status") or "").lower(), "pending")
         return RefundResult(provider_refund_id=str(answer.get("refundId") or answer.get("id") or ""), status=status,
                             raw=answer, failure_reason="" if status != "failed" else "CoinPay could not refund.")
+
+    def payout_lookup(self, *, settlement_id: str) -> dict | None:
+        """The payout CoinPay made for our settlement id (GET /api/payouts?settlementId=), or None."""
+        answer = self._call("GET", "/api/payouts", params={"settlementId": settlement_id})
+        for item in answer.get("data") or []:
+            metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+            if metadata.get("settlementId") == settlement_id:
+                return item
+        return None
 
     def payout_create(self, *, wallet: str, amount: int, currency: str, settlement_id: str) -> dict:
         """Pay `amount` (minor units) to a seller's wallet. Keyed by our settlement id."""

@@ -250,7 +250,8 @@ class RazorpayProvider(SignedWebhooks):
         """Route transfer of `amount` from a captured payment to a linked account."""
         body = {"transfers": [{"account": account, "amount": amount, "currency": currency,
                                "notes": {"kassa_settlement_id": settlement_id}, "on_hold": 0}]}
-        answer = self._call("POST", f"/v1/payments/{razorpay_payment_id}/transfers", json=body, retry=False)
+        answer = self._call("POST", f"/v1/payments/{razorpay_payment_id}/transfers", json=body, retry=False,
+                            headers={"X-Transfer-Idempotency": f"kassa-settlement-{settlement_id}"})
         items = answer.get("items") or []
         if not items:
             raise ProviderUnavailable("razorpay transfer answer had no items", provider=self.code)
@@ -259,5 +260,8 @@ class RazorpayProvider(SignedWebhooks):
     def transfers_of_payment(self, razorpay_payment_id: str) -> list[dict]:
         return self._call("GET", f"/v1/payments/{razorpay_payment_id}/transfers").get("items", [])
 
-    def transfer_reverse(self, *, transfer_id: str, amount: int) -> dict:
-        return self._call("POST", f"/v1/transfers/{transfer_id}/reversals", json={"amount": amount})
+    def transfer_reverse(self, *, transfer_id: str, amount: int, settlement_id: str) -> dict:
+        """Keyed by our reversal's settlement id, so a resend after a timeout reverses once."""
+        return self._call("POST", f"/v1/transfers/{transfer_id}/reversals",
+                          json={"amount": amount, "notes": {"kassa_settlement_id": settlement_id}},
+                          headers={"X-Transfer-Idempotency": f"kassa-settlement-{settlement_id}"})

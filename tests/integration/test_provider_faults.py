@@ -6,12 +6,13 @@ import pytest
 import requests
 
 from orders.actors import Actor
-from payments.models import Payment, Refund
+from payments.models import Payment, Refund, Settlement
 from payments.providers.registry import get_provider
 from payments.sandbox.faults import SandboxFaults
 from payments.sandbox.simulate_gateways import simulate_gateway_payment
 from payments.services import payment_refund, payment_start, refunds_reconcile_pending
-from tests.factories import OrderFactory, SellerFactory
+from payments.settlement import settle_all
+from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory
 from tests.integration.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -74,3 +75,42 @@ def test_coinpay_refund_that_5xxs_is_resent_with_its_key_and_a_late_webhook_comp
     theirs = [r for r in books(gateway_sandbox)["coinpay"]["refunds"] if r["transactionId"] == payment.provider_ref]
     assert [r["metadata"]["refundId"] for r in theirs] == [str(refund.pk)]
     assert Refund.objects.filter(payment=payment, status="succeeded").count() == 1
+
+
+# --- item 6: a payout or transfer whose call timed out is looked up before any resend ----------
+
+def test_coinpay_payout_that_hangs_past_the_timeout_is_paid_once(gateway_sandbox, faults):
+    payment = paid("coinpay", 20_000, "USD")
+    PayoutDestinationFactory(seller=payment.seller, method="coinpay", value="wallet_faults_0001")
+    requests.post(f"{gateway_sandbox}/coinpay/_sandbox/config", json={"webhook_url": ""}, timeout=5)
+    short_timeout("coinpay")
+    faults.add(r"/api/payouts$", "hang", method="POST", count=3, hang_seconds=1.5)
+    assert settle_all()["coinpay"]["payouts"] == 1
+    settlement = Settlement.objects.get(kind="payout", seller=payment.seller)
+    assert (settlement.status, settlement.provider_ref) == ("pending", "")
+    time.sleep(2)   # the hung calls finish at the gateway: the payout exists there
+    assert settle_all()["coinpay"]["retried"] == 1
+    settle_all()
+    settlement.refresh_from_db()
+    assert settlement.status == "paid" and settlement.provider_ref.startswith("po_")
+    theirs = [p for p in books(gateway_sandbox)["coinpay"]["payouts"]
+              if p["metadata"].get("settlementId") == str(settlement.pk)]
+    assert [p["id"] for p in theirs] == [settlement.provider_ref]
+
+
+def test_razorpay_transfer_that_hangs_past_the_timeout_is_made_once(gateway_sandbox, faults):
+    payment = paid("razorpay", 250_000, "INR")
+    PayoutDestinationFactory(seller=payment.seller, method="razorpay", value="acc_FaultsAcc00001")
+    requests.post(f"{gateway_sandbox}/razorpay/_sandbox/config", json={"webhook_url": ""}, timeout=5)
+    short_timeout("razorpay")
+    faults.add(r"/transfers$", "hang", method="POST", count=1, hang_seconds=1.5)
+    settle_all()
+    settlement = Settlement.objects.get(kind="transfer", payment=payment)
+    assert (settlement.status, settlement.provider_ref) == ("pending", "")
+    time.sleep(2)
+    settle_all()
+    settle_all()
+    settlement.refresh_from_db()
+    assert settlement.provider_ref.startswith("trf_") and settlement.status in ("paid", "in_flight")
+    theirs = [t for t in books(gateway_sandbox)["razorpay"]["transfers"] if t["source"] == payment.tx_id]
+    assert [t["id"] for t in theirs] == [settlement.provider_ref]
