@@ -102,6 +102,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file test DB (make test sets it) lets live_server threads and subprocesses share it.
     if _sqlite_test_name := env.str("SQLITE_TEST_NAME", default=""):
         DATABASES["default"]["TEST"] = {"NAME": _sqlite_test_name}
+    # Django's SQLite backend, with a flush that works beside the ledger's append-only triggers.
+    DATABASES["default"]["ENGINE"] = "config.sqlite3"
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     # A restarted database never turns into a failed request: each request checks its reused
