@@ -168,3 +168,11 @@ def test_the_dashboard_shows_a_pending_refund_as_processing(client, monkeypatch,
     login(client, MembershipFactory(seller=gateway_payment.seller).user)
     body = client.get(f"/dashboard/orders/{gateway_payment.order_id}/").content.decode()
     assert "Processing" in body
+
+
+@pytest.mark.parametrize("method", ["razorpay", "coinpay"])
+def test_a_gateway_refund_is_never_sent_without_kassas_refund_id_as_its_key(gateway_payment, method):
+    from payments.providers.registry import get_provider
+
+    with pytest.raises(ValueError, match="idempotency key"):
+        get_provider(method).refund(gateway_payment, 100, idempotency_key="")

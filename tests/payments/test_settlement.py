@@ -58,6 +58,7 @@ def test_transfer_of_seller_net_is_created_once_per_payment():
     settlement = Settlement.objects.get()
     assert (settlement.status, settlement.provider_ref, settlement.amount) == ("in_flight", "trf_1", 97_500)
     assert sent["notes"] == {"kassa_settlement_id": str(settlement.pk)}
+    assert create.calls[0].request.headers["X-Transfer-Idempotency"] == f"kassa-settlement-{settlement.pk}"
     assert LedgerEntry.objects.get(payment=payment).settlement == settlement
     assert seller_balances(payment.seller)["INR"] == {"owed": 0, "in_flight": 97_500, "paid_out": 0,
                                                       "fee_receivable": 0}
