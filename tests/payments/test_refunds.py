@@ -176,3 +176,16 @@ def test_a_gateway_refund_is_never_sent_without_kassas_refund_id_as_its_key(gate
 
     with pytest.raises(ValueError, match="idempotency key"):
         get_provider(method).refund(gateway_payment, 100, idempotency_key="")
+
+
+def test_the_reconcile_tick_is_in_the_beat_schedule_on_the_ticks_queue(monkeypatch, gateway_payment):
+    from config.celery_app import BEAT_SCHEDULE, TICKS_QUEUE, app
+    from payments.tasks import reconcile_pending_refunds
+
+    entry = next(e for e in BEAT_SCHEDULE.values() if e["task"] == "payments.tasks.reconcile_pending_refunds")
+    assert app.amqp.router.route(entry.get("options", {}), entry["task"])["queue"].name == TICKS_QUEUE
+    gateway = Flaky(ProviderUnavailable("timeout"))
+    monkeypatch.setattr("payments.services.get_provider", lambda method: gateway)
+    refund = payment_refund(payment=gateway_payment, actor=Actor.system("seller"))
+    assert reconcile_pending_refunds.delay().get() == 1
+    assert Refund.objects.get(pk=refund.pk).status == "succeeded"
