@@ -45,6 +45,12 @@ BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 14},
     },
+    # Gateway refunds whose call timed out: asked at the provider, resent with the same key if absent.
+    "reconcile-pending-refunds": {
+        "task": "payments.tasks.reconcile_pending_refunds",
+        "schedule": 60.0,
+        "options": {"expires": 59},
+    },
     "settle": {
         "task": "payments.tasks.settle",
         "schedule": 24 * 3600.0,

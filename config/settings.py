@@ -115,6 +115,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file test DB (make test sets it) lets live_server threads and subprocesses share it.
     if _sqlite_test_name := env.str("SQLITE_TEST_NAME", default=""):
         DATABASES["default"]["TEST"] = {"NAME": _sqlite_test_name}
+    # Django's SQLite backend, with a flush that works beside the ledger's append-only triggers.
+    DATABASES["default"]["ENGINE"] = "config.sqlite3"
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     # A restarted database never turns into a failed request: each request checks its reused
@@ -229,6 +231,8 @@ PAYMENT_EXPIRY_GRACE_SECONDS = env.int("PAYMENT_EXPIRY_GRACE_SECONDS", default=6
 PLATFORM_FEE_BPS = env.int("PLATFORM_FEE_BPS", default=250)
 GATEWAY_POLL_AFTER_MINUTES = env.int("GATEWAY_POLL_AFTER_MINUTES", default=5)
 GATEWAY_POLL_CAP_PER_TICK = env.int("GATEWAY_POLL_CAP_PER_TICK", default=50)
+# A gateway refund still pending this long is looked up at the provider (its first call may be in flight).
+REFUND_RECONCILE_AFTER_SECONDS = env.int("REFUND_RECONCILE_AFTER_SECONDS", default=60)
 
 SANDBOX_PORT = env.int("SANDBOX_PORT", default=7076)
 SANDBOX_URL = env.str("SANDBOX_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}").rstrip("/")

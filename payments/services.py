@@ -22,7 +22,13 @@ from orders.services import OrderError, order_event_write, order_transition
 from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt, Refund, RefundRequest
 from payments.money import due_in_wire_units, fee_split, wire_per_minor
 from payments.providers.base import Observation
-from payments.providers.errors import NoFreeAmountSlot, PaymentError, ProviderError, ProviderNotConfigured
+from payments.providers.errors import (
+    NoFreeAmountSlot,
+    PaymentError,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderRejected,
+)
 from payments.providers.registry import get_provider
 from payments.representations import order_data, payment_data, refund_data
 from payments.selectors import active_payment, order_locked_for_payment, reserved_amounts
@@ -655,22 +661,72 @@ def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None =
                                        reason=reason[:200], **actor.event_fields())
         payment_event_write(payment=locked, type="refund.requested", actor=actor,
                             data={"refund": str(refund.pk), "amount": amount})
+    return _refund_send(refund, locked)
+
+
+def _refund_send(refund: Refund, payment: Payment) -> Refund:
+    """Ask the provider to refund, keyed by our refund id (so a resend can never pay twice),
+    and record its answer. Only an explicit refusal (ProviderRejected) fails the refund: after
+    a timeout, 5xx or 429 the provider may well have refunded, so the refund stays pending and
+    refunds_reconcile_pending asks the provider later (a late webhook may also settle it)."""
+    actor = Actor.provider(payment.method)
     try:
-        # Gateways de-duplicate a retried refund by our refund id (Razorpay X-Refund-Idempotency).
-        extra = {"idempotency_key": str(refund.pk)} if locked.method in CUSTODIAL_METHODS else {}
-        result = get_provider(locked.method).refund(locked, amount, **extra)
+        result = get_provider(payment.method).refund(payment, refund.amount, idempotency_key=str(refund.pk))
+    except ProviderRejected as exc:
+        return refund_mark_failed(refund=refund, actor=actor, reason=exc.user_message)
     except ProviderError as exc:
-        return refund_mark_failed(refund=refund, actor=Actor.provider(locked.method), reason=exc.user_message)
+        log.warning("refund in doubt", extra={"refund": str(refund.pk), "error": exc.__class__.__name__})
+        with transaction.atomic():
+            payment_event_write(payment=payment, type="refund.processing", actor=actor,
+                                data={"refund": str(refund.pk), "error": exc.__class__.__name__})
+        return refund
+    return _refund_apply_result(refund, result, actor)
+
+
+def _refund_apply_result(refund: Refund, result, actor: Actor) -> Refund:
     if result.status == "succeeded":
-        return refund_mark_succeeded(refund=refund, actor=Actor.provider(locked.method),
-                                     provider_refund_id=result.provider_refund_id)
+        return refund_mark_succeeded(refund=refund, actor=actor, provider_refund_id=result.provider_refund_id)
     if result.status == "failed":
-        return refund_mark_failed(refund=refund, actor=Actor.provider(locked.method), reason=result.failure_reason,
+        return refund_mark_failed(refund=refund, actor=actor, reason=result.failure_reason,
                                   provider_refund_id=result.provider_refund_id)
-    if result.provider_refund_id:
+    if result.provider_refund_id and not refund.provider_refund_id:
         Refund.objects.filter(pk=refund.pk, provider_refund_id="").update(provider_refund_id=result.provider_refund_id)
         refund.provider_refund_id = result.provider_refund_id
     return refund
+
+
+def refund_reconcile(*, refund_id) -> Refund:
+    """Settle one pending gateway refund from the provider's own record of it.
+
+    Found → its status is applied; not found → the call never reached the provider, so it is
+    sent again with the same key; provider unreachable → still pending, asked again next tick.
+    """
+    refund = Refund.objects.select_related("payment", "payment__seller").get(pk=refund_id)
+    payment = refund.payment
+    if refund.status != Refund.Status.PENDING or payment.method not in CUSTODIAL_METHODS:
+        return refund
+    try:
+        found = get_provider(payment.method).refund_lookup(payment, refund_id=str(refund.pk),
+                                                           provider_refund_id=refund.provider_refund_id)
+    except ProviderError as exc:
+        log.warning("refund lookup failed", extra={"refund": str(refund.pk), "error": exc.__class__.__name__})
+        return refund
+    if found is None:
+        return _refund_send(refund, payment)
+    return _refund_apply_result(refund, found, Actor.provider(payment.method))
+
+
+def refunds_reconcile_pending(*, now=None, limit: int = 100) -> int:
+    """The beat task: reconcile gateway refunds pending longer than REFUND_RECONCILE_AFTER_SECONDS
+    (younger ones may still have their first call in flight). Safe to run twice at once: the
+    provider de-duplicates by refund id and refund_mark_* change a refund once."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.REFUND_RECONCILE_AFTER_SECONDS)
+    pending = Refund.objects.filter(status=Refund.Status.PENDING, payment__method__in=CUSTODIAL_METHODS,
+                                    created_at__lte=cutoff).order_by("created_at")
+    ids = list(pending.values_list("pk", flat=True)[:limit])
+    for refund_id in ids:
+        refund_reconcile(refund_id=refund_id)
+    return len(ids)
 
 
 def is_late_refundable(payment: Payment) -> bool:
@@ -707,11 +763,18 @@ def refund_mark_succeeded(*, refund: Refund, actor: Actor, provider_refund_id: s
             fee_bps=payment.seller.effective_fee_bps,
             custody=LedgerEntry.Custody.PLATFORM if payment.method in CUSTODIAL_METHODS else LedgerEntry.Custody.SELLER,
         )
-        order_status = "refunded" if to_status == "refunded" else "partially_refunded"
-        order_transition(order_id=payment.order_id, to_status=order_status, actor=actor,
-                         data={"refund": str(locked.pk), "amount": locked.amount})
+        if settled_its_order(payment):
+            order_status = "refunded" if to_status == "refunded" else "partially_refunded"
+            order_transition(order_id=payment.order_id, to_status=order_status, actor=actor,
+                             data={"refund": str(locked.pk), "amount": locked.amount})
         webhook_event_emit(seller_id=payment.seller_id, event_type="refund.succeeded", data=refund_data(locked))
     return locked
+
+
+def settled_its_order(payment: Payment) -> bool:
+    """True for the payment whose completion made its order paid. A duplicate completed on an
+    order another payment had already paid: refunding it gives back its own money only."""
+    return Payment.Exception_.DUPLICATE not in payment.exceptions
 
 
 def _late_refund_settled(payment: Payment, refund: Refund, actor: Actor) -> None:
@@ -775,7 +838,7 @@ def refund_request_decide(*, request: RefundRequest, approve: bool, actor: Actor
 
     The request is claimed with a conditional UPDATE under the payment lock, so two
     clicks decide it once. The provider is called after that commit (inside
-    payment_refund); if the refund is refused there, the claim is undone.
+    payment_refund); if that raises anything at all, the claim is undone.
     """
     decided = RefundRequest.Status.APPROVED if approve else RefundRequest.Status.DECLINED
     user = actor.user if getattr(actor.user, "pk", None) else None
@@ -793,9 +856,11 @@ def refund_request_decide(*, request: RefundRequest, approve: bool, actor: Actor
     if approve:
         try:
             refund = payment_refund(payment=payment, actor=actor, reason=f"Shopper request: {request.reason}"[:200])
-        except PaymentStateError:
+        except BaseException:
+            # Whatever went wrong (a refusal, a bug, a lost connection), the shopper's request
+            # must not stay claimed with no refund behind it.
             with transaction.atomic():
-                RefundRequest.objects.filter(pk=request.pk, status=decided).update(
+                RefundRequest.objects.filter(pk=request.pk, status=decided, refund__isnull=True).update(
                     status=RefundRequest.Status.REQUESTED, decided_by=None, decided_at=None)
             raise
         with transaction.atomic():
@@ -810,5 +875,6 @@ __all__ = [
     "payment_transition", "payment_cancel", "payment_expire_now", "payment_accept_late", "payment_expire_stale",
     "payment_release_reservations", "ledger_record_payment", "receipt_assign", "payment_resolve_review",
     "payment_refund", "payment_verify", "is_late_refundable", "refund_mark_succeeded", "refund_mark_failed",
+    "refund_reconcile", "refunds_reconcile_pending",
     "refund_request_create", "refund_request_decide",
 ]

@@ -85,9 +85,13 @@ def _transfer_send(settlement: Settlement) -> None:
 def _reverse_refunded_transfers() -> int:
     """Refund rows that arrived after their payment's transfer: reverse that much of it."""
     provider, count = get_provider("razorpay"), 0
+    # Reversals whose call failed in transit first: resent under the same key (their own row id).
+    in_doubt = Settlement.objects.filter(method="razorpay", kind=Settlement.Kind.TRANSFER, amount__lt=0,
+                                         status=Settlement.Status.PENDING, provider_ref="")
+    for pending in in_doubt.select_related("payment"):
+        count += _reversal_send(provider, pending)
     for entry in _unsettled("razorpay").filter(kind=LedgerEntry.Kind.REFUND).select_related("payment"):
-        transfer = entry.payment.settlements.filter(kind=Settlement.Kind.TRANSFER, amount__gt=0).exclude(
-            provider_ref="").exclude(status=Settlement.Status.FAILED).first()
+        transfer = _transfer_of(entry.payment)
         if transfer is None:
             continue  # not transferred yet: the transfer will net this refund off
         with transaction.atomic():
@@ -113,22 +117,59 @@ def _reverse_refunded_transfers() -> int:
                 LedgerEntry.objects.create(
                     seller_id=entry.seller_id, payment=entry.payment, kind=LedgerEntry.Kind.ADJUSTMENT,
                     custody=entry.custody, method=entry.method, currency=entry.currency, gross=-uncovered, fee=0,
-                    net=-uncovered, fee_bps=entry.fee_bps, memo="refund beyond the transferred amount: seller owes")
-        try:
-            answer = provider.transfer_reverse(transfer_id=transfer.provider_ref, amount=amount)
-        except ProviderError as exc:
-            log.warning("transfer reversal failed", extra={"settlement": reversal.pk, "error": str(exc)[:200]})
-            with transaction.atomic():
-                _link([entry.pk], None)
-                LedgerEntry.objects.filter(payment=entry.payment, kind=LedgerEntry.Kind.ADJUSTMENT,
-                                           settlement__isnull=True, created_at__gte=reversal.created_at).delete()
-                reversal.delete()
-            continue
-        Settlement.objects.filter(pk=reversal.pk).update(status=Settlement.Status.REVERSED,
-                                                         provider_ref=str(answer.get("id") or ""),
-                                                         completed_at=timezone.now())
-        count += 1
+                    net=-uncovered, fee_bps=entry.fee_bps,
+                    memo=f"refund beyond the transferred amount: seller owes ({_REVERSAL_TAG}{reversal.pk})")
+        count += _reversal_send(provider, reversal)
     return count
+
+
+_REVERSAL_TAG = "reversal "
+
+
+def _transfer_of(payment: Payment) -> Settlement | None:
+    return payment.settlements.filter(kind=Settlement.Kind.TRANSFER, amount__gt=0).exclude(
+        provider_ref="").exclude(status=Settlement.Status.FAILED).first()
+
+
+def _reversal_send(provider, reversal: Settlement) -> int:
+    """Send one pending reversal, keyed by its row id. Returns 1 when Razorpay made it.
+
+    In doubt (timeout, 5xx, 429) it stays pending and is resent with the same key next run;
+    only a refusal fails it (_reversal_failed)."""
+    transfer = _transfer_of(reversal.payment)
+    try:
+        answer = provider.transfer_reverse(transfer_id=transfer.provider_ref, amount=-reversal.amount,
+                                           settlement_id=str(reversal.pk))
+    except ProviderRejected as exc:
+        _reversal_failed(reversal, exc.provider_message or str(exc))
+        return 0
+    except ProviderError as exc:
+        log.warning("transfer reversal in doubt", extra={"settlement": reversal.pk, "error": exc.__class__.__name__})
+        return 0
+    return Settlement.objects.filter(pk=reversal.pk, status=Settlement.Status.PENDING).update(
+        status=Settlement.Status.REVERSED, provider_ref=str(answer.get("id") or ""), completed_at=timezone.now())
+
+
+def _reversal_failed(reversal: Settlement, reason: str) -> None:
+    """Razorpay refused the reversal. The ledger is append-only: its refund entry is owed again
+    (the next run tries a new reversal) and the adjustment written with it is cancelled by a
+    compensating entry, not deleted."""
+    with transaction.atomic():
+        locked = Settlement.objects.select_for_update().filter(pk=reversal.pk,
+                                                               status=Settlement.Status.PENDING).first()
+        if locked is None:
+            return
+        locked.status, locked.failure_reason = Settlement.Status.FAILED, reason[:300]
+        locked.save(update_fields=["status", "failure_reason"])
+        locked.entries.update(settlement=None)
+        for adjustment in LedgerEntry.objects.filter(payment_id=locked.payment_id, kind=LedgerEntry.Kind.ADJUSTMENT,
+                                                     memo__endswith=f"({_REVERSAL_TAG}{locked.pk})"):
+            LedgerEntry.objects.create(
+                seller_id=adjustment.seller_id, payment_id=adjustment.payment_id, kind=LedgerEntry.Kind.ADJUSTMENT,
+                custody=adjustment.custody, method=adjustment.method, currency=adjustment.currency,
+                gross=-adjustment.gross, fee=-adjustment.fee, net=-adjustment.net, fee_bps=adjustment.fee_bps,
+                memo=f"cancels entry {adjustment.pk}: transfer reversal {locked.pk} failed")
+    log.warning("transfer reversal refused", extra={"settlement": reversal.pk, "reason": reason[:200]})
 
 
 def settle_razorpay() -> dict:
@@ -176,7 +217,40 @@ def _payout_claim(seller_id: int, currency: str, wallet: str) -> Settlement | No
     return settlement
 
 
+def _payout_send(settlement: Settlement) -> None:
+    """Look the payout up at CoinPay by our settlement id first (a call that timed out may
+    have paid it), and send it, keyed by that id, only when CoinPay has none. Never two
+    payouts for one settlement. Raises ProviderError when CoinPay cannot be reached."""
+    provider = get_provider("coinpay")
+    try:
+        answer = provider.payout_lookup(settlement_id=str(settlement.pk)) or provider.payout_create(
+            wallet=settlement.destination, amount=settlement.amount, currency=settlement.currency,
+            settlement_id=str(settlement.pk))
+    except ProviderRejected as exc:
+        settlement_mark(method="coinpay", settlement_id=str(settlement.pk), status="failed",
+                        failure_reason=exc.provider_message or str(exc))
+        return
+    provider_ref = str(answer.get("id") or answer.get("payoutId") or "")
+    status = str(answer.get("status") or "").lower()
+    if status in ("completed", "failed"):
+        settlement_mark(method="coinpay", settlement_id=str(settlement.pk), provider_ref=provider_ref,
+                        status="paid" if status == "completed" else "failed",
+                        failure_reason=str(answer.get("error") or ""))
+        return
+    Settlement.objects.filter(pk=settlement.pk, status__in=ACTIVE).update(
+        provider_ref=provider_ref, status=Settlement.Status.IN_FLIGHT)
+
+
 def settle_coinpay() -> dict:
+    retried = 0
+    # Payouts whose call failed in transit first: reconciled at CoinPay before anything is resent.
+    for pending in Settlement.objects.filter(method="coinpay", kind=Settlement.Kind.PAYOUT, provider_ref="",
+                                             status=Settlement.Status.PENDING):
+        try:
+            _payout_send(pending)
+            retried += 1
+        except ProviderError as exc:
+            log.warning("payout still in doubt", extra={"settlement": pending.pk, "error": exc.__class__.__name__})
     destinations = _destinations("coinpay")
     groups = set(_unsettled("coinpay").filter(seller_id__in=destinations).values_list("seller_id", "currency"))
     created = 0
@@ -186,19 +260,11 @@ def settle_coinpay() -> dict:
             continue
         created += 1
         try:
-            answer = get_provider("coinpay").payout_create(wallet=settlement.destination, amount=settlement.amount,
-                                                           currency=currency, settlement_id=str(settlement.pk))
-        except ProviderRejected as exc:
-            settlement_mark(method="coinpay", settlement_id=str(settlement.pk), status="failed",
-                            failure_reason=exc.provider_message or str(exc))
-            continue
+            _payout_send(settlement)
         except ProviderError as exc:
-            # Unknown outcome: the payout is keyed by our settlement id, so a later resend is safe.
+            # Unknown outcome: stays pending, looked up by its settlement id on the next run.
             log.warning("payout deferred", extra={"settlement": settlement.pk, "error": exc.__class__.__name__})
-            continue
-        Settlement.objects.filter(pk=settlement.pk, status__in=ACTIVE).update(
-            provider_ref=str(answer.get("id") or answer.get("payoutId") or ""), status=Settlement.Status.IN_FLIGHT)
-    return {"payouts": created}
+    return {"payouts": created, "retried": retried}
 
 
 # --- Nano fee receivables ----------------------------------------------------------------

@@ -32,6 +32,13 @@ def release_amount_reservations() -> int:
 
 
 @shared_task(ignore_result=True)
+def reconcile_pending_refunds() -> int:
+    from payments.services import refunds_reconcile_pending
+
+    return refunds_reconcile_pending()
+
+
+@shared_task(ignore_result=True)
 def settle() -> dict:
     from payments.settlement import settle_all
 

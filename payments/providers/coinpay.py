@@ -5,7 +5,9 @@ API subset:
   POST /api/transactions                  create a payment transaction (metadata carries our ids)
   GET  /api/transactions/<id>             read it (fallback poll)
   POST /api/transactions/<id>/refunds     refund all or part (Idempotency-Key header)
-  POST /api/payouts                       pay a seller's net balance out
+  GET  /api/transactions/<id>/refunds     the transaction's refunds (reconciling one in doubt)
+  POST /api/payouts                       pay a seller's net balance out (Idempotency-Key: our settlement id)
+  GET  /api/payouts?settlementId=<id>     the payout made for a settlement (before any resend)
 Webhooks: X-Signature = hex HMAC-SHA256 of the raw body. Amounts on the wire are
 decimal strings in major units; here they become exact integers in minor units.
 """
@@ -207,15 +209,39 @@ class CoinPayProvider(SignedWebhooks):
 
     # --- refunds and payouts -----------------------------------------------------------
 
-    def refund(self, payment, amount_minor: int, *, idempotency_key: str = "") -> RefundResult:
-        tx_id = payment.provider_ref
-        key = idempotency_key or f"kassa-{payment.pk}-{payment.refunded_amount}-{amount_minor}"
-        answer = self._call("POST", f"/api/transactions/{tx_id}/refunds", headers={"Idempotency-Key": key}, json={
-            "amount": format_major(amount_minor, payment.currency), "currency": payment.currency,
-            "metadata": {"paymentId": str(payment.pk), "refundId": idempotency_key}})
+    def refund(self, payment, amount_minor: int, *, idempotency_key: str) -> RefundResult:
+        """`idempotency_key` is Kassa's refund id: a resend after a timeout refunds once."""
+        if not idempotency_key:
+            raise ValueError("a refund needs Kassa's refund id as its idempotency key")
+        answer = self._call("POST", f"/api/transactions/{payment.provider_ref}/refunds",
+                            headers={"Idempotency-Key": idempotency_key}, json={
+                                "amount": format_major(amount_minor, payment.currency), "currency": payment.currency,
+                                "metadata": {"paymentId": str(payment.pk), "refundId": idempotency_key}})
+        return self._refund_result(answer)
+
+    def refund_lookup(self, payment, *, refund_id: str, provider_refund_id: str = "") -> RefundResult | None:
+        """GET /api/transactions/<id>/refunds, matched by CoinPay's id or our metadata.refundId."""
+        answer = self._call("GET", f"/api/transactions/{payment.provider_ref}/refunds")
+        for item in answer.get("data") or []:
+            metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+            if (provider_refund_id and item.get("refundId") == provider_refund_id) or \
+                    metadata.get("refundId") == refund_id:
+                return self._refund_result(item)
+        return None
+
+    def _refund_result(self, answer: Mapping[str, Any]) -> RefundResult:
         status = {"completed": "succeeded", "failed": "failed"}.get(str(answer.get("status") or "").lower(), "pending")
         return RefundResult(provider_refund_id=str(answer.get("refundId") or answer.get("id") or ""), status=status,
                             raw=answer, failure_reason="" if status != "failed" else "CoinPay could not refund.")
+
+    def payout_lookup(self, *, settlement_id: str) -> dict | None:
+        """The payout CoinPay made for our settlement id (GET /api/payouts?settlementId=), or None."""
+        answer = self._call("GET", "/api/payouts", params={"settlementId": settlement_id})
+        for item in answer.get("data") or []:
+            metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+            if metadata.get("settlementId") == settlement_id:
+                return item
+        return None
 
     def payout_create(self, *, wallet: str, amount: int, currency: str, settlement_id: str) -> dict:
         """Pay `amount` (minor units) to a seller's wallet. Keyed by our settlement id."""

@@ -6,6 +6,7 @@ API subset (REST v1, Basic auth key_id:key_secret):
   GET  /v1/payments/<id>                fetch one payment
   POST /v1/payments/<id>/capture        capture an authorized payment
   POST /v1/payments/<id>/refund         refund (X-Refund-Idempotency header)
+  GET  /v1/payments/<id>/refunds        the payment's refunds (reconciling one in doubt)
   POST /v1/payments/<id>/transfers      Route: move the seller's net to a linked account
   POST /v1/transfers/<id>/reversals     reverse a transfer after a refund
 Signatures: handler = HMAC-SHA256(order_id|payment_id, key_secret); webhook =
@@ -224,14 +225,30 @@ class RazorpayProvider(SignedWebhooks):
 
     # --- refunds and Route -------------------------------------------------------------
 
-    def refund(self, payment, amount_minor: int, *, idempotency_key: str = "") -> RefundResult:
+    def refund(self, payment, amount_minor: int, *, idempotency_key: str) -> RefundResult:
+        """`idempotency_key` is Kassa's refund id: a resend after a timeout refunds once."""
         if not payment.tx_id:
             raise ProviderRejected("razorpay refund: payment has no razorpay payment id", provider=self.code)
-        key = idempotency_key or f"kassa-{payment.pk}-{payment.refunded_amount}-{amount_minor}"
+        if not idempotency_key:
+            raise ValueError("a refund needs Kassa's refund id as its idempotency key")
         body = {"amount": amount_minor, "notes": {"kassa_payment_id": str(payment.pk),
                                                   "kassa_refund_id": idempotency_key}}
         answer = self._call("POST", f"/v1/payments/{payment.tx_id}/refund", json=body,
-                            headers={"X-Refund-Idempotency": key})
+                            headers={"X-Refund-Idempotency": idempotency_key})
+        return self._refund_result(answer)
+
+    def refund_lookup(self, payment, *, refund_id: str, provider_refund_id: str = "") -> RefundResult | None:
+        """GET /v1/payments/<id>/refunds, matched by Razorpay's id or our kassa_refund_id note."""
+        if not payment.tx_id:
+            return None
+        for item in self._call("GET", f"/v1/payments/{payment.tx_id}/refunds").get("items") or []:
+            notes = item.get("notes") if isinstance(item.get("notes"), dict) else {}
+            if (provider_refund_id and item.get("id") == provider_refund_id) or \
+                    notes.get("kassa_refund_id") == refund_id:
+                return self._refund_result(item)
+        return None
+
+    def _refund_result(self, answer: Mapping[str, Any]) -> RefundResult:
         status = {"processed": "succeeded", "failed": "failed"}.get(answer.get("status"), "pending")
         return RefundResult(provider_refund_id=str(answer.get("id") or ""), status=status, raw=answer,
                             failure_reason="" if status != "failed" else "Razorpay could not process the refund.")
@@ -241,7 +258,8 @@ class RazorpayProvider(SignedWebhooks):
         """Route transfer of `amount` from a captured payment to a linked account."""
         body = {"transfers": [{"account": account, "amount": amount, "currency": currency,
                                "notes": {"kassa_settlement_id": settlement_id}, "on_hold": 0}]}
-        answer = self._call("POST", f"/v1/payments/{razorpay_payment_id}/transfers", json=body, retry=False)
+        answer = self._call("POST", f"/v1/payments/{razorpay_payment_id}/transfers", json=body, retry=False,
+                            headers={"X-Transfer-Idempotency": f"kassa-settlement-{settlement_id}"})
         items = answer.get("items") or []
         if not items:
             raise ProviderUnavailable("razorpay transfer answer had no items", provider=self.code)
@@ -250,5 +268,8 @@ class RazorpayProvider(SignedWebhooks):
     def transfers_of_payment(self, razorpay_payment_id: str) -> list[dict]:
         return self._call("GET", f"/v1/payments/{razorpay_payment_id}/transfers").get("items", [])
 
-    def transfer_reverse(self, *, transfer_id: str, amount: int) -> dict:
-        return self._call("POST", f"/v1/transfers/{transfer_id}/reversals", json={"amount": amount})
+    def transfer_reverse(self, *, transfer_id: str, amount: int, settlement_id: str) -> dict:
+        """Keyed by our reversal's settlement id, so a resend after a timeout reverses once."""
+        return self._call("POST", f"/v1/transfers/{transfer_id}/reversals",
+                          json={"amount": amount, "notes": {"kassa_settlement_id": settlement_id}},
+                          headers={"X-Transfer-Idempotency": f"kassa-settlement-{settlement_id}"})

@@ -2,8 +2,9 @@
 a hosted pay page, and HMAC-signed webhooks delivered (and retried) to Kassa.
 
 Routes (prefix /coinpay):
-  POST /api/auth/login · POST|GET /api/transactions[/<id>] · POST /api/transactions/<id>/refunds
-  POST /api/payouts · GET|POST /pay/<id> (hosted page with Pay / Fail)
+  POST /api/auth/login · POST|GET /api/transactions[/<id>] · POST|GET /api/transactions/<id>/refunds
+  POST /api/payouts · GET /api/payouts[/<id>][?<field or metadata key>=<value>]
+  GET|POST /pay/<id> (hosted page with Pay / Fail)
   POST /_sandbox/pay {transactionId, fail?, amount?} · POST /_sandbox/config
   POST /_sandbox/revoke_tokens · GET /_sandbox/info
 Amounts on the wire are decimal strings in major units, as CoinPay sends them.
@@ -103,6 +104,9 @@ class CoinPaySandbox:
             return fault
         tx_id, _, action = request.subpath.strip("/").partition("/")
         with self.store.lock:
+            if request.method == "GET" and action == "refunds":
+                items = [r for r in self.data["refunds"].values() if r["transactionId"] == tx_id]
+                return Response.json({"success": True, "data": items})
             if request.method == "GET":
                 tx = self.data["transactions"].get(tx_id)
                 return Response.json(tx) if tx else _error("Transaction not found", status=404)
@@ -175,6 +179,8 @@ class CoinPaySandbox:
     def payouts(self, request: Request) -> Response:
         if fault := self._guard(request):
             return fault
+        if request.method == "GET":
+            return self._payouts_read(request)
         with self.store.lock:
             try:
                 body = request.json()
@@ -195,6 +201,25 @@ class CoinPaySandbox:
             self.store.save()
         self._webhook("payout.completed", {**payout, "status": "Completed"}, delay=0.2)
         return Response.json(payout, status=201)
+
+    def _payouts_read(self, request: Request) -> Response:
+        """GET /api/payouts/<id>, or GET /api/payouts?<filters> where a filter names a top-level
+        field or a metadata key (e.g. ?settlementId=42): the list style of /api/transactions."""
+        with self.store.lock:
+            payout_id = request.subpath.strip("/")
+            if payout_id:
+                payout = self.data["payouts"].get(payout_id)
+                return Response.json(payout) if payout else _error("Payout not found", status=404)
+            items = [p for p in self.data["payouts"].values()
+                     if all(str(p.get(k, (p.get("metadata") or {}).get(k))) == v for k, v in request.query.items())]
+        return Response.json({"success": True, "data": items})
+
+    def books(self) -> dict[str, list[dict]]:
+        """What this gateway performed: completed payments, refunds, payouts."""
+        with self.store.lock:
+            return {"payments": [dict(t) for t in self.data["transactions"].values() if t["status"] == "Completed"],
+                    "refunds": [dict(r) for r in self.data["refunds"].values()],
+                    "payouts": [dict(p) for p in self.data["payouts"].values()]}
 
     def hosted_page(self, request: Request) -> Response:
         tx_id = request.subpath.strip("/")
@@ -241,6 +266,7 @@ def routes(ctx: SandboxContext) -> list[Route]:
         Route("POST", f"{PREFIX}/api/transactions", sandbox.transactions),
         Route("GET", f"{PREFIX}/api/transactions", sandbox.transactions),
         Route("POST", f"{PREFIX}/api/payouts", sandbox.payouts),
+        Route("GET", f"{PREFIX}/api/payouts", sandbox.payouts),
         Route("GET", f"{PREFIX}/pay", sandbox.hosted_page),
         Route("POST", f"{PREFIX}/pay", sandbox.hosted_page),
         Route("POST", f"{PREFIX}/_sandbox/pay", sandbox.sandbox_pay),

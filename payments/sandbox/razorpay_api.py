@@ -4,7 +4,8 @@ and signed webhooks delivered (and retried) to Kassa.
 Routes (prefix /razorpay):
   POST /v1/orders · GET /v1/orders/<id>[/payments]
   GET /v1/payments/<id> · POST /v1/payments/<id>/capture · POST /v1/payments/<id>/refund
-  POST|GET /v1/payments/<id>/transfers · POST /v1/transfers/<id>/reversals
+  GET /v1/payments/<id>/refunds (the payment's refunds, each with its notes and status)
+  POST|GET /v1/payments/<id>/transfers · POST /v1/transfers/<id>/reversals (X-Transfer-Idempotency)
   GET|POST /checkout            hosted checkout ("Pay" / "Fail"), then POSTs the
                                 handler fields to callback_url (redirect mode)
   POST /_sandbox/pay            {order_id, fail?, out_of_order?, capture?}: pay without a browser
@@ -44,7 +45,7 @@ class RazorpaySandbox:
         # Where Kassa listens (the same SITE_URL Kassa's settings read), not this process's PORT.
         site = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
         self.store = JsonStore(ctx.state_dir / "razorpay.json", {
-            "orders": {}, "payments": {}, "refunds": {}, "transfers": {}, "idempotency": {}})
+            "orders": {}, "payments": {}, "refunds": {}, "transfers": {}, "reversals": {}, "idempotency": {}})
         # Controls come from the environment at each start, never from a stale state file.
         self.store.data["config"] = {
             "webhook_url": os.environ.get("SANDBOX_RAZORPAY_WEBHOOK_URL", f"{site}/webhooks/razorpay/"),
@@ -223,6 +224,9 @@ button{{font-size:1rem;padding:.7rem 1.4rem;border-radius:8px;border:0;margin-ri
                 return _error("The id provided does not exist")
             if request.method == "GET" and not action:
                 return Response.json(payment)
+            if request.method == "GET" and action == "refunds":
+                items = [r for r in self.data["refunds"].values() if r["payment_id"] == payment_id]
+                return Response.json({"entity": "collection", "count": len(items), "items": items})
             if request.method == "GET" and action == "transfers":
                 items = [t for t in self.data["transfers"].values() if t["source"] == payment_id]
                 return Response.json({"entity": "collection", "count": len(items), "items": items})
@@ -243,7 +247,7 @@ button{{font-size:1rem;padding:.7rem 1.4rem;border-radius:8px;border:0;margin-ri
             if action == "refund":
                 return self._refund(request, payment, body)
             if action == "transfers":
-                return self._transfer(payment, body)
+                return self._transfer(request, payment, body)
         return _error("Unsupported action", status=404)
 
     def _refund(self, request: Request, payment: dict, body: dict) -> Response:
@@ -277,7 +281,25 @@ button{{font-size:1rem;padding:.7rem 1.4rem;border-radius:8px;border:0;margin-ri
             self._send([self._event("refund.processed", refund=processed, payment=dict(payment))], delay=0.2)
         return Response.json(refund)
 
-    def _transfer(self, payment: dict, body: dict) -> Response:
+    def _replay(self, request: Request, body: dict, kind: str) -> tuple[str, Response | None]:
+        """X-Transfer-Idempotency: the same key and body answers what the first call made."""
+        key = request.headers.get("X-Transfer-Idempotency", "")
+        seen = self.data["idempotency"].get(f"{kind}:{key}") if key else None
+        if seen is None:
+            return key, None
+        if seen["fingerprint"] != json.dumps(body, sort_keys=True):
+            return key, _error("Different request with the same idempotency key has already been processed.")
+        return key, Response.json(seen["answer"])
+
+    def _remember(self, key: str, kind: str, body: dict, answer: dict) -> None:
+        if key:
+            self.data["idempotency"][f"{kind}:{key}"] = {"fingerprint": json.dumps(body, sort_keys=True),
+                                                         "answer": answer}
+
+    def _transfer(self, request: Request, payment: dict, body: dict) -> Response:
+        key, replay = self._replay(request, body, "transfer")
+        if replay:
+            return replay
         wanted = body.get("transfers") or []
         already = sum(t["amount"] for t in self.data["transfers"].values() if t["source"] == payment["id"])
         if payment["status"] not in ("captured", "refunded"):
@@ -301,9 +323,11 @@ button{{font-size:1rem;padding:.7rem 1.4rem;border-radius:8px;border:0;margin-ri
                 final["error"] = {"description": "Linked account is not activated"}
             self.data["transfers"][transfer["id"]] = final
             events.append(self._event("transfer.failed" if fails else "transfer.processed", transfer=final))
+        answer = {"entity": "collection", "count": len(items), "items": items}
+        self._remember(key, "transfer", body, answer)
         self.store.save()
         self._send(events, delay=0.2)
-        return Response.json({"entity": "collection", "count": len(items), "items": items})
+        return Response.json(answer)
 
     def transfers(self, request: Request) -> Response:
         if fault := self._guard(request):
@@ -314,12 +338,18 @@ button{{font-size:1rem;padding:.7rem 1.4rem;border-radius:8px;border:0;margin-ri
             if transfer is None or action != "reversals":
                 return _error("The id provided does not exist")
             body = request.json() if request.body else {}
+            key, replay = self._replay(request, body, "reversal")
+            if replay:
+                return replay
             amount = int(body.get("amount") or transfer["amount"] - transfer["amount_reversed"])
             if amount <= 0 or amount > transfer["amount"] - transfer["amount_reversed"]:
                 return _error("The reversal amount provided is greater than the unreversed amount", field="amount")
             transfer["amount_reversed"] += amount
             reversal = {"id": new_id("rvrsl"), "entity": "reversal", "transfer_id": transfer_id, "amount": amount,
-                        "currency": transfer["currency"], "created_at": int(time.time())}
+                        "currency": transfer["currency"], "notes": body.get("notes") or {},
+                        "created_at": int(time.time())}
+            self.data["reversals"][reversal["id"]] = reversal
+            self._remember(key, "reversal", body, reversal)
             self.store.save()
         return Response.json(reversal)
 
@@ -329,6 +359,14 @@ button{{font-size:1rem;padding:.7rem 1.4rem;border-radius:8px;border:0;margin-ri
         body = request.json() if request.body else {}
         return Response.json(update_config(self.store, body, ("webhook_url", "auto_capture", "refund_status",
                                                               "fault_500")))
+
+    def books(self) -> dict[str, list[dict]]:
+        """What this gateway performed: captured payments, refunds, transfers, reversals."""
+        with self.store.lock:
+            return {"payments": [dict(p) for p in self.data["payments"].values() if p["captured"]],
+                    "refunds": [dict(r) for r in self.data["refunds"].values()],
+                    "transfers": [dict(t) for t in self.data["transfers"].values()],
+                    "reversals": [dict(r) for r in self.data["reversals"].values()]}
 
     def info(self, request: Request) -> Response:
         return Response.json({"config": self.data["config"], "deliveries": self.sender.log[-200:],

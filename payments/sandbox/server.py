@@ -34,11 +34,13 @@ import importlib
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -46,6 +48,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from payments.sandbox.faults import FaultBook
 
 logger = logging.getLogger("payments.sandbox")
 
@@ -199,7 +203,12 @@ class SandboxApp:
     def __init__(self, ctx: SandboxContext) -> None:
         self.ctx = ctx
         self.routes: list[Route] = []
-        self.register([Route("GET", "/health", self._health)])
+        self.faults = FaultBook()
+        ctx.services["faults"] = self.faults
+        self.register([Route("GET", "/health", self._health),
+                       Route("GET", "/_sandbox/faults", self._faults), Route("POST", "/_sandbox/faults", self._faults),
+                       Route("DELETE", "/_sandbox/faults", self._faults),
+                       Route("GET", "/_sandbox/books", self._books)])
 
     def register(self, routes: Iterable[Route]) -> None:
         for route in routes:
@@ -224,6 +233,12 @@ class SandboxApp:
             )
         subpath = "" if route.prefix == "/" else request.path[len(route.prefix):]
         request = replace(request, route_prefix=route.prefix, subpath=subpath)
+        if (fault := self.faults.take(request.method, request.path)) is not None:
+            if fault.mode != "hang":
+                return Response.json({"error": {"code": "SERVER_ERROR" if fault.status >= 500 else "RATE_LIMITED",
+                                                "description": f"sandbox fault {fault.id}"}},
+                                     status=fault.status, headers={"Retry-After": "1"} if fault.status == 429 else None)
+            time.sleep(fault.hang_seconds)  # then serve it: the work is done, the client has given up
         try:
             response = route.handler(request)
             if not isinstance(response, Response):
@@ -240,6 +255,22 @@ class SandboxApp:
 
     def _health(self, request: Request) -> Response:
         return Response.json({"ok": True})
+
+    def _faults(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                self.faults.add(request.json())
+            except (ValueError, TypeError, re.error) as exc:
+                return Response.json({"error": str(exc)}, status=400)
+        elif request.method == "DELETE":
+            self.faults.clear()
+        return Response.json({"rules": self.faults.rules()})
+
+    def _books(self, request: Request) -> Response:
+        """Every payment, refund, transfer and payout the sandbox performed, per service
+        (each service with a books() method), for reconciling against Kassa's database."""
+        return Response.json({name: service.books() for name, service in sorted(self.ctx.services.items())
+                              if callable(getattr(service, "books", None))})
 
 
 def build_app(

@@ -40,7 +40,7 @@ class FakeProvider:
     def parse_webhook(self, body, headers):
         return []
 
-    def refund(self, payment, amount_minor: int) -> RefundResult:
+    def refund(self, payment, amount_minor: int, **kwargs) -> RefundResult:
         return RefundResult(provider_refund_id=f"rfnd_{payment.pk.hex[:8]}_{amount_minor}",
                             status=type(self).refund_status, failure_reason="card expired"
                             if type(self).refund_status == "failed" else "")

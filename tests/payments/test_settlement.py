@@ -58,6 +58,7 @@ def test_transfer_of_seller_net_is_created_once_per_payment():
     settlement = Settlement.objects.get()
     assert (settlement.status, settlement.provider_ref, settlement.amount) == ("in_flight", "trf_1", 97_500)
     assert sent["notes"] == {"kassa_settlement_id": str(settlement.pk)}
+    assert create.calls[0].request.headers["X-Transfer-Idempotency"] == f"kassa-settlement-{settlement.pk}"
     assert LedgerEntry.objects.get(payment=payment).settlement == settlement
     assert seller_balances(payment.seller)["INR"] == {"owed": 0, "in_flight": 97_500, "paid_out": 0,
                                                       "fee_receivable": 0}
@@ -87,7 +88,10 @@ def test_partial_refund_before_transfer_is_netted_and_after_transfer_is_reversed
     reverse = responses.post(f"{RZP}/v1/transfers/trf_2/reversals", json={"id": "rvrsl_1", "amount": 5_000})
     assert settle_all()["razorpay"]["reversals"] == 1
     assert settle_all()["razorpay"]["reversals"] == 0
-    assert json.loads(reverse.calls[0].request.body) == {"amount": 5_000}
+    reversal = Settlement.objects.get(amount=-5_000)
+    assert json.loads(reverse.calls[0].request.body) == {"amount": 5_000,
+                                                          "notes": {"kassa_settlement_id": str(reversal.pk)}}
+    assert reverse.calls[0].request.headers["X-Transfer-Idempotency"] == f"kassa-settlement-{reversal.pk}"
     assert seller_balances(payment.seller)["INR"]["paid_out"] == 82_500
 
 
@@ -134,12 +138,15 @@ def test_coinpay_payout_of_net_balance_per_seller_once():
     completed("coinpay", seller=seller, amount=20_000, tx="tx_b", currency="USD")
     PayoutDestinationFactory(seller=seller, method="coinpay", value="wallet_seller_0001")
     responses.post(f"{CP}/api/auth/login", json={"token": "t", "expiresIn": 60})
+    lookup = responses.get(f"{CP}/api/payouts", json={"success": True, "data": []})
     payout = responses.post(f"{CP}/api/payouts", json={"id": "po_1", "status": "Pending"})
     assert settle_all()["coinpay"]["payouts"] == 1
     assert settle_all()["coinpay"]["payouts"] == 0
     body = json.loads(payout.calls[0].request.body)
     assert (body["amount"], body["walletId"]) == ("297.00", "wallet_seller_0001")
-    assert payout.calls[0].request.headers["Idempotency-Key"].startswith("kassa-settlement-")
+    settlement = Settlement.objects.get(kind="payout")
+    assert payout.calls[0].request.headers["Idempotency-Key"] == f"kassa-settlement-{settlement.pk}"
+    assert lookup.calls[0].request.params == {"settlementId": str(settlement.pk)}   # looked up before sending
     settlement_mark(method="coinpay", provider_ref="po_1", status="paid")
     assert seller_balances(seller)["USD"]["paid_out"] == 29_700
 
