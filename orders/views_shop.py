@@ -42,6 +42,7 @@ from orders.services import ItemSpec, OrderError, order_create, order_partner_bi
 from payments.models import Payment
 from payments.money import due_in_wire_units
 from payments.providers.errors import PaymentError, ProviderNotConfigured
+from payments.representations import nano_send_data
 from payments.services import payment_start, payment_verify
 from sellers import money as money_lib
 
@@ -413,6 +414,8 @@ def done(request, token: str):
         "order": order,
         "items": order.items.all(),
         "payment": payment,
+        "refunds": [(refund, nano_send_data(refund)) for refund in payment.refunds.order_by("created_at")]
+        if payment else [],
         "outcome": outcome,
         "method_label": METHOD_LABELS.get(payment.method, "") if payment else "",
         "can_retry": outcome in ("expired", "failed", "cancelled") and order.status != Order.Status.CANCELLED

@@ -53,7 +53,7 @@ REFUND_EXAMPLE = {
     "id": "9f1c2b3a-4d5e-6f70-8192-a3b4c5d6e7f8", "object": "refund",
     "payment": "5b0e8f3c-2f0a-4a8e-9d7c-1f2e3d4c5b6a", "amount": 49900, "status": "succeeded",
     "reason": "Damaged in transit", "failure_reason": "", "created_at": "2026-01-02T09:00:00Z",
-    "completed_at": "2026-01-02T09:00:01Z",
+    "completed_at": "2026-01-02T09:00:01Z", "nano_send": None,
 }
 
 
@@ -90,6 +90,27 @@ class PaymentOutputSerializer(serializers.Serializer):
         return payment_data(instance)
 
 
+class NanoSendSerializer(serializers.Serializer):
+    """A Nano refund: the seller sends this from their own wallet; Kassa completes the refund
+    when the node shows the send."""
+
+    # "from" is a Python keyword; the field names in the JSON are from/to.
+    send_from = serializers.CharField(help_text="The seller's address that received the payment.")
+    to = serializers.CharField(help_text="The shopper's account that sent the payment.")
+    amount_raw = serializers.CharField(help_text="Exact amount to send, in raw (a string: beyond 64 bits).")
+    amount_xno = serializers.CharField(help_text="The same amount in XNO.")
+    uri = serializers.CharField(help_text="nano:<to>?amount=<raw>, for a wallet or QR code.")
+    block = serializers.CharField(help_text="The seller's send block hash once the refund succeeded, else empty.")
+
+    class Meta:
+        ref_name = "NanoRefundSend"
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("send_from")
+        return fields
+
+
 class RefundOutputSerializer(serializers.Serializer):
     """Documents payments.representations.refund_data (which renders it)."""
 
@@ -102,6 +123,9 @@ class RefundOutputSerializer(serializers.Serializer):
     failure_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+    nano_send = NanoSendSerializer(allow_null=True, help_text=(
+        "Nano only: Kassa cannot send the seller's XNO, so a Nano refund is `awaiting_seller` until the node "
+        "shows this send from the seller's address; null for other methods."))
 
     class Meta:
         ref_name = "Refund"

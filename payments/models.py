@@ -196,16 +196,28 @@ class Receipt(models.Model):
 class Refund(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        # Nano is non-custodial: the seller sends the XNO from their own wallet; the node shows it.
+        AWAITING_SELLER = "awaiting_seller", "Waiting for the seller to send"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+
+    # Not final yet: these count against what is left to refund.
+    OPEN_STATUSES = (Status.PENDING, Status.AWAITING_SELLER)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="refunds")
     amount = models.PositiveBigIntegerField(help_text="Order currency, minor units.")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=200, blank=True)
+    # Nano: the seller's send block hash, once the node shows it (unique: one send settles one refund).
     provider_refund_id = models.CharField(max_length=100, blank=True)
+    # Nano only: what the seller must send, fixed when the refund is created.
+    send_from = models.CharField(max_length=65, blank=True, help_text="Nano: the seller's address that was paid.")
+    send_to = models.CharField(max_length=65, blank=True, help_text="Nano: the shopper's sending account.")
+    amount_raw = models.CharField(max_length=40, blank=True, help_text="Nano: the amount to send, in raw.")
+    # Nano: send_from's block count when the refund was made; only a send above it counts.
+    after_height = models.PositiveBigIntegerField(null=True, blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
     actor_type = models.CharField(max_length=10, choices=ActorType.choices, default=ActorType.SYSTEM)
     actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -214,7 +226,12 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["seller", "created_at"], name="refund_seller_created_idx")]
+        indexes = [
+            models.Index(fields=["seller", "created_at"], name="refund_seller_created_idx"),
+            # The monitor reads the few Nano refunds still waiting for the seller's send on every tick.
+            models.Index(fields=["created_at"], condition=Q(status="awaiting_seller"),
+                         name="refund_awaiting_seller_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["provider_refund_id"], condition=~Q(provider_refund_id=""),
                                     name="refund_unique_provider_id"),

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from orders.actors import Actor
 from payments.models import NanoCursor, Payment, Receipt
+from payments.monitor_nano_refunds import tick as refunds_tick
 from payments.providers.nano import CODE, WatchedAccount, chunked
 from payments.providers.registry import get_provider
 
@@ -93,7 +94,10 @@ def tick(*, provider=None) -> dict:
     if not cache.add(LOCK_KEY, "1", LOCK_SECONDS):
         return {"skipped": "another tick is running"}
     try:
-        return _tick(provider or get_provider(CODE))
+        provider = provider or get_provider(CODE)
+        summary = _tick(provider)
+        summary["refunds"] = refunds_tick(provider=provider)  # the sellers' refund sends
+        return summary
     finally:
         cache.delete(LOCK_KEY)
 

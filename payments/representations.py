@@ -59,4 +59,24 @@ def refund_data(refund) -> dict:
         "failure_reason": refund.failure_reason,
         "created_at": _iso(refund.created_at),
         "completed_at": _iso(refund.completed_at),
+        "nano_send": nano_send_data(refund),
+    }
+
+
+def nano_send_data(refund) -> dict | None:
+    """A Nano refund is sent by the seller (Kassa cannot move their XNO): exactly what to send,
+    and the send block once the node shows it. None for the other methods."""
+    if not refund.send_to:
+        return None
+    from payments.providers.nano import payment_uri
+    from payments.providers.nano_codec import format_raw
+
+    raw = int(refund.amount_raw)
+    return {
+        "from": refund.send_from,
+        "to": refund.send_to,
+        "amount_raw": refund.amount_raw,
+        "amount_xno": format_raw(raw),
+        "uri": payment_uri(refund.send_to, raw),
+        "block": refund.provider_refund_id if refund.status == "succeeded" else "",
     }

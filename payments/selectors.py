@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from config import statements
 from orders.models import Order
-from payments.models import Payment
+from payments.models import Payment, Receipt, Refund
 from sellers.models import PayoutDestination, Seller
 
 
@@ -63,3 +63,21 @@ def reserved_amounts(pay_to: str, low: int, high: int) -> set[int]:
     rows = statements.execute("SELECT amount_due FROM payments_payment WHERE pay_to = %s AND amount_reserved "
                               "AND amount_due >= %s AND amount_due < %s", [pay_to, low, high])
     return {row[0] for row in rows}
+
+
+# --- Nano refunds ---------------------------------------------------------------------------
+
+def payment_source_account(payment) -> str:
+    """The account that sent this payment's money: its own block's receipt first, else any
+    confirmed receipt credited to it ("" when none recorded one)."""
+    receipts = Receipt.objects.filter(payment=payment, state=Receipt.State.CONFIRMED).exclude(source_account="")
+    for receipt in receipts.order_by("created_at"):
+        if receipt.external_tx_id.upper() == (payment.tx_id or "").upper():
+            return receipt.source_account
+    first = receipts.order_by("created_at").first()
+    return first.source_account if first else ""
+
+
+def refunds_awaiting_seller():
+    """Nano refunds the seller has not sent yet, oldest first (the monitor looks for their sends)."""
+    return Refund.objects.filter(status=Refund.Status.AWAITING_SELLER).order_by("created_at", "pk")

@@ -29,10 +29,11 @@ from payments.providers.errors import (
     ProviderNotConfigured,
     ProviderRejected,
 )
+from payments.providers.nano import refund_raw as nano_refund_raw
 from payments.providers.registry import get_provider
 from payments.representations import order_data, payment_data, refund_data
-from payments.selectors import active_payment, order_locked_for_payment, reserved_amounts
-from payments.states import payment_can_transition
+from payments.selectors import active_payment, order_locked_for_payment, payment_source_account, reserved_amounts
+from payments.states import payment_can_transition, refund_can_transition
 from sellers.models import Seller
 from sellers.services import webhook_event_emit, webhook_events_emit_many
 
@@ -41,6 +42,7 @@ log = logging.getLogger("kassa.payments")
 # Unique-amount slots per (address, base amount): due = base + k µXNO, k < this.
 MAX_AMOUNT_SLOTS = 1000
 CUSTODIAL_METHODS = ("razorpay", "coinpay")
+NANO = "nano"
 # Address-matched methods price in a fixed pay currency (gateways match by their own ids).
 PROVIDER_PAY_CURRENCY = {"nano": "XNO"}
 
@@ -643,6 +645,12 @@ def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None =
     more than was paid); the provider is called after commit. Pending refunds count
     against what is left.
     """
+    nano = payment.method == NANO
+    # Nano is non-custodial: the refund waits for the seller's own send. Where it must go and
+    # where the seller's chain stands are read from the node first, outside the lock.
+    refundable = payment.status in REFUNDABLE_STATUSES or is_late_refundable(payment)  # rechecked under the lock
+    anchor = (get_provider(NANO).refund_anchor(payment, shopper_account=payment_source_account(payment))
+              if nano and refundable else None)
     with transaction.atomic():
         locked = _lock(payment.pk)
         late = is_late_refundable(locked)
@@ -650,17 +658,26 @@ def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None =
             raise PaymentStateError(f"Only a completed payment can be refunded; this one is {locked.status}.")
         if late and amount_minor not in (None, locked.amount):
             raise PaymentStateError("Money that arrived late is refunded in full.")
-        in_flight = sum(locked.refunds.filter(status=Refund.Status.PENDING).values_list("amount", flat=True))
+        in_flight = sum(locked.refunds.filter(status__in=Refund.OPEN_STATUSES).values_list("amount", flat=True))
         remaining = locked.amount - locked.refunded_amount - in_flight
         amount = remaining if amount_minor is None else amount_minor
         if remaining <= 0:
             raise PaymentStateError("Nothing is left to refund on this payment.")
         if amount <= 0 or amount > remaining:
             raise PaymentStateError(f"A refund must be between 1 and {remaining} (minor units) for this payment.")
+        if nano and anchor is None:
+            raise PaymentStateError("This payment changed while the refund was being prepared; try again.")
+        nano_fields = {} if anchor is None else {
+            "status": Refund.Status.AWAITING_SELLER, "send_from": anchor.send_from, "send_to": anchor.send_to,
+            "after_height": anchor.after_height, "amount_raw": str(nano_refund_raw(locked, amount)),
+        }
         refund = Refund.objects.create(payment=locked, seller_id=locked.seller_id, amount=amount,
-                                       reason=reason[:200], **actor.event_fields())
+                                       reason=reason[:200], **nano_fields, **actor.event_fields())
         payment_event_write(payment=locked, type="refund.requested", actor=actor,
-                            data={"refund": str(refund.pk), "amount": amount})
+                            data={"refund": str(refund.pk), "amount": amount, **(
+                                {"awaiting_seller": True, "amount_raw": refund.amount_raw} if nano else {})})
+    if nano:  # the monitor, or a block hash the seller pastes, completes it (refund_nano_send_record)
+        return refund
     return _refund_send(refund, locked)
 
 
@@ -741,7 +758,7 @@ def refund_mark_succeeded(*, refund: Refund, actor: Actor, provider_refund_id: s
     """Idempotent: a refund already final is returned unchanged."""
     with transaction.atomic():
         locked = Refund.objects.select_for_update().get(pk=refund.pk)
-        if locked.status != Refund.Status.PENDING:
+        if not refund_can_transition(locked.status, Refund.Status.SUCCEEDED):
             return locked
         payment = _lock(locked.payment_id)
         locked.status = Refund.Status.SUCCEEDED
@@ -790,7 +807,7 @@ def _late_refund_settled(payment: Payment, refund: Refund, actor: Actor) -> None
 def refund_mark_failed(*, refund: Refund, actor: Actor, reason: str = "", provider_refund_id: str = "") -> Refund:
     with transaction.atomic():
         locked = Refund.objects.select_for_update().get(pk=refund.pk)
-        if locked.status != Refund.Status.PENDING:
+        if not refund_can_transition(locked.status, Refund.Status.FAILED):
             return locked
         locked.status = Refund.Status.FAILED
         locked.failure_reason = reason[:300]
@@ -801,6 +818,23 @@ def refund_mark_failed(*, refund: Refund, actor: Actor, reason: str = "", provid
                             data={"refund": str(locked.pk), "reason": reason[:200]})
         webhook_event_emit(seller_id=locked.seller_id, event_type="refund.failed", data=refund_data(locked))
     return locked
+
+
+def refund_nano_send_record(*, refund: Refund, block_hash: str, actor: Actor) -> Refund:
+    """The node shows the seller's send for this Nano refund: it succeeds, with the send's
+    block hash as its provider id (unique, so one send settles one refund). Idempotent."""
+    if Refund.objects.filter(provider_refund_id=block_hash).exclude(pk=refund.pk).exists():
+        raise PaymentStateError("That send already settled another refund.")
+    return refund_mark_succeeded(refund=refund, actor=actor, provider_refund_id=block_hash)
+
+
+def refund_nano_verify(*, refund: Refund, reference: str, actor: Actor) -> Refund:
+    """The seller pasted the block hash of their refund send; block_info must prove it
+    (payments.providers.nano.NanoProvider.refund_verify says what is checked)."""
+    if refund.status != Refund.Status.AWAITING_SELLER:
+        raise PaymentStateError(f"This refund is {refund.get_status_display().lower()}; nothing to check.")
+    send = get_provider(NANO).refund_verify(refund, reference)
+    return refund_nano_send_record(refund=refund, block_hash=send.hash, actor=actor)
 
 
 # --- shopper refund requests (issue 8: partner super-app shoppers) -----------------

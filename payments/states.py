@@ -25,3 +25,22 @@ TERMINAL = frozenset(state for state, targets in PAYMENT_TRANSITIONS.items() if 
 
 def payment_can_transition(from_status: str, to_status: str) -> bool:
     return to_status in PAYMENT_TRANSITIONS.get(from_status, frozenset())
+
+
+# The refund state machine:
+#
+#     pending ──the provider answers──▶ succeeded | failed                 (Razorpay, CoinPay)
+#     awaiting_seller ──the node shows the seller's send──▶ succeeded      (Nano: non-custodial,
+#                                                                           Kassa cannot send it)
+REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"succeeded", "failed"}),
+    "awaiting_seller": frozenset({"succeeded"}),
+    "succeeded": frozenset(),
+    "failed": frozenset(),
+}
+
+REFUND_TERMINAL = frozenset(state for state, targets in REFUND_TRANSITIONS.items() if not targets)
+
+
+def refund_can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in REFUND_TRANSITIONS.get(from_status, frozenset())

@@ -1,7 +1,7 @@
 """/dashboard/: the seller dashboard. Object ids in URLs are always looked up within request.seller."""
 from django.urls import path
 
-from sellers.views import developers, orders, overview, payments, products, refund_requests, settings
+from sellers.views import developers, orders, overview, payments, products, refund_requests, refunds, settings
 
 app_name = "dashboard"
 
@@ -15,6 +15,8 @@ urlpatterns = [
     path("payments/", payments.payment_list, name="payments"),
     path("payments/<uuid:pk>/refund/", payments.payment_refund_view, name="payment_refund"),
     path("payments/<uuid:pk>/cancel/", payments.payment_cancel_view, name="payment_cancel"),
+    path("refunds/<uuid:pk>/", refunds.refund_detail, name="refund_detail"),
+    path("refunds/<uuid:pk>/verify/", refunds.refund_verify_view, name="refund_verify"),
     path("refund-requests/", refund_requests.refund_request_list, name="refund_requests"),
     path("refund-requests/<int:pk>/decide/", refund_requests.refund_request_decide_view, name="refund_request_decide"),
     path("products/", products.product_list, name="products"),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -58,6 +57,26 @@ class WatchedAccount:
     since: int = 0     # unix time of its oldest reserved payment: older history cannot pay one
 
 
+@dataclass(frozen=True)
+class RefundAnchor:
+    """A Nano refund's target: send_from → send_to, in a block above after_height."""
+
+    send_from: str
+    send_to: str
+    after_height: int
+
+
+@dataclass(frozen=True)
+class SendSeen:
+    """A confirmed send block on a seller's chain."""
+
+    hash: str
+    send_from: str
+    send_to: str
+    amount_raw: int
+    height: int
+
+
 @dataclass
 class ScanResult:
     observations: list[Observation] = field(default_factory=list)
@@ -79,14 +98,27 @@ def payment_uri(address: str, raw: int) -> str:
     return f"nano:{address}?amount={raw}"
 
 
-def payment_qr_svg(uri: str) -> str:
+def refund_raw(payment, amount_minor: int) -> int:
+    """The raw a refund of `amount_minor` (order currency) sends back.
+
+    The whole payment returns exactly what arrived (the unique suffix included); part of it
+    is converted at the rate locked when the payment started, rounded up to 1 µXNO.
+    """
+    if amount_minor >= payment.amount and payment.amount_received_int > 0:
+        return payment.amount_received_int
+    if payment.currency == "XNO":
+        return amount_minor * RAW_PER_MICRO
+    return math.ceil(Fraction(payment.rate) * amount_minor) * RAW_PER_MICRO
+
+
+def payment_qr_svg(uri: str, title: str = "Scan to pay with a Nano wallet") -> str:
     """Inline SVG of the wallet URI; the pay page embeds it (it opens the wallet when tapped).
 
     micro=False: wallets read only full QR codes; omitsize leaves a viewBox so CSS can scale it.
     Rendered by the pay page, not at start(): API clients never need it.
     """
     return segno.make(uri, error="m", micro=False).svg_inline(
-        scale=4, border=2, omitsize=True, svgclass="qr-code", lineclass=None, title="Scan to pay with a Nano wallet")
+        scale=4, border=2, omitsize=True, svgclass="qr-code", lineclass=None, title=title)
 
 
 def _seller_address(seller) -> str:
@@ -269,16 +301,76 @@ class NanoProvider:
         raise ProviderRejected("Nano has no webhooks; payments are found by polling the node", provider=CODE)
 
     def refund(self, payment, amount_minor: int, **_: Any) -> RefundResult:
-        """Non-custodial: Kassa cannot move the seller's XNO. The refund is recorded as done
-        ("manual") and the seller sends it from their own wallet; raw says how much."""
-        if payment.currency == "XNO":
-            micro = amount_minor
-        else:  # the rate locked at start: µXNO per order-currency minor unit
-            micro = math.ceil(Fraction(payment.rate) * amount_minor) if payment.rate else None
-        return RefundResult(
-            provider_refund_id=f"manual-{uuid.uuid4().hex[:20]}",  # unique: Refund.provider_refund_id is
-            status="succeeded",
-            raw={"manual": True, "send_from": payment.pay_to, "paid_by_tx": payment.tx_id,
-                 "amount_xno": format_raw(micro * RAW_PER_MICRO) if micro is not None else "",
-                 "note": "Send this refund to the shopper from your own Nano wallet."},
-        )
+        """Non-custodial: Kassa cannot move the seller's XNO. payments.services creates a Nano
+        refund `awaiting_seller` (with refund_anchor and refund_raw) and never calls this."""
+        raise ProviderRejected("Kassa cannot send the seller's XNO; the seller sends the refund", provider=CODE)
+
+    # --- refunds: the seller sends, the node shows it -------------------------------------------
+
+    def refund_anchor(self, payment, *, shopper_account: str = "") -> RefundAnchor:
+        """Where a refund of this payment must go and where the seller's chain stands now.
+
+        The shopper's account is the one that sent the payment's block (`shopper_account`, from
+        its receipt, else block_info of tx_id). Only a send above today's block count counts:
+        heights, unlike a node's local_timestamp, cannot make an old send look new.
+        Raises ProviderError when the node is down (then no refund is created).
+        """
+        send_to = shopper_account
+        if not send_to and payment.tx_id:
+            block = self.client.block_info(payment.tx_id)
+            send_to = block.block_account if block else ""
+        try:
+            send_to = normalize_address(send_to)
+        except InvalidAddress:
+            message = "Kassa does not know which Nano account paid, so it cannot say where to send the refund."
+            raise ProviderRejected(message, user_message=message, provider=CODE) from None
+        info = self.client.account_info(payment.pay_to)
+        return RefundAnchor(send_from=payment.pay_to, send_to=send_to, after_height=info.block_count if info else 0)
+
+    def refund_sends(self, wanted: Iterable[RefundAnchor]) -> list[SendSeen]:
+        """Confirmed sends from each seller address above the lowest `after_height` asked for,
+        oldest first: one history walk per address (newest first, stopping at that height)."""
+        floors: dict[str, int] = {}
+        for anchor in wanted:
+            floors[anchor.send_from] = min(floors.get(anchor.send_from, anchor.after_height), anchor.after_height)
+        seen: list[SendSeen] = []
+        for address, floor in sorted(floors.items()):
+            head: str | None = None
+            for _page in range(HISTORY_MAX_PAGES):
+                page = self.client.account_history(address, count=HISTORY_PAGE, raw=True, head=head)
+                above = [entry for entry in page.entries if entry.height > floor]
+                seen.extend(SendSeen(hash=e.hash.upper(), send_from=address, send_to=e.account, amount_raw=e.amount,
+                                     height=e.height) for e in above if e.kind == "send" and e.confirmed)
+                if len(above) < len(page.entries) or not page.previous:
+                    break
+                head = page.previous
+        return sorted(seen, key=lambda send: (send.send_from, send.height))
+
+    def refund_verify(self, refund, reference: str) -> SendSeen:
+        """block_info must show a confirmed send from the seller's address to the shopper's
+        account, of exactly the refund's amount, made after the refund was created."""
+        block_hash = (reference or "").strip().upper()
+        if not _HASH_RE.fullmatch(block_hash):
+            raise self._refuse("bad_reference", "That does not look like a Nano block hash (64 hex characters).")
+        block = self.client.block_info(block_hash)
+        if block is None:
+            raise self._refuse("block_not_found", "The Nano network does not know that block (yet).")
+        if block.subtype != "send":
+            raise self._refuse("not_a_send", "That block is not a send.")
+        if block.block_account != refund.send_from:
+            raise self._refuse("wrong_sender", f"That send is from {block.block_account}, not from your address "
+                                               f"{refund.send_from}.")
+        if block.link_as_account != refund.send_to:
+            raise self._refuse("wrong_destination", f"That send goes to {block.link_as_account}, not to the "
+                                                    f"shopper's account {refund.send_to}.")
+        wanted = int(refund.amount_raw)
+        if block.amount != wanted:
+            raise self._refuse("wrong_amount",
+                               f"That block sends {format_raw(block.amount)} XNO, not {format_raw(wanted)} XNO.")
+        if refund.after_height is not None and block.height <= refund.after_height:
+            raise self._refuse("too_old", "That send was made before this refund was created, so it cannot be "
+                                          "this refund. Send the refund, then paste the new block's hash.")
+        if not block.confirmed:
+            raise self._refuse("not_confirmed", "That block is not confirmed yet; try again in a moment.")
+        return SendSeen(hash=block.hash, send_from=block.block_account, send_to=block.link_as_account,
+                        amount_raw=block.amount, height=block.height)

@@ -4,6 +4,7 @@
   address, by default the exact raw amount due; with auto_receive the seller's
   "wallet" receives it at once (the monitor then finds it through history).
 - razorpay / coinpay: the gateway engineer's simulate_gateway_payment.
+- a Nano refund: simulate_refund_send sends it from the seller's address (the seller's wallet).
 
 Nothing here changes our database: the monitor, webhooks or verify see the money.
 """
@@ -42,3 +43,18 @@ def _nano_send(payment, *, amount_raw: int | None, late: bool, auto_receive: boo
     )
     return {"method": "nano", "block": answer["block"], "receive_block": answer.get("receive_block", ""),
             "amount_raw": str(amount), "late": late}
+
+
+def simulate_refund_send(refund) -> dict:
+    """The seller's wallet sends an awaiting Nano refund: from the seller's address to the
+    shopper's account, exactly the refund's raw amount (the sandbox node funds the seller's
+    account from its faucet if needed). Kassa learns of it from the node, like a real send."""
+    if not settings.SANDBOX_MODE:
+        raise ProviderNotConfigured("sandbox payments are off (SANDBOX_MODE=false)")
+    if refund.status != "awaiting_seller" or not refund.send_to:
+        raise ProviderRejected(f"refund {refund.pk} is not a Nano refund waiting for the seller", provider="nano")
+    # No retries: a retried send after a timeout could send twice.
+    answer = NanoRpcClient(settings.NANO_RPC_URL, retries=0).call(
+        "send", source=refund.send_from, destination=refund.send_to, amount=refund.amount_raw, confirmed=True,
+    )
+    return {"method": "nano", "refund": str(refund.pk), "block": answer["block"], "amount_raw": refund.amount_raw}

@@ -73,7 +73,7 @@ def _refund(payment: Payment, actor: Actor) -> Outcome:
         return already(f"{payment}: already refunded.")
     if payment.status not in ("completed", "partially_refunded"):
         return refused(f"{payment}: only a completed payment can be refunded; this one is {payment.status}.")
-    in_flight = sum(payment.refunds.filter(status=Refund.Status.PENDING).values_list("amount", flat=True))
+    in_flight = sum(payment.refunds.filter(status__in=Refund.OPEN_STATUSES).values_list("amount", flat=True))
     if payment.amount - payment.refunded_amount - in_flight <= 0:
         return already(f"{payment}: a refund of the rest is already in flight.")
     refund = services.payment_refund(payment=payment, actor=actor, reason="staff refund")
@@ -94,7 +94,7 @@ def _refund_late(payment: Payment, actor: Actor) -> Outcome:
         return refused(f"{payment}: only money that arrived late on a closed payment can be sent back here.")
     if payment.review_status != Payment.Review.OPEN:
         return already(f"{payment}: late payment already decided.")
-    if payment.refunds.filter(status=Refund.Status.PENDING).exists():
+    if payment.refunds.filter(status__in=Refund.OPEN_STATUSES).exists():
         return already(f"{payment}: a refund of the late money is already in flight.")
     refund = services.payment_refund(payment=payment, actor=actor, reason="late payment returned")
     if refund.status == Refund.Status.FAILED:

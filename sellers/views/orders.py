@@ -63,7 +63,7 @@ def order_detail(request, pk):
                     .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("-created_at")))
                     .order_by("-created_at"))
     for payment in payments:
-        pending = sum(r.amount for r in payment.refunds.all() if r.status == Refund.Status.PENDING)
+        pending = sum(r.amount for r in payment.refunds.all() if r.status in Refund.OPEN_STATUSES)
         payment.refund_left = max(payment.refundable_amount - pending, 0)
         payment.refund_form = RefundForm(payment=payment, prefix=f"refund-{payment.pk}")
     delivery = _latest_delivery(request.seller, order, [str(p.pk) for p in payments])

@@ -43,6 +43,10 @@ def payment_refund_view(request, pk):
         messages.error(request, f"Refund not made: {exc.user_message}")
     else:
         amount = format_minor(refund.amount, payment.currency)
+        if refund.status == "awaiting_seller":
+            messages.info(request, f"Refund of {amount} recorded. Kassa cannot send your XNO: send it from your "
+                                   "wallet as shown below; it completes when the Nano network shows your send.")
+            return redirect("dashboard:refund_detail", pk=refund.pk)
         if refund.status == "failed":
             messages.error(request, f"The refund of {amount} failed: {refund.failure_reason or 'provider refused it'}.")
         elif refund.status == "succeeded":

@@ -40,6 +40,12 @@ class FakeProvider:
     def parse_webhook(self, body, headers):
         return []
 
+    def refund_anchor(self, payment, shopper_account: str = ""):
+        """Nano: the seller sends the refund to the shopper's account, above height 0."""
+        from payments.providers.nano import RefundAnchor
+
+        return RefundAnchor(payment.pay_to, shopper_account or nano_address("fake-shopper"), 0)
+
     def refund(self, payment, amount_minor: int, **kwargs) -> RefundResult:
         return RefundResult(provider_refund_id=f"rfnd_{payment.pk.hex[:8]}_{amount_minor}",
                             status=type(self).refund_status, failure_reason="card expired"

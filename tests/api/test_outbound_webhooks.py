@@ -261,7 +261,7 @@ def test_payment_expired_then_paid_late(seller, endpoint, receiver, django_captu
 def test_refund_events(seller, endpoint, receiver, fake_providers, monkeypatch, outcome,
                        django_capture_on_commit_callbacks):
     monkeypatch.setattr(fake_providers.FakeProvider, "refund_status", outcome)
-    payment = PaymentFactory(order=OrderFactory(seller=seller, status="paid"), status="completed")
+    payment = PaymentFactory(order=OrderFactory(seller=seller, status="paid"), status="completed", method="razorpay")
     with django_capture_on_commit_callbacks(execute=True):
         payment_refund(payment=payment, actor=Actor.system("test"), amount_minor=100)
     assert _delivered_types(receiver, endpoint) == [f"refund.{outcome}"]

@@ -1,5 +1,6 @@
 """Nano end to end over real HTTP: Kassa in-process, the sandbox node as a separate process
 (`manage.py sandbox serve`, the `sandbox_process` fixture), one monitor tick at a time."""
+import json
 import time
 
 import pytest
@@ -222,3 +223,35 @@ def test_fifty_concurrent_starts_for_one_seller_and_price_get_fifty_amounts():
     ids = [payment.pk for payment in started]
     amounts = sorted(Payment.objects.filter(pk__in=ids).values_list("amount_due", flat=True))
     assert amounts == list(range(2_000_000, 2_000_050))
+
+
+def test_a_nano_refund_succeeds_only_when_the_sellers_wallet_sends_it(shop, node):
+    """End to end: the shopper pays from their own account; the refund waits for the seller;
+    `sandbox pay --refund` sends it from the seller's address; the next tick sees it on the node."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from payments.models import Refund
+    from payments.services import payment_refund
+    from tests.factories import nano_address
+
+    shopper = nano_address("e2e-refund-shopper")
+    payment = start(shop)
+    node.call("send", source=shopper, destination=payment.pay_to, amount=str(due(payment)), confirmed=True)
+    nano_tick()
+    payment = reload(payment)
+    assert payment.status == "completed"
+    refund = payment_refund(payment=payment, actor=Actor.system("seller"))
+    assert (refund.status, refund.send_to, refund.amount_raw) == ("awaiting_seller", shopper, str(due(payment)))
+    assert nano_tick()["refunds"] == {"awaiting": 1, "sends_seen": 0, "settled": 0}
+    assert not LedgerEntry.objects.filter(payment=payment, kind="refund").exists()
+    out = StringIO()
+    call_command("sandbox", "pay", "--refund", str(refund.pk), "--tick", stdout=out)
+    block = json.loads(out.getvalue().splitlines()[0])["block"]
+    refund = Refund.objects.get(pk=refund.pk)
+    assert refund.status == "succeeded" and refund.provider_refund_id == block
+    info = node.call("block_info", hash=block, json_block=True)
+    assert info["block_account"] == payment.pay_to and info["contents"]["link_as_account"] == shopper
+    assert reload(payment).status == "refunded" and reload(payment).order.status == "refunded"
+    assert LedgerEntry.objects.get(payment=payment, kind="refund").gross == -payment.amount

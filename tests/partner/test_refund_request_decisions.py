@@ -4,7 +4,7 @@ import pytest
 from orders.actors import Actor
 from payments.models import Refund, RefundRequest
 from payments.providers.errors import PaymentError
-from payments.services import refund_request_create, refund_request_decide
+from payments.services import refund_nano_send_record, refund_request_create, refund_request_decide
 from tests import factories
 from tests.partner.conftest import completed_payment
 from tests.sellers.dashboard_helpers import login
@@ -41,7 +41,9 @@ def test_approve_runs_payment_refund(dashboard, open_request, seller_user):
     open_request.refresh_from_db()
     payment.refresh_from_db()
     refund = Refund.objects.get(payment=payment)
-    assert (refund.amount, refund.status) == (49900, "succeeded")
+    assert (refund.amount, refund.status) == (49900, "awaiting_seller")  # Nano: the seller sends it
+    refund_nano_send_record(refund=refund, block_hash="AB" * 32, actor=Actor.provider("nano"))  # the node shows it
+    payment.refresh_from_db()
     assert (open_request.status, open_request.refund, open_request.decided_by) == ("approved", refund, seller_user)
     assert payment.status == "refunded" and payment.refunded_amount == 49900
     assert payment.order.status == "refunded"

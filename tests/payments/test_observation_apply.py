@@ -10,7 +10,7 @@ from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt
 from payments.money import RAW_PER_MICRO_XNO
 from payments.providers.base import Observation
 from payments.services import observation_apply, payment_accept_late, payment_expire_stale, receipt_assign
-from tests.factories import PaymentFactory
+from tests.factories import PaymentFactory, nano_address
 
 pytestmark = pytest.mark.django_db
 
@@ -207,11 +207,15 @@ def test_late_money_can_be_sent_back_instead_of_accepted(monkeypatch):
     later refund webhook for the same refund changes nothing."""
     from payments.models import Refund
     from payments.providers.base import RefundResult
+    from payments.providers.nano import RefundAnchor
     from payments.services import payment_refund, refund_mark_succeeded
 
     class Pending:
         def refund(self, payment, amount_minor, **kwargs):
             return RefundResult(provider_refund_id="rfnd_late_1", status="pending")
+
+        def refund_anchor(self, payment, shopper_account=""):  # Nano: the seller sends it back
+            return RefundAnchor(payment.pay_to, nano_address("late-shopper"), 0)
 
     monkeypatch.setattr("payments.services.get_provider", lambda method: Pending())
     payment = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1))
@@ -221,7 +225,7 @@ def test_late_money_can_be_sent_back_instead_of_accepted(monkeypatch):
     with pytest.raises(Exception, match="refunded in full"):
         payment_refund(payment=payment, actor=Actor.system("staff"), amount_minor=1)
     refund = payment_refund(payment=payment, actor=Actor.system("staff"))
-    assert refund.status == "pending"
+    assert refund.status == "awaiting_seller"
     refund_mark_succeeded(refund=refund, actor=Actor.provider("nano"), provider_refund_id="rfnd_late_1")
     refund_mark_succeeded(refund=refund, actor=Actor.provider("nano"))  # the webhook, again
     payment.refresh_from_db()

@@ -5,9 +5,16 @@ import itertools
 import pytest
 
 from orders.actors import Actor
-from payments.models import Payment, PaymentEvent
-from payments.services import payment_transition
-from payments.states import PAYMENT_TRANSITIONS, TERMINAL, payment_can_transition
+from payments.models import LedgerEntry, Payment, PaymentEvent, Refund
+from payments.services import payment_transition, refund_mark_failed, refund_mark_succeeded
+from payments.states import (
+    PAYMENT_TRANSITIONS,
+    REFUND_TERMINAL,
+    REFUND_TRANSITIONS,
+    TERMINAL,
+    payment_can_transition,
+    refund_can_transition,
+)
 from tests.factories import PaymentFactory
 
 STATUSES = [choice for choice, _ in Payment.Status.choices]
@@ -43,3 +50,36 @@ def test_design_rules_hold():
     assert not payment_can_transition("confirming", "expired"), "a confirming payment never expires"
     assert not payment_can_transition("expired", "pending")
     assert payment_can_transition("expired", "completed"), "staff may accept late money"
+
+
+# --- refunds ------------------------------------------------------------------------------------
+
+REFUND_STATUSES = [choice for choice, _ in Refund.Status.choices]
+
+
+def test_refund_table_covers_every_status():
+    assert set(REFUND_TRANSITIONS) == set(REFUND_STATUSES)
+    assert all(targets <= set(REFUND_STATUSES) for targets in REFUND_TRANSITIONS.values())
+    assert {"succeeded", "failed"} == REFUND_TERMINAL
+    assert not refund_can_transition("awaiting_seller", "failed"), "a Nano refund fails only if a human says so"
+    assert set(Refund.OPEN_STATUSES) == set(REFUND_STATUSES) - REFUND_TERMINAL
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("from_status", "to_status"), [
+    pair for pair in itertools.product(REFUND_STATUSES, REFUND_STATUSES) if pair[1] in ("succeeded", "failed")])
+def test_refund_transition(from_status, to_status):
+    """The two services that finish a refund follow the table; a refused move changes nothing."""
+    payment = PaymentFactory(status="completed")
+    refund = Refund.objects.create(payment=payment, seller=payment.seller, amount=1, status=from_status)
+    mark = refund_mark_succeeded if to_status == "succeeded" else refund_mark_failed
+    mark(refund=refund, actor=Actor.system("test"))
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    if refund_can_transition(from_status, to_status):
+        assert refund.status == to_status and refund.completed_at is not None
+        assert (payment.refunded_amount == 1) == (to_status == "succeeded")
+        assert LedgerEntry.objects.filter(refund=refund).exists() == (to_status == "succeeded")
+    else:
+        assert refund.status == from_status and refund.completed_at is None
+        assert payment.refunded_amount == 0 and not LedgerEntry.objects.filter(refund=refund).exists()

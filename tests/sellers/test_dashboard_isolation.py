@@ -3,7 +3,7 @@ another seller's object, on GET and POST, and changes nothing."""
 import pytest
 
 from orders.models import Order, Product
-from payments.models import Payment, RefundRequest
+from payments.models import Payment, Refund, RefundRequest
 from sellers import services
 from sellers.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from tests import factories
@@ -28,8 +28,10 @@ def foreign(other_seller):
     key, _ = services.api_key_create(seller=other_seller, name="theirs")
     product = factories.ProductFactory(seller=other_seller)
     refund_request = RefundRequest.objects.create(payment=payment, seller=other_seller, reason="broken")
+    refund = Refund.objects.create(payment=payment, seller=other_seller, amount=1, status="awaiting_seller",
+                                   send_from=payment.pay_to, send_to=factories.nano_address("x"), amount_raw="1")
     return {"order": order, "payment": payment, "endpoint": endpoint, "delivery": delivery, "key": key,
-            "product": product, "refund_request": refund_request}
+            "product": product, "refund_request": refund_request, "refund": refund}
 
 
 def _urls(f):
@@ -50,6 +52,8 @@ def _urls(f):
         "endpoint_delete": f"/dashboard/developers/endpoints/{e}/delete/",
         "delivery_resend": f"/dashboard/developers/deliveries/{f['delivery'].pk}/resend/",
         "refund_request_decide": f"/dashboard/refund-requests/{f['refund_request'].pk}/decide/",
+        "refund_detail": f"/dashboard/refunds/{f['refund'].pk}/",
+        "refund_verify": f"/dashboard/refunds/{f['refund'].pk}/verify/",
     }
 
 
@@ -61,9 +65,9 @@ def test_another_sellers_ids_are_404_and_nothing_changes(client, seller_user, fo
     login(client, seller_user)
     secret_before = foreign["endpoint"].secret
     for name, url in _urls(foreign).items():
-        method = client.get if name in ("order_detail", "product_edit") else client.post
+        method = client.get if name in ("order_detail", "product_edit", "refund_detail") else client.post
         response = method(url, {f"refund-{foreign['payment'].pk}-amount": "1.00", "delivery_info": "x",
-                                "decision": "approve",
+                                "decision": "approve", "block_hash": "AB" * 32,
                                 "name": "hijack", "price": "1", "currency": "INR"})
         assert response.status_code == 404, (name, response.status_code)
     edit = client.post(_urls(foreign)["product_edit"], {"name": "hijack", "price": "1", "currency": "INR"})
@@ -75,7 +79,8 @@ def test_another_sellers_ids_are_404_and_nothing_changes(client, seller_user, fo
     assert ApiKey.objects.get(pk=foreign["key"].pk).revoked_at is None
     assert Product.objects.get(pk=foreign["product"].pk).name != "hijack"
     assert WebhookDelivery.objects.filter(endpoint=foreign["endpoint"]).count() == 1
-    assert Payment.objects.get(pk=foreign["payment"].pk).refunds.count() == 0
+    assert Payment.objects.get(pk=foreign["payment"].pk).refunds.count() == 1  # only the fixture's own
+    assert Refund.objects.get(pk=foreign["refund"].pk).status == "awaiting_seller"
     assert RefundRequest.objects.get(pk=foreign["refund_request"].pk).status == "requested"
 
 

@@ -12,7 +12,7 @@ from payments.money import RAW_PER_MICRO_XNO
 from payments.providers.base import Observation, RefundResult
 from payments.services import observation_apply, payment_expire_now
 from payments.staff.groups import staff_groups_sync
-from tests.factories import GatewayPaymentFactory, PaymentFactory
+from tests.factories import GatewayPaymentFactory, PaymentFactory, nano_address
 
 _tx = itertools.count(1)
 
@@ -46,6 +46,12 @@ class FakeProvider:
         self.polled.append([p.pk for p in payments])
         ids = {str(p.pk) for p in payments}
         return [o for o in self.observations if o.payment_ref in ids]
+
+    def refund_anchor(self, payment, shopper_account=""):
+        """Nano refunds are sent by the seller: where to, above height 0."""
+        from payments.providers.nano import RefundAnchor
+
+        return RefundAnchor(payment.pay_to, shopper_account or nano_address("staff-shopper"), 0)
 
     def refund(self, payment, amount_minor, **kwargs):
         self.refunds.append((payment.pk, amount_minor))

@@ -3,6 +3,7 @@
     python manage.py sandbox serve [--port 7076] [--host 127.0.0.1] [--state-dir var/sandbox] [--quiet]
                                    [--nano-ws-port 7078 | --no-nano-ws]
     python manage.py sandbox pay <payment-id> [--amount 1.5] [--late] [--auto-receive] [--tick]
+    python manage.py sandbox pay --refund <refund-id> [--tick]   # a Nano refund, sent from the seller's address
 """
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ class Command(BaseCommand):
         serve.add_argument("--quiet", action="store_true", help="no per-request log lines")
         add_nano_ws_arguments(serve)
         pay = sub.add_parser("pay", help="pay a payment as a shopper would")
-        pay.add_argument("payment_id")
+        pay.add_argument("payment_id", nargs="?")
+        pay.add_argument("--refund", metavar="REFUND_ID",
+                         help="nano: send this awaiting refund from the seller's address, as the seller's wallet would")
         pay.add_argument("--amount", help="XNO for nano (e.g. 1.25); default: exactly the amount due")
         pay.add_argument("--late", action="store_true", help="expire the payment first, then pay")
         pay.add_argument("--auto-receive", action="store_true", help="nano: the seller's wallet receives at once")
@@ -43,7 +46,12 @@ class Command(BaseCommand):
         else:
             self._pay(**options)
 
-    def _pay(self, *, payment_id: str, amount: str | None, late: bool, auto_receive: bool, tick: bool, **_):
+    def _pay(self, *, payment_id: str | None, refund: str | None, amount: str | None, late: bool,
+             auto_receive: bool, tick: bool, **_):
+        if refund:
+            return self._send_refund(refund, tick=tick)
+        if not payment_id:
+            raise CommandError("Give a payment id, or --refund <refund id>.")
         from orders.actors import Actor
         from payments.models import Payment
         from payments.providers.errors import PaymentError
@@ -74,3 +82,22 @@ class Command(BaseCommand):
             from payments.monitor import monitor_tick
 
             self.stdout.write(json.dumps(monitor_tick((payment.method,)), default=str))
+
+    def _send_refund(self, refund_id: str, *, tick: bool) -> None:
+        from payments.models import Refund
+        from payments.providers.errors import PaymentError
+        from payments.sandbox.simulate import simulate_refund_send
+
+        try:
+            refund = Refund.objects.get(pk=refund_id)
+        except (Refund.DoesNotExist, ValidationError, ValueError):
+            raise CommandError(f"No refund with id {refund_id}.") from None
+        try:
+            result = simulate_refund_send(refund)
+        except PaymentError as exc:
+            raise CommandError(f"{exc.__class__.__name__}: {exc}") from None
+        self.stdout.write(json.dumps(result, default=str))
+        if tick:
+            from payments.monitor import monitor_tick
+
+            self.stdout.write(json.dumps(monitor_tick(("nano",)), default=str))

@@ -12,7 +12,14 @@ from payments.providers.errors import (
     ProviderUnavailable,
     VerificationFailed,
 )
-from payments.providers.nano import CHUNK, NanoProvider, WatchedAccount, payment_qr_svg, payment_uri
+from payments.providers.nano import (
+    CHUNK,
+    NanoProvider,
+    WatchedAccount,
+    payment_qr_svg,
+    payment_uri,
+    refund_raw,
+)
 from payments.providers.nano_codec import RAW_PER_MICRO, public_key_hex
 from payments.providers.nano_rpc import NanoRpcClient
 from payments.providers.rates import FixedRateSource, HttpRateSource, rate_source_from_settings
@@ -243,12 +250,18 @@ def test_nano_has_no_webhooks(provider):
         provider.parse_webhook(b"{}", {})
 
 
-def test_refund_is_a_manual_record_with_what_to_send(provider):
-    payment = fake_payment(currency="INR", rate=Decimal("120.005"))
-    first, second = provider.refund(payment, 333), provider.refund(payment, 333)
-    assert first.status == "succeeded" and first.provider_refund_id.startswith("manual-")
-    assert first.provider_refund_id != second.provider_refund_id  # Refund.provider_refund_id is unique
-    assert first.raw["amount_xno"] == "0.039962" and first.raw["manual"] is True
+def test_kassa_never_claims_to_send_a_nano_refund(provider):
+    """Non-custodial: the seller sends it (tests/payments/test_nano_refunds.py); refund() refuses."""
+    with pytest.raises(ProviderRejected, match="cannot send the seller's XNO"):
+        provider.refund(fake_payment(currency="INR", rate=Decimal("120.005")), 333)
+
+
+def test_refund_raw_converts_at_the_locked_rate_and_returns_a_whole_payment_as_received():
+    payment = fake_payment(currency="INR", rate=Decimal("120.005"), amount=1000, amount_received_int=0)
+    assert refund_raw(payment, 333) == 39962 * RAW_PER_MICRO  # 39961.665 µXNO, rounded up
+    received = fake_payment(currency="XNO", amount=2_000_000, amount_received_int=2_000_001 * RAW_PER_MICRO)
+    assert refund_raw(received, 2_000_000) == 2_000_001 * RAW_PER_MICRO
+    assert refund_raw(received, 500_000) == 500_000 * RAW_PER_MICRO
 
 
 # --- rate sources -----------------------------------------------------------------------------------
