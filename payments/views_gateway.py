@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from config.api import error_body
 from orders.models import Order
 from payments.models import Payment
-from payments.providers.errors import PaymentError
+from payments.providers.errors import PaymentError, SignatureInvalid, VerificationFailed
 from payments.webhooks import inbound_webhook_receive, kept_headers
 
 log = logging.getLogger("kassa.gateway")
@@ -73,7 +73,7 @@ def razorpay_callback(request, token: str):
     except PaymentError as exc:
         log.warning("razorpay callback not verified",
                     extra={"payment": str(payment.pk), "error": exc.__class__.__name__})
-        if exc.code == "signature_invalid":
+        if isinstance(exc, (SignatureInvalid, VerificationFailed)):  # a claim that does not verify
             return HttpResponse(exc.user_message, status=400, content_type="text/plain; charset=utf-8")
     return _done(order)
 
