@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -66,7 +67,11 @@ def razorpay_callback(request, token: str):
     signature = request.POST.get("razorpay_signature", "").strip()
     if not (payment_id and signature):
         # Failure or cancel (error[...] fields): never trusted; the webhook or poll records it.
+        # The Razorpay order takes another attempt, so the shopper is told and may try again.
         log.info("razorpay callback without payment", extra={"payment": str(payment.pk)})
+        if request.POST.get("error[code]"):
+            messages.warning(request, "That payment attempt did not go through. You have not been charged; "
+                                      "you can try again.")
         return _done(order)
     try:
         payment_verify(payment=payment, reference=f"{payment_id}:{signature}")

@@ -10,7 +10,7 @@ import requests
 import responses
 
 from orders.actors import Actor
-from payments.models import InboundWebhook, LedgerEntry, Payment, PaymentEvent, Refund, Settlement
+from payments.models import InboundWebhook, LedgerEntry, Payment, PaymentEvent, Receipt, Refund, Settlement
 from payments.providers.registry import reset_providers
 from payments.providers.signatures import hmac_sha256_hex, razorpay_payment_signature
 from payments.sandbox.simulate_gateways import simulate_gateway_payment
@@ -72,11 +72,23 @@ def test_razorpay_full_flow_pay_settle_refund_twice(gateway_sandbox, live_server
     assert sandbox_info["counts"]["refunds"] >= 2
 
 
-def test_razorpay_failed_path(gateway_sandbox):
+def test_razorpay_failed_attempt_then_paid_completes_without_review(gateway_sandbox):
+    """The sandbox's _sandbox/pay with fail: true, then again without: one Razorpay order, two
+    attempts. The declined card is recorded; the second attempt completes the payment."""
     payment = start("razorpay")
     simulate_gateway_payment(payment, fail=True)
-    wait_for(lambda: status_of(payment) == "failed", message="payment.failed")
+    wait_for(lambda: Receipt.objects.filter(payment=payment, state="failed").exists(),
+             message="failed attempt recorded")
+    assert status_of(payment) == "pending"
     assert not LedgerEntry.objects.filter(payment=payment).exists()
+    assert PaymentEvent.objects.filter(payment=payment, type="payment.attempt_failed").count() == 1
+
+    simulate_gateway_payment(payment)
+    wait_for(lambda: status_of(payment) == "completed", message="second attempt completed")
+    payment.refresh_from_db()
+    assert payment.exceptions == [] and payment.review_status != "open"
+    assert payment.order.status == "paid" and LedgerEntry.objects.filter(payment=payment).count() == 1
+    assert set(Receipt.objects.filter(payment=payment).values_list("state", flat=True)) == {"failed", "confirmed"}
 
 
 def test_razorpay_out_of_order_delivery_still_completes(gateway_sandbox):

@@ -161,10 +161,14 @@ def test_authorized_webhook_captures_the_payment(post, payment):
     assert json.loads(capture.calls[0].request.body) == {"amount": payment.amount_due, "currency": "INR"}
 
 
-def test_failed_payment_event(post, payment):
-    post(rzp_body("payment.failed", payment, "failed"))
+def test_failed_attempt_event_keeps_the_payment_open(post, payment):
+    post(rzp_body("payment.failed", payment, "failed", pay_id="pay_Failed00000001"))
     payment.refresh_from_db()
-    assert payment.status == "failed"
+    assert payment.status == "pending"
+    assert PaymentEvent.objects.filter(payment=payment, type="payment.attempt_failed").count() == 1
+    post(rzp_body("payment.captured", payment, "captured"), event_id="evt_2")
+    payment.refresh_from_db()
+    assert payment.status == "completed" and payment.exceptions == []
 
 
 def test_unknown_event_is_ignored(post):
