@@ -117,6 +117,30 @@ def test_replayed_and_tampered_webhooks_over_http(gateway_sandbox, live_server):
     assert PaymentEvent.objects.filter(payment=payment, type="payment.completed").count() == 1
 
 
+def test_razorpay_capture_that_failed_is_retried_by_the_monitor(gateway_sandbox):
+    """Authorized without auto-capture; the sandbox answers 500 to Kassa's next three calls (every
+    try of the webhook's capture), so the payment waits in confirming; one monitor tick captures it."""
+    from payments.monitor_gateways import tick_razorpay
+
+    payment = start("razorpay")
+    config = f"{gateway_sandbox}/razorpay/_sandbox/config"
+    requests.post(config, json={"fault_500": 3})
+    try:
+        requests.post(f"{gateway_sandbox}/razorpay/_sandbox/pay", json={"order_id": payment.provider_ref,
+                                                                         "capture": False})
+        wait_for(lambda: status_of(payment) == "confirming", message="authorized")
+        wait_for(lambda: requests.get(f"{gateway_sandbox}/razorpay/_sandbox/info").json()["config"]["fault_500"]
+                 == 0, message="the webhook's capture tried and failed")
+        assert status_of(payment) == "confirming"
+        assert Payment.objects.get(pk=payment.pk).last_webhook_at is not None
+    finally:
+        requests.post(config, json={"fault_500": 0})
+
+    assert tick_razorpay()["polled"] == 1
+    assert status_of(payment) == "completed"
+    assert LedgerEntry.objects.filter(payment=payment).count() == 1
+
+
 def test_razorpay_handler_callback_over_http(gateway_sandbox, live_server):
     """The browser's POST back from the hosted checkout, verified server-side."""
     payment = start("razorpay")
