@@ -76,8 +76,9 @@ def order_latest_payment(*, order: Order) -> Payment | None:
 def checkout_methods(*, order: Order) -> list[MethodOption]:
     """The methods this seller offers for this order, in the seller's order.
 
-    A provider that is missing, misconfigured or broken hides its method rather
-    than breaking the checkout; the log keeps the reason.
+    A provider that is misconfigured or whose availability check breaks hides its method
+    rather than breaking the checkout; the log keeps the reason. A provider module that
+    cannot be imported is not hidden: the payments app refuses to start with one.
     """
     from payments.providers.registry import get_provider
 
@@ -86,8 +87,9 @@ def checkout_methods(*, order: Order) -> list[MethodOption]:
     for code in seller.enabled_methods or []:
         if code not in METHOD_LABELS:
             continue
+        provider = get_provider(code)
         try:
-            available = get_provider(code).is_available(seller, order)
+            available = provider.is_available(seller, order)
         except Exception:  # noqa: BLE001 - one broken provider must not take the checkout down
             log.warning("payment method hidden: provider failed", exc_info=True,
                         extra={"method": code, "seller": seller.pk})

@@ -27,6 +27,7 @@ EVENT_LABELS = {
     "payment.completed": "Payment completed",
     "payment.expired": "Payment timed out",
     "payment.failed": "Payment failed",
+    "payment.attempt_failed": "A payment attempt failed; you can try again",
     "payment.cancelled": "Payment cancelled",
     "refund.requested": "Refund started",
     "refund.succeeded": "Refund completed",

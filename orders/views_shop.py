@@ -41,7 +41,7 @@ from orders.selectors import (
 from orders.services import ItemSpec, OrderError, order_create, order_partner_bind
 from payments.models import Payment
 from payments.money import due_in_wire_units
-from payments.providers.errors import PaymentError, ProviderNotConfigured
+from payments.providers.errors import PaymentError
 from payments.representations import nano_send_data
 from payments.services import payment_start, payment_verify
 from sellers import money as money_lib
@@ -196,9 +196,6 @@ def pay(request, token: str, method: str):
             payment_start(order_id=order.pk, method=method, actor=_shopper())
         except PaymentError as exc:
             return _render_checkout(request, order, status=_error_status(exc), error=exc.user_message)
-        except ImportError:  # the provider module is not installed/built: same as an unknown method
-            exc = ProviderNotConfigured(f"provider module for {method} missing")
-            return _render_checkout(request, order, status=400, error=exc.user_message)
         return redirect(_url("shop-pay", order, method=method))
 
     order = checkout_order(token=token, with_items=True)
@@ -307,13 +304,12 @@ def verify(request, token: str):
         return redirect(_url("shop-pay", order, method=payment.method))
     try:
         payment = payment_verify(payment=payment, reference=form.cleaned_data["reference"])
-    except (PaymentError, ImportError) as exc:
-        user_message = getattr(exc, "user_message", ProviderNotConfigured.default_user_message)
+    except PaymentError as exc:
         log.info("shopper verify refused", extra={"payment": str(payment.pk), "error": exc.__class__.__name__})
         if payment.is_active:
-            return _render_pay(request, order, payment, verify_form=form, error=user_message,
-                               status=_error_status(exc) if isinstance(exc, PaymentError) else 400)
-        messages.error(request, user_message)
+            return _render_pay(request, order, payment, verify_form=form, error=exc.user_message,
+                               status=_error_status(exc))
+        messages.error(request, exc.user_message)
         return redirect(_url("shop-done", order))
     return _after_check(request, order, payment)
 
@@ -342,24 +338,6 @@ def _after_check(request, order, payment):
     return redirect(_url("shop-pay", order, method=payment.method))
 
 
-def _sandbox_simulator(method: str):
-    """payments.sandbox.simulate.simulate_payment, or the gateways' own simulator; None if neither is built."""
-    try:
-        from payments.sandbox.simulate import simulate_payment
-
-        return simulate_payment
-    except ImportError:
-        pass
-    if method in ("razorpay", "coinpay"):
-        try:
-            from payments.sandbox.simulate_gateways import simulate_gateway_payment
-
-            return simulate_gateway_payment
-        except ImportError:
-            pass
-    return None
-
-
 @require_POST
 def simulate(request, token: str):
     """Sandbox only: pay this payment the way a shopper's wallet would, then check it."""
@@ -368,10 +346,8 @@ def simulate(request, token: str):
     order, payment = _payment_for_post(request, token)
     if order.is_paid or not payment.is_active:
         return redirect(_url("shop-done", order))
-    simulate_payment = _sandbox_simulator(payment.method)
-    if simulate_payment is None:
-        messages.error(request, "Payment simulation is not available in this build.")
-        return redirect(_url("shop-pay", order, method=payment.method))
+    from payments.sandbox.simulate import simulate_payment  # sandbox-only code, loaded only when used
+
     try:
         simulate_payment(payment)
         # Don't wait for the next monitor tick: check this payment now.

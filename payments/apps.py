@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class PaymentsConfig(AppConfig):
     name = "payments"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # A provider or monitor module that cannot be imported stops every process at start
+        # (web, worker, beat): better than a method that quietly stops being monitored.
+        from payments.monitor import monitor_ticks_load
+        from payments.providers.registry import provider_classes_load
+
+        provider_classes_load()
+        monitor_ticks_load()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
-from importlib import import_module
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from payments.providers.errors import ProviderError
 
@@ -19,9 +21,13 @@ METHOD_TICKS = {
 }
 
 
-def _resolve(dotted: str):
-    module, name = dotted.rsplit(".", 1)
-    return getattr(import_module(module), name)
+def monitor_ticks_load() -> None:
+    """Import every method's tick; ImproperlyConfigured names the first that cannot be (run at start)."""
+    for method, dotted in METHOD_TICKS.items():
+        try:
+            import_string(dotted)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"monitor tick for {method!r} ({dotted}) cannot be imported: {exc}") from exc
 
 
 def monitor_tick(methods: tuple[str, ...] | None = None) -> dict:
@@ -30,10 +36,7 @@ def monitor_tick(methods: tuple[str, ...] | None = None) -> dict:
     summary = {}
     for method in methods or tuple(METHOD_TICKS):
         started = time.perf_counter()
-        try:
-            tick = _resolve(METHOD_TICKS[method])
-        except (ImportError, AttributeError):
-            continue  # method not built yet
+        tick = import_string(METHOD_TICKS[method])  # checked at start: an error here is a real fault
         try:
             summary[method] = tick()
         except ProviderError as exc:

@@ -1,11 +1,15 @@
-"""Fallback poll for gateway payments whose webhook never came.
+"""Fallback poll for gateway payments whose webhook never came, and capture retry.
 
-Each tick claims at most GATEWAY_POLL_CAP_PER_TICK payments that have been pending
-(or confirming) for more than GATEWAY_POLL_AFTER_MINUTES with no webhook, oldest
-poll first. Claiming = a conditional UPDATE of last_polled_at, so two ticks at once
-never poll the same payment. Facts go through observation_apply; a provider that
-is down raises ProviderError and the monitor skips the tick, changing nothing.
-Each tick also re-queues stored webhooks whose processing was never queued.
+Each tick claims at most GATEWAY_POLL_CAP_PER_TICK payments, oldest poll first:
+- pending payments older than GATEWAY_POLL_AFTER_MINUTES with no webhook for that long
+  (a failed attempt's webhook says nothing about a later attempt);
+- confirming payments whether or not a webhook came: an authorized Razorpay payment
+  whose capture call failed stays confirming until a poll captures it.
+Each is polled again only after GATEWAY_POLL_AFTER_MINUTES. Claiming = a conditional
+UPDATE of last_polled_at, so two ticks at once never poll the same payment. Facts go
+through observation_apply; a provider that is down raises ProviderError and the
+monitor skips the tick, changing nothing. Each tick also re-queues stored webhooks
+whose processing was never queued.
 """
 from __future__ import annotations
 
@@ -23,9 +27,11 @@ from payments.providers.registry import get_provider
 
 def _claim(method: str, now) -> list[Payment]:
     stale = now - timedelta(minutes=settings.GATEWAY_POLL_AFTER_MINUTES)
+    quiet = Q(status=Payment.Status.PENDING, created_at__lt=stale) & (
+        Q(last_webhook_at__isnull=True) | Q(last_webhook_at__lt=stale))
     candidates = list(
-        Payment.objects.filter(method=method, status__in=Payment.ACTIVE_STATUSES, created_at__lt=stale,
-                               last_webhook_at__isnull=True)
+        Payment.objects.filter(method=method, status__in=Payment.ACTIVE_STATUSES)
+        .filter(quiet | Q(status=Payment.Status.CONFIRMING))
         .exclude(provider_ref="")
         .filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=stale))
         .order_by(F("last_polled_at").asc(nulls_first=True), "created_at")

@@ -383,6 +383,12 @@ def _apply_to_payment(payment: Payment, receipt: Receipt, obs: Observation, acto
     Field changes ride along with the status UPDATE where there is one (one write per payment)."""
     now = timezone.now()
     data = {"tx": obs.external_tx_id, "amount": str(obs.amount)}
+    if obs.failed and obs.retryable:
+        # One attempt failed and the gateway takes another: record it on the timeline and keep
+        # the payment as it is (pending until a later attempt pays or it expires).
+        payment_event_write(payment=payment, type="payment.attempt_failed", actor=actor,
+                            data={**data, "reason": obs.failure_reason[:200]})
+        return
     if obs.failed:
         if _transition(payment, "failed", actor=actor, data={**data, "reason": obs.failure_reason[:200]},
                        fields=_release_fields(payment, now)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_POST
 from config.api import error_body
 from orders.models import Order
 from payments.models import Payment
-from payments.providers.errors import PaymentError
+from payments.providers.errors import PaymentError, SignatureInvalid, VerificationFailed
 from payments.webhooks import inbound_webhook_receive, kept_headers
 
 log = logging.getLogger("kassa.gateway")
@@ -67,14 +68,18 @@ def razorpay_callback(request, token: str):
     signature = request.POST.get("razorpay_signature", "").strip()
     if not (payment_id and signature):
         # Failure or cancel (error[...] fields): never trusted; the webhook or poll records it.
+        # The Razorpay order takes another attempt, so the shopper is told and may try again.
         log.info("razorpay callback without payment", extra={"payment": str(payment.pk)})
+        if request.POST.get("error[code]"):
+            messages.warning(request, "That payment attempt did not go through. You have not been charged; "
+                                      "you can try again.")
         return _done(order)
     try:
         payment_verify(payment=payment, reference=f"{payment_id}:{signature}")
     except PaymentError as exc:
         log.warning("razorpay callback not verified",
                     extra={"payment": str(payment.pk), "error": exc.__class__.__name__})
-        if exc.code == "signature_invalid":
+        if isinstance(exc, (SignatureInvalid, VerificationFailed)):  # a claim that does not verify
             return HttpResponse(exc.user_message, status=400, content_type="text/plain; charset=utf-8")
     return _done(order)
 

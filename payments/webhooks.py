@@ -61,9 +61,10 @@ def kept_headers(environ: Mapping[str, str]) -> dict:
 
 
 def _kept(headers: Mapping[str, str]) -> dict:
+    # Values are stored as evidence even when forged, so they must be storable (no NUL).
     if isinstance(headers, HttpHeaders):  # case-insensitive: look up the few kept names (hot path)
-        return {name: value for name in KEPT_HEADERS if (value := headers.get(name)) is not None}
-    return {key.lower(): value for key, value in headers.items() if key.lower() in KEPT_HEADERS}
+        return {name: _storable(value) for name in KEPT_HEADERS if (value := headers.get(name)) is not None}
+    return {key.lower(): _storable(value) for key, value in headers.items() if key.lower() in KEPT_HEADERS}
 
 
 def _text(body: bytes) -> str:

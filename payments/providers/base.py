@@ -30,8 +30,10 @@ class Observation:
     """A fact about money: "external_tx_id moved `amount` to `pay_to` for `payment_ref`".
 
     `amount` is in wire units (raw for XNO, minor for fiat). `confirmed` means final;
-    `failed` means the provider says this attempt failed. The same fact may arrive
-    by webhook, poll and shopper verify; observation_apply applies it once.
+    `failed` means the provider says this attempt failed; `retryable` (with `failed`)
+    means the gateway still accepts another attempt for the same payment, so the
+    payment stays open. The same fact may arrive by webhook, poll and shopper verify;
+    observation_apply applies it once.
     """
 
     provider: str
@@ -39,6 +41,7 @@ class Observation:
     amount: int = 0
     confirmed: bool = False
     failed: bool = False
+    retryable: bool = False
     payment_ref: str = ""            # our payment id, when the provider echoes it
     provider_ref: str = ""           # gateway order/transaction id
     pay_to: str = ""                 # Nano: the receiving address (matched with amount)

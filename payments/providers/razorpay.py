@@ -123,6 +123,8 @@ class RazorpayProvider(SignedWebhooks):
             # "refunded" was captured first: the money did arrive.
             confirmed=status in ("captured", "refunded"),
             failed=status == "failed",
+            # A Razorpay order takes further attempts: a declined card fails only this one.
+            retryable=status == "failed",
             payment_ref=str(notes.get("kassa_payment_id") or ""),
             provider_ref=str(entity.get("order_id") or ""),
             failure_reason=str(entity.get("error_description") or entity.get("error_code") or ""),

@@ -1,6 +1,8 @@
 """Method code → provider instance. The only place that knows which classes exist."""
 from functools import cache
-from importlib import import_module
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from payments.providers.base import PaymentProvider
 from payments.providers.errors import ProviderNotConfigured
@@ -15,11 +17,21 @@ PROVIDER_CLASSES = {
 @cache
 def get_provider(method: str) -> PaymentProvider:
     try:
-        module_path, class_name = PROVIDER_CLASSES[method].rsplit(".", 1)
+        dotted = PROVIDER_CLASSES[method]
     except KeyError:
         message = f"Unknown payment method “{method}”."
         raise ProviderNotConfigured(message, user_message=message) from None
-    return getattr(import_module(module_path), class_name)()
+    return import_string(dotted)()
+
+
+def provider_classes_load() -> None:
+    """Import every provider class; ImproperlyConfigured names the first that cannot be (run at start)."""
+    for method, dotted in PROVIDER_CLASSES.items():
+        try:
+            import_string(dotted)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"payment provider for {method!r} ({dotted}) cannot be imported: {exc}") \
+                from exc
 
 
 def reset_providers() -> None:

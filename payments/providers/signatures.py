@@ -17,12 +17,19 @@ def hmac_sha256_hex(secret: str | bytes, message: str | bytes) -> str:
     return hmac.new(_bytes(secret), _bytes(message), hashlib.sha256).hexdigest()
 
 
-def hmac_matches(secret: str | bytes, message: str | bytes, signature: str | None) -> bool:
-    """True when `signature` is the hex HMAC-SHA256 of `message`. Empty secret never matches."""
+def hmac_matches(secret: str | bytes, message: str | bytes, signature: str | bytes | None) -> bool:
+    """True when `signature` is the hex HMAC-SHA256 of `message`. Empty secret never matches.
+
+    A value that is not ASCII is simply wrong. It is rejected before the comparison, which
+    runs on bytes: compare_digest raises TypeError for a non-ASCII str (a forged header
+    would answer 500)."""
     if not secret or not signature:
         return False
-    expected = hmac_sha256_hex(secret, message)
-    return hmac.compare_digest(expected, signature.strip().lower())
+    given = signature if isinstance(signature, bytes) else str(signature).encode("utf-8", "surrogatepass")
+    if not given.isascii():
+        return False
+    expected = hmac_sha256_hex(secret, message).encode("ascii")
+    return hmac.compare_digest(expected, given.strip().lower())
 
 
 def razorpay_payment_signature(order_id: str, payment_id: str, key_secret: str) -> str:

@@ -20,6 +20,7 @@ from payments.services import (
     payment_refund,
     payment_resolve_review,
 )
+from payments.webhooks import inbound_webhook_reprocess
 from sellers.models import WebhookEndpoint
 from sellers.services import webhook_endpoint_enable
 
@@ -40,7 +41,7 @@ def payments_recheck(*, payments: list[Payment], actor: Actor) -> dict:
     for method, group in by_method.items():
         try:
             observations = get_provider(method).poll(group)
-        except (ImportError, ProviderError) as exc:
+        except ProviderError as exc:
             log.warning("staff recheck: provider unavailable", extra={"method": method, "error": type(exc).__name__})
             for payment in group:
                 results[payment.pk] = "unavailable"
@@ -89,10 +90,6 @@ def inbound_webhook_dismiss(*, webhook: InboundWebhook, actor: Actor) -> bool:
 
 def inbound_webhook_reprocess_now(*, webhook: InboundWebhook, actor: Actor) -> str:
     """Run a stored webhook through processing again (the gateway code owns how)."""
-    try:
-        from payments.webhooks import inbound_webhook_reprocess
-    except ImportError:
-        raise PaymentStateError("Webhook reprocessing is not available yet.") from None
     inbound_webhook_reprocess(webhook_id=webhook.pk)
     webhook.refresh_from_db()
     return webhook.status

@@ -52,18 +52,28 @@ def test_pay_button_to_done_page_paid(browser, live_server, width):
     page.close()
 
 
-def test_fail_button_does_not_mark_paid(browser, live_server):
+def test_fail_button_then_pay_again_on_the_same_payment(browser, live_server):
+    """A declined attempt sends the shopper back to the pay page; the next attempt pays."""
     order = order_for()
     page = browser.new_page(viewport={"width": 375, "height": 800})
     open_pay_page(page, live_server, order)
     page.get_by_test_id("razorpay-pay").click()
     page.wait_for_url(re.compile(r"/razorpay/checkout"))
     page.get_by_role("button", name="Fail").click()
-    page.wait_for_url(re.compile(r"/done/$"))
-    # The browser's "failed" is not trusted; the signed payment.failed webhook is.
-    wait_for(lambda: Payment.objects.get(order=order).status == "failed", message="payment.failed webhook")
-    page.reload()
-    assert not page.get_by_role("heading", name="Payment received").is_visible()
+    page.wait_for_url(re.compile(r"/pay/razorpay/$"))
+    assert "did not go through" in page.content()
+    # The signed payment.failed webhook records the attempt; the payment stays open.
+    wait_for(lambda: Payment.objects.get(order=order).events.filter(type="payment.attempt_failed").exists(),
+             message="payment.failed webhook")
+    assert Payment.objects.get(order=order).status == "pending"
+
+    page.get_by_test_id("razorpay-pay").click()
+    page.wait_for_url(re.compile(r"/razorpay/checkout"))
+    page.get_by_role("button", name="Pay", exact=True).click()
+    page.wait_for_url(re.compile(rf"/checkout/{order.checkout_token}/done/$"))
+    assert page.get_by_role("heading", name="Payment received").is_visible()
+    payment = Payment.objects.get(order=order)
+    assert payment.status == "completed" and payment.exceptions == []
     page.close()
 
 

@@ -10,7 +10,7 @@ import requests
 import responses
 
 from orders.actors import Actor
-from payments.models import InboundWebhook, LedgerEntry, Payment, PaymentEvent, Refund, Settlement
+from payments.models import InboundWebhook, LedgerEntry, Payment, PaymentEvent, Receipt, Refund, Settlement
 from payments.providers.registry import reset_providers
 from payments.providers.signatures import hmac_sha256_hex, razorpay_payment_signature
 from payments.sandbox.simulate_gateways import simulate_gateway_payment
@@ -72,11 +72,23 @@ def test_razorpay_full_flow_pay_settle_refund_twice(gateway_sandbox, live_server
     assert sandbox_info["counts"]["refunds"] >= 2
 
 
-def test_razorpay_failed_path(gateway_sandbox):
+def test_razorpay_failed_attempt_then_paid_completes_without_review(gateway_sandbox):
+    """The sandbox's _sandbox/pay with fail: true, then again without: one Razorpay order, two
+    attempts. The declined card is recorded; the second attempt completes the payment."""
     payment = start("razorpay")
     simulate_gateway_payment(payment, fail=True)
-    wait_for(lambda: status_of(payment) == "failed", message="payment.failed")
+    wait_for(lambda: Receipt.objects.filter(payment=payment, state="failed").exists(),
+             message="failed attempt recorded")
+    assert status_of(payment) == "pending"
     assert not LedgerEntry.objects.filter(payment=payment).exists()
+    assert PaymentEvent.objects.filter(payment=payment, type="payment.attempt_failed").count() == 1
+
+    simulate_gateway_payment(payment)
+    wait_for(lambda: status_of(payment) == "completed", message="second attempt completed")
+    payment.refresh_from_db()
+    assert payment.exceptions == [] and payment.review_status != "open"
+    assert payment.order.status == "paid" and LedgerEntry.objects.filter(payment=payment).count() == 1
+    assert set(Receipt.objects.filter(payment=payment).values_list("state", flat=True)) == {"failed", "confirmed"}
 
 
 def test_razorpay_out_of_order_delivery_still_completes(gateway_sandbox):
@@ -103,6 +115,30 @@ def test_replayed_and_tampered_webhooks_over_http(gateway_sandbox, live_server):
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "signature_invalid"
     assert InboundWebhook.objects.filter(status="invalid").count() == 1
     assert PaymentEvent.objects.filter(payment=payment, type="payment.completed").count() == 1
+
+
+def test_razorpay_capture_that_failed_is_retried_by_the_monitor(gateway_sandbox):
+    """Authorized without auto-capture; the sandbox answers 500 to Kassa's next three calls (every
+    try of the webhook's capture), so the payment waits in confirming; one monitor tick captures it."""
+    from payments.monitor_gateways import tick_razorpay
+
+    payment = start("razorpay")
+    config = f"{gateway_sandbox}/razorpay/_sandbox/config"
+    requests.post(config, json={"fault_500": 3})
+    try:
+        requests.post(f"{gateway_sandbox}/razorpay/_sandbox/pay", json={"order_id": payment.provider_ref,
+                                                                         "capture": False})
+        wait_for(lambda: status_of(payment) == "confirming", message="authorized")
+        wait_for(lambda: requests.get(f"{gateway_sandbox}/razorpay/_sandbox/info").json()["config"]["fault_500"]
+                 == 0, message="the webhook's capture tried and failed")
+        assert status_of(payment) == "confirming"
+        assert Payment.objects.get(pk=payment.pk).last_webhook_at is not None
+    finally:
+        requests.post(config, json={"fault_500": 0})
+
+    assert tick_razorpay()["polled"] == 1
+    assert status_of(payment) == "completed"
+    assert LedgerEntry.objects.filter(payment=payment).count() == 1
 
 
 def test_razorpay_handler_callback_over_http(gateway_sandbox, live_server):

@@ -193,8 +193,15 @@ def test_checkout_shows_items_total_and_available_methods(client, shop, order):
     assert f'action="/checkout/{order.checkout_token}/pay/nano/"' in body
 
 
-def test_checkout_hides_methods_whose_provider_is_unavailable_or_missing(client, shop, order, monkeypatch):
-    monkeypatch.setitem(registry.PROVIDER_CLASSES, "coinpay", "payments.providers.no_such_module.Provider")
+class BrokenCoinPay:
+    code = "coinpay"
+
+    def is_available(self, seller, order):
+        raise RuntimeError("availability check broke")
+
+
+def test_checkout_hides_methods_whose_provider_is_unavailable_or_broken(client, shop, order, monkeypatch):
+    monkeypatch.setitem(registry.PROVIDER_CLASSES, "coinpay", "tests.orders.test_shop_views.BrokenCoinPay")
     registry.reset_providers()
     shop.payout_destinations.all().delete()  # Nano needs the seller's address
     shop.enabled_methods = ["nano", "coinpay"]
@@ -205,6 +212,18 @@ def test_checkout_hides_methods_whose_provider_is_unavailable_or_missing(client,
     assert response.status_code == 200
     assert response.context["methods"] == []
     assert "No payment methods available" in response.content.decode()
+
+
+def test_checkout_does_not_hide_a_provider_module_that_cannot_be_imported(shop, order, monkeypatch):
+    """No silent fallback: the method is not quietly dropped (the app refuses to start with it)."""
+    from orders.selectors import checkout_methods
+
+    monkeypatch.setitem(registry.PROVIDER_CLASSES, "coinpay", "payments.providers.no_such_module.Provider")
+    registry.reset_providers()
+    shop.enabled_methods = ["coinpay"]
+    shop.save(update_fields=["enabled_methods"])
+    with pytest.raises(ImportError):
+        checkout_methods(order=order)
 
 
 def test_unknown_checkout_token_is_404(client, db):

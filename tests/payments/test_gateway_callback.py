@@ -103,6 +103,32 @@ def test_poll_completes_stale_payments_without_webhook_capped_per_tick():
 
 
 @responses.activate
+def test_poll_covers_pending_payment_whose_last_webhook_is_old():
+    """A failed attempt's webhook long ago says nothing about a later attempt: poll it."""
+    payment = stale(provider_ref="order_Retry00000001", last_webhook_at=timezone.now() - timedelta(minutes=10))
+    responses.get(f"{RZP}/v1/orders/{payment.provider_ref}/payments",
+                  json={"items": [captured(payment, pay_id="pay_Failed00000001", status="failed"),
+                                  captured(payment, pay_id="pay_Second00000001")]})
+    assert tick_razorpay()["polled"] == 1
+    payment.refresh_from_db()
+    assert payment.status == "completed" and payment.tx_id == "pay_Second00000001"
+
+
+@responses.activate
+def test_confirming_payment_is_polled_at_once_then_not_again_until_stale():
+    payment = GatewayPaymentFactory(provider_ref="order_Conf000000001", status="confirming",
+                                    last_webhook_at=timezone.now())
+    responses.get(f"{RZP}/v1/orders/{payment.provider_ref}/payments",
+                  json={"items": [captured(payment, status="authorized")]})
+    responses.post(f"{RZP}/v1/payments/pay_Abc1234567890X/capture", status=400,
+                   json={"error": {"code": "BAD_REQUEST_ERROR", "description": "Only authorized payments"}})
+    responses.get(f"{RZP}/v1/payments/pay_Abc1234567890X", json=captured(payment, status="authorized"))
+    assert tick_razorpay()["polled"] == 1
+    assert Payment.objects.get(pk=payment.pk).status == "confirming"
+    assert tick_razorpay()["polled"] == 0  # claimed: next look after GATEWAY_POLL_AFTER_MINUTES
+
+
+@responses.activate
 def test_poll_captures_authorized_payment():
     payment = stale(provider_ref="order_Auth000000001")
     responses.get(f"{RZP}/v1/orders/{payment.provider_ref}/payments",

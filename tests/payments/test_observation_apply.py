@@ -10,7 +10,7 @@ from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt
 from payments.money import RAW_PER_MICRO_XNO
 from payments.providers.base import Observation
 from payments.services import observation_apply, payment_accept_late, payment_expire_stale, receipt_assign
-from tests.factories import PaymentFactory, nano_address
+from tests.factories import GatewayPaymentFactory, PaymentFactory, nano_address
 
 pytestmark = pytest.mark.django_db
 
@@ -141,11 +141,53 @@ def test_second_payment_on_paid_order_is_duplicate():
     assert second.review_status == "open"
 
 
-def test_gateway_failure_fails_payment():
-    payment = PaymentFactory(method="razorpay", pay_currency="INR", amount_due=49900, pay_to="",
-                             amount_reserved=False, provider_ref="order_X")
-    observation_apply(observation=Observation(provider="razorpay", external_tx_id="pay_1", failed=True,
-                                              provider_ref="order_X", failure_reason="card declined"))
+def _rzp_entity(pay_id: str, status: str, amount: int = 49900, order_id: str = "order_X") -> dict:
+    return {"id": pay_id, "status": status, "amount": amount, "currency": "INR", "order_id": order_id,
+            "error_description": "Card declined" if status == "failed" else None}
+
+
+def test_failed_card_attempt_is_recorded_and_the_payment_stays_open_for_the_next():
+    """Razorpay orders take further attempts: one declined card fails the attempt, not the payment."""
+    from payments.providers.razorpay import RazorpayProvider
+
+    provider = RazorpayProvider()
+    payment = GatewayPaymentFactory(amount_due=49900, provider_ref="order_X")
+    failed = observation_apply(observation=provider.observation_from_entity(_rzp_entity("pay_1", "failed")))
+    payment.refresh_from_db()
+    assert failed.changed and payment.status == "pending" and payment.exceptions == []
+    receipt = Receipt.objects.get(external_tx_id="pay_1")
+    assert (receipt.state, receipt.payment_id) == ("failed", payment.pk)
+    event = PaymentEvent.objects.get(payment=payment, type="payment.attempt_failed")
+    assert event.data["tx"] == "pay_1" and event.data["reason"] == "Card declined"
+    assert Order.objects.get(pk=payment.order_id).status == "open"
+
+    again = observation_apply(observation=provider.observation_from_entity(_rzp_entity("pay_1", "failed")))
+    assert not again.changed  # the same failed attempt twice is one event
+
+    observation_apply(observation=provider.observation_from_entity(_rzp_entity("pay_2", "captured")))
+    payment.refresh_from_db()
+    assert payment.status == "completed" and payment.tx_id == "pay_2"
+    assert payment.exceptions == [] and payment.review_status != "open"
+    assert Order.objects.get(pk=payment.order_id).status == "paid"
+    assert LedgerEntry.objects.get(payment=payment).gross == 49900
+    assert PaymentEvent.objects.filter(payment=payment, type="payment.attempt_failed").count() == 1
+
+
+def test_failed_attempt_after_expiry_is_recorded_without_flagging():
+    payment = GatewayPaymentFactory(amount_due=49900, provider_ref="order_X", status="expired")
+    from payments.providers.razorpay import RazorpayProvider
+
+    observation_apply(observation=RazorpayProvider().observation_from_entity(_rzp_entity("pay_1", "failed")))
+    payment.refresh_from_db()
+    assert payment.status == "expired" and payment.exceptions == []
+    assert PaymentEvent.objects.filter(payment=payment, type="payment.attempt_failed").exists()
+
+
+def test_coinpay_failure_fails_payment():
+    """A CoinPay transaction is the payment itself (no further attempts): its failure is final."""
+    payment = GatewayPaymentFactory(method="coinpay", amount_due=5000, provider_ref="tx_X")
+    observation_apply(observation=Observation(provider="coinpay", external_tx_id="tx_X", failed=True,
+                                              provider_ref="tx_X", failure_reason="expired"))
     payment.refresh_from_db()
     assert payment.status == "failed"
 

@@ -161,10 +161,36 @@ def test_authorized_webhook_captures_the_payment(post, payment):
     assert json.loads(capture.calls[0].request.body) == {"amount": payment.amount_due, "currency": "INR"}
 
 
-def test_failed_payment_event(post, payment):
-    post(rzp_body("payment.failed", payment, "failed"))
+@responses.activate
+def test_authorized_payment_whose_capture_failed_is_captured_on_a_later_tick(post, payment):
+    """The webhook's capture call fails (503 on every try): the payment waits in confirming,
+    and the next monitor tick captures it although a webhook did arrive and it is fresh."""
+    from payments.monitor_gateways import tick_razorpay
+
+    capture_url = f"{RZP}/v1/payments/pay_Abc1234567890X/capture"
+    failing = responses.post(capture_url, status=503)
+    post(rzp_body("payment.authorized", payment, "authorized"), event_id="evt_auth")
     payment.refresh_from_db()
-    assert payment.status == "failed"
+    assert payment.status == "confirming" and payment.last_webhook_at and failing.call_count == 3
+
+    responses.replace(responses.POST, capture_url, body=rzp_entity_json(payment, "captured"),
+                      content_type="application/json")
+    responses.get(f"{RZP}/v1/orders/{payment.provider_ref}/payments",
+                  json={"items": [rzp_entity(payment, "authorized")]})
+    assert tick_razorpay()["polled"] == 1
+    payment.refresh_from_db()
+    assert payment.status == "completed" and payment.tx_id == "pay_Abc1234567890X"
+    assert LedgerEntry.objects.filter(payment=payment).count() == 1
+
+
+def test_failed_attempt_event_keeps_the_payment_open(post, payment):
+    post(rzp_body("payment.failed", payment, "failed", pay_id="pay_Failed00000001"))
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+    assert PaymentEvent.objects.filter(payment=payment, type="payment.attempt_failed").count() == 1
+    post(rzp_body("payment.captured", payment, "captured"), event_id="evt_2")
+    payment.refresh_from_db()
+    assert payment.status == "completed" and payment.exceptions == []
 
 
 def test_unknown_event_is_ignored(post):
