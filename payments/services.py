@@ -460,20 +460,23 @@ def ledger_record_payment(*, payment: Payment) -> LedgerEntry:
 def payment_expire_stale(*, now=None, batch_size: int = 1000) -> int:
     """Expire pending payments past expires_at + grace, set-based, in claimed batches.
 
-    Rows are claimed with select_for_update(skip_locked=True), so two ticks at once
-    (or a tick racing a completion) never touch the same row. Confirming payments
-    never expire. Orders with no other active payment expire too.
+    Each payment is claimed together with its order row (skip_locked on both), so two
+    ticks at once (or a tick racing a completion) never touch the same row, and a payment
+    whose order is locked elsewhere stays pending until a later tick can take both: its
+    order can never be left open with nothing pending. Confirming payments never expire.
+    Orders with no other active payment expire too.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.PAYMENT_EXPIRY_GRACE_SECONDS)
     total = 0
     while True:
         with transaction.atomic():
-            claimed = list(
-                Payment.objects.select_for_update(skip_locked=True)
-                .filter(status=Payment.Status.PENDING, expires_at__lt=cutoff)
-                .values_list("pk", "order_id", "amount_received")[:batch_size]
-            )
+            claimed = [
+                (row.pk, row.order_id, row.amount_received) for row in
+                Payment.objects.select_for_update(skip_locked=True, of=("self", "order"), no_key=True)
+                .select_related("order").only("pk", "order_id", "amount_received", "order__id")
+                .filter(status=Payment.Status.PENDING, expires_at__lt=cutoff)[:batch_size]
+            ]
             if not claimed:
                 return total
             ids = [pk for pk, _, _ in claimed]
@@ -499,12 +502,16 @@ def payment_expire_stale(*, now=None, batch_size: int = 1000) -> int:
 
 
 def _expire_orders(order_ids: set, now, actor: Actor) -> None:
-    """Open orders whose every payment is now inactive become expired (set-based)."""
+    """Open orders whose every payment is now inactive become expired (set-based).
+
+    Requires: the caller holds these orders' row locks (taken with their payments), so
+    none is skipped here.
+    """
     from orders.models import OrderEvent
 
     still_active = set(Payment.objects.filter(order_id__in=order_ids, status__in=Payment.ACTIVE_STATUSES)
                        .values_list("order_id", flat=True))
-    targets = list(Order.objects.select_for_update(skip_locked=True)
+    targets = list(Order.objects.select_for_update(no_key=True)
                    .filter(pk__in=order_ids - still_active, status=Order.Status.OPEN).values_list("pk", flat=True))
     Order.objects.filter(pk__in=targets, status=Order.Status.OPEN).update(status=Order.Status.EXPIRED, updated_at=now)
     OrderEvent.objects.bulk_create(
