@@ -203,6 +203,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 PAYMENT_EXPIRY_MINUTES = env.int("PAYMENT_EXPIRY_MINUTES", default=30)
 PAYMENT_MONITORING_HOURS = env.int("PAYMENT_MONITORING_HOURS", default=24)
 PAYMENT_EXPIRY_GRACE_SECONDS = env.int("PAYMENT_EXPIRY_GRACE_SECONDS", default=60)
+# A closed Nano payment that saw no money gives its amount slot back after this many seconds
+# (long enough for a late wallet), so abandoned checkouts cannot hold slots for the whole
+# monitoring window; money after that is an unmatched receipt in the staff review queue.
+NANO_SLOT_RELEASE_AFTER = env.int("NANO_SLOT_RELEASE_AFTER", default=2 * 3600)
 PLATFORM_FEE_BPS = env.int("PLATFORM_FEE_BPS", default=250)
 GATEWAY_POLL_AFTER_MINUTES = env.int("GATEWAY_POLL_AFTER_MINUTES", default=5)
 GATEWAY_POLL_CAP_PER_TICK = env.int("GATEWAY_POLL_CAP_PER_TICK", default=50)

@@ -353,10 +353,18 @@ def _save_fields(payment: Payment, fields: dict) -> None:
 
 
 def _release_fields(payment: Payment, now) -> dict:
-    """Keep the amount reserved through the monitoring window so late money still matches."""
+    """Keep the amount reserved through the monitoring window so late money still matches
+    (a payment that saw no money only for the shorter slot release window)."""
     if not payment.amount_reserved:
         return {}
-    return {"reserved_until": now + timedelta(hours=settings.PAYMENT_MONITORING_HOURS)}
+    return {"reserved_until": _reserved_until(now, money_seen=bool(payment.amount_received_int))}
+
+
+def _reserved_until(now, *, money_seen: bool):
+    window = timedelta(hours=settings.PAYMENT_MONITORING_HOURS)
+    if not money_seen:  # an abandoned checkout must not hold its slot for a whole day
+        window = min(window, timedelta(seconds=settings.NANO_SLOT_RELEASE_AFTER))
+    return now + window
 
 
 def _received_totals(payment: Payment) -> tuple[int, int]:
@@ -480,17 +488,19 @@ def payment_expire_stale(*, now=None, batch_size: int = 1000) -> int:
             if not claimed:
                 return total
             ids = [pk for pk, _, _ in claimed]
-            Payment.objects.filter(pk__in=ids, status=Payment.Status.PENDING).update(
-                status=Payment.Status.EXPIRED, updated_at=now,
-                reserved_until=now + timedelta(hours=settings.PAYMENT_MONITORING_HOURS),
-            )
+            underpaid = [pk for pk, _, received in claimed if received not in ("", "0")]
+            for money_seen, group in ((True, underpaid), (False, sorted(set(ids) - set(underpaid)))):
+                if group:
+                    Payment.objects.filter(pk__in=group, status=Payment.Status.PENDING).update(
+                        status=Payment.Status.EXPIRED, updated_at=now,
+                        reserved_until=_reserved_until(now, money_seen=money_seen),
+                    )
             system = Actor.system("expiry")
             PaymentEvent.objects.bulk_create(
                 PaymentEvent(payment_id=pk, type="payment.expired", from_status="pending", to_status="expired",
                              data=system.describe(), actor_type=system.type, created_at=now)
                 for pk in ids
             )
-            underpaid = [pk for pk, _, received in claimed if received not in ("", "0")]
             for payment in Payment.objects.select_for_update().filter(pk__in=underpaid):
                 _flag(payment, Payment.Exception_.UNDERPAID, actor=system, data={"received": payment.amount_received})
             _expire_orders({order_id for _, order_id, _ in claimed}, now, system)
