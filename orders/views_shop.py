@@ -37,6 +37,7 @@ from orders.selectors import (
     storefront_seller,
 )
 from orders.services import ItemSpec, OrderError, order_create, order_partner_bind
+from orders.throttle import throttle_shoppers
 from payments.models import Payment
 from payments.money import due_in_wire_units
 from payments.providers.errors import PaymentError, ProviderNotConfigured
@@ -92,6 +93,7 @@ def storefront(request, slug: str):
 
 
 @require_POST
+@throttle_shoppers
 def buy(request, slug: str):
     seller = storefront_seller(slug=slug)
     if not seller.is_accepting_payments:
@@ -175,6 +177,7 @@ def _known_method(method: str) -> str:
 
 
 @require_http_methods(["GET", "POST"])
+@throttle_shoppers
 def pay(request, token: str, method: str):
     """POST starts (or reuses) the payment and redirects here; GET only shows it.
 

@@ -1,0 +1,64 @@
+"""Per-client throttle for anonymous checkout starts (Buy, Pay), on the API's cache counter.
+
+A bot that creates orders and starts Nano payments as fast as it can would otherwise fill an
+address's unique-amount slots and lock real shoppers out. Each client is counted twice: by its
+address and, when it has one, by its session; either over the limit refuses the request.
+"""
+from __future__ import annotations
+
+import functools
+
+from django.conf import settings
+from django.shortcuts import render
+
+from sellers.api_auth import ApiKeyRateThrottle
+
+
+class ShopperThrottle(ApiKeyRateThrottle):
+    """The API's sliding-window counter (one atomic INCR per hit), keyed by a shopper identity."""
+
+    scope = "shop"
+
+    def __init__(self, ident: str) -> None:
+        self.ident = ident
+        super().__init__()
+
+    def get_rate(self):
+        return settings.SHOP_THROTTLE_RATE or None
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.ident}
+
+
+def _identities(request) -> list[str]:
+    # REMOTE_ADDR, not X-Forwarded-For: a client-chosen header would buy a fresh allowance per request.
+    identities = [f"ip:{request.META.get('REMOTE_ADDR', '')}"]
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        identities.append(f"session:{session_key}")
+    return identities
+
+
+def shopper_wait(request) -> float | None:
+    """None when this client may start another checkout, else the seconds until it may."""
+    waits = []
+    for ident in _identities(request):
+        throttle = ShopperThrottle(ident)
+        if not throttle.allow_request(request, None):
+            waits.append(throttle.wait() or 1.0)
+    return max(waits) if waits else None
+
+
+def throttle_shoppers(view):
+    """Refuse a POST with a 429 page when its client is over SHOP_THROTTLE_RATE (GETs are not counted)."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method == "POST" and (wait := shopper_wait(request)) is not None:
+            seconds = max(1, int(wait + 0.999))
+            response = render(request, "shop/throttled.html", {"seconds": seconds}, status=429)
+            response["Retry-After"] = str(seconds)
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapped
