@@ -41,7 +41,7 @@ from orders.throttle import throttle_shoppers
 from payments.models import Payment
 from payments.money import due_in_wire_units
 from payments.providers.errors import PaymentError, ProviderNotConfigured
-from payments.services import payment_start, payment_verify
+from payments.services import payment_check_soon, payment_start, payment_verify
 from sellers import money as money_lib
 
 log = logging.getLogger("kassa.shop")
@@ -305,6 +305,11 @@ def verify(request, token: str):
         return redirect(_url("shop-done", order))
     if not cache.add(f"shop:verify:{payment.pk}", 1, VERIFY_THROTTLE_SECONDS):
         messages.info(request, "We just checked. Give it a few seconds; this page updates by itself.")
+        return redirect(_url("shop-pay", order, method=payment.method))
+    if not form.cleaned_data["reference"] and payment.method == "nano":
+        # Answer at once; the worker reads this address with the tick's batched read.
+        payment_check_soon(payment=payment)
+        messages.info(request, "We're checking the network for your payment now; this page updates by itself.")
         return redirect(_url("shop-pay", order, method=payment.method))
     try:
         payment = payment_verify(payment=payment, reference=form.cleaned_data["reference"])
