@@ -2,7 +2,9 @@
 
 A bot that creates orders and starts Nano payments as fast as it can would otherwise fill an
 address's unique-amount slots and lock real shoppers out. Each client is counted twice: by its
-address and, when it has one, by its session; either over the limit refuses the request.
+address and, when it has one, by its session, against each tier of SHOP_THROTTLE_RATE (a minute
+tier stops bursts, an hour tier a steady trickle that would still fill slots held for hours);
+any one over its limit refuses the request.
 """
 from __future__ import annotations
 
@@ -19,15 +21,16 @@ class ShopperThrottle(ApiKeyRateThrottle):
 
     scope = "shop"
 
-    def __init__(self, ident: str) -> None:
-        self.ident = ident
+    def __init__(self, ident: str, rate: str) -> None:
+        self.ident, self.shop_rate = ident, rate
         super().__init__()
 
     def get_rate(self):
-        return settings.SHOP_THROTTLE_RATE or None
+        return self.shop_rate
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.ident}
+        # Each tier counts on its own key: "30/min" and "100/hour" must not share a window.
+        return self.cache_format % {"scope": f"{self.scope}{self.duration}", "ident": self.ident}
 
 
 def _identities(request) -> list[str]:
@@ -42,10 +45,12 @@ def _identities(request) -> list[str]:
 def shopper_wait(request) -> float | None:
     """None when this client may start another checkout, else the seconds until it may."""
     waits = []
+    rates = [rate.strip() for rate in (settings.SHOP_THROTTLE_RATE or "").split(",") if rate.strip()]
     for ident in _identities(request):
-        throttle = ShopperThrottle(ident)
-        if not throttle.allow_request(request, None):
-            waits.append(throttle.wait() or 1.0)
+        for rate in rates:
+            throttle = ShopperThrottle(ident, rate)
+            if not throttle.allow_request(request, None):
+                waits.append(throttle.wait() or 1.0)
     return max(waits) if waits else None
 
 

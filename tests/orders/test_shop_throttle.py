@@ -76,3 +76,12 @@ def test_a_session_is_throttled_even_across_addresses(shop, order, rate):  # noq
         client.defaults["REMOTE_ADDR"] = f"198.51.100.{i + 1}"
         codes.append(start(client, order).status_code)
     assert 429 not in codes[:rate] and codes[-1] == 429
+
+
+def test_a_longer_tier_caps_a_slow_steady_flood(shop, order, settings):  # noqa: F811
+    """A per-minute limit alone lets one client hold thousands of slots over the hours a slot is
+    held; the hourly tier stops it."""
+    settings.SHOP_THROTTLE_RATE = "1000/min,5/hour"
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    codes = [start(client, order).status_code for _ in range(6)]
+    assert codes[:5] == [302] * 5 and codes[5] == 429
