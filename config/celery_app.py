@@ -85,3 +85,5 @@ TICKS_QUEUE = "ticks"
 BATCH_JOBS = {"payments.tasks.settle", "sellers.tasks.refresh_dashboard_rollups"}
 app.conf.task_routes = {entry["task"]: {"queue": TICKS_QUEUE}
                         for entry in BEAT_SCHEDULE.values() if entry["task"] not in BATCH_JOBS}
+# A shopper's "I've paid" check is as short as a tick and as urgent.
+app.conf.task_routes["payments.tasks.verify_payment"] = {"queue": TICKS_QUEUE}

@@ -228,6 +228,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 PAYMENT_EXPIRY_MINUTES = env.int("PAYMENT_EXPIRY_MINUTES", default=30)
 PAYMENT_MONITORING_HOURS = env.int("PAYMENT_MONITORING_HOURS", default=24)
 PAYMENT_EXPIRY_GRACE_SECONDS = env.int("PAYMENT_EXPIRY_GRACE_SECONDS", default=60)
+# A closed Nano payment that saw no money gives its amount slot back after this many seconds
+# (long enough for a late wallet), so abandoned checkouts cannot hold slots for the whole
+# monitoring window; money after that is an unmatched receipt in the staff review queue.
+NANO_SLOT_RELEASE_AFTER = env.int("NANO_SLOT_RELEASE_AFTER", default=2 * 3600)
+# Anonymous Buy and payment starts per client (address, and session when there is one), on the
+# API throttle's counter: a bot cannot fill a Nano address's amount slots. Comma-separated tiers
+# (a slot is held ~2.5 h, so the hour tier bounds one client's share); empty turns it off.
+SHOP_THROTTLE_RATE = env.str("SHOP_THROTTLE_RATE", default="30/min,100/hour")
 PLATFORM_FEE_BPS = env.int("PLATFORM_FEE_BPS", default=250)
 GATEWAY_POLL_AFTER_MINUTES = env.int("GATEWAY_POLL_AFTER_MINUTES", default=5)
 GATEWAY_POLL_CAP_PER_TICK = env.int("GATEWAY_POLL_CAP_PER_TICK", default=50)

@@ -39,11 +39,12 @@ from orders.selectors import (
     storefront_seller,
 )
 from orders.services import ItemSpec, OrderError, order_create, order_partner_bind
+from orders.throttle import throttle_shoppers
 from payments.models import Payment
 from payments.money import due_in_wire_units
 from payments.providers.errors import PaymentError
 from payments.representations import nano_send_data
-from payments.services import payment_start, payment_verify
+from payments.services import payment_check_soon, payment_start, payment_verify
 from sellers import money as money_lib
 
 log = logging.getLogger("kassa.shop")
@@ -94,6 +95,7 @@ def storefront(request, slug: str):
 
 
 @require_POST
+@throttle_shoppers
 def buy(request, slug: str):
     seller = storefront_seller(slug=slug)
     if not seller.is_accepting_payments:
@@ -177,6 +179,7 @@ def _known_method(method: str) -> str:
 
 
 @require_http_methods(["GET", "POST"])
+@throttle_shoppers
 def pay(request, token: str, method: str):
     """POST starts (or reuses) the payment and redirects here; GET only shows it.
 
@@ -301,6 +304,11 @@ def verify(request, token: str):
         return redirect(_url("shop-done", order))
     if not _verify_allowed(payment):
         messages.info(request, "We just checked. Give it a few seconds; this page updates by itself.")
+        return redirect(_url("shop-pay", order, method=payment.method))
+    if not form.cleaned_data["reference"] and payment.method == "nano":
+        # Answer at once; the worker reads this address with the tick's batched read.
+        payment_check_soon(payment=payment)
+        messages.info(request, "We're checking the network for your payment now; this page updates by itself.")
         return redirect(_url("shop-pay", order, method=payment.method))
     try:
         payment = payment_verify(payment=payment, reference=form.cleaned_data["reference"])

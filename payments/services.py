@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -361,10 +362,18 @@ def _save_fields(payment: Payment, fields: dict) -> None:
 
 
 def _release_fields(payment: Payment, now) -> dict:
-    """Keep the amount reserved through the monitoring window so late money still matches."""
+    """Keep the amount reserved through the monitoring window so late money still matches
+    (a payment that saw no money only for the shorter slot release window)."""
     if not payment.amount_reserved:
         return {}
-    return {"reserved_until": now + timedelta(hours=settings.PAYMENT_MONITORING_HOURS)}
+    return {"reserved_until": _reserved_until(now, money_seen=bool(payment.amount_received_int))}
+
+
+def _reserved_until(now, *, money_seen: bool):
+    window = timedelta(hours=settings.PAYMENT_MONITORING_HOURS)
+    if not money_seen:  # an abandoned checkout must not hold its slot for a whole day
+        window = min(window, timedelta(seconds=settings.NANO_SLOT_RELEASE_AFTER))
+    return now + window
 
 
 def _received_totals(payment: Payment) -> tuple[int, int]:
@@ -474,34 +483,39 @@ def ledger_record_payment(*, payment: Payment) -> LedgerEntry:
 def payment_expire_stale(*, now=None, batch_size: int = 1000) -> int:
     """Expire pending payments past expires_at + grace, set-based, in claimed batches.
 
-    Rows are claimed with select_for_update(skip_locked=True), so two ticks at once
-    (or a tick racing a completion) never touch the same row. Confirming payments
-    never expire. Orders with no other active payment expire too.
+    Each payment is claimed together with its order row (skip_locked on both), so two
+    ticks at once (or a tick racing a completion) never touch the same row, and a payment
+    whose order is locked elsewhere stays pending until a later tick can take both: its
+    order can never be left open with nothing pending. Confirming payments never expire.
+    Orders with no other active payment expire too.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.PAYMENT_EXPIRY_GRACE_SECONDS)
     total = 0
     while True:
         with transaction.atomic():
-            claimed = list(
-                Payment.objects.select_for_update(skip_locked=True)
-                .filter(status=Payment.Status.PENDING, expires_at__lt=cutoff)
-                .values_list("pk", "order_id", "amount_received")[:batch_size]
-            )
+            claimed = [
+                (row.pk, row.order_id, row.amount_received) for row in
+                Payment.objects.select_for_update(skip_locked=True, of=("self", "order"), no_key=True)
+                .select_related("order").only("pk", "order_id", "amount_received", "order__id")
+                .filter(status=Payment.Status.PENDING, expires_at__lt=cutoff)[:batch_size]
+            ]
             if not claimed:
                 return total
             ids = [pk for pk, _, _ in claimed]
-            Payment.objects.filter(pk__in=ids, status=Payment.Status.PENDING).update(
-                status=Payment.Status.EXPIRED, updated_at=now,
-                reserved_until=now + timedelta(hours=settings.PAYMENT_MONITORING_HOURS),
-            )
+            underpaid = [pk for pk, _, received in claimed if received not in ("", "0")]
+            for money_seen, group in ((True, underpaid), (False, sorted(set(ids) - set(underpaid)))):
+                if group:
+                    Payment.objects.filter(pk__in=group, status=Payment.Status.PENDING).update(
+                        status=Payment.Status.EXPIRED, updated_at=now,
+                        reserved_until=_reserved_until(now, money_seen=money_seen),
+                    )
             system = Actor.system("expiry")
             PaymentEvent.objects.bulk_create(
                 PaymentEvent(payment_id=pk, type="payment.expired", from_status="pending", to_status="expired",
                              data=system.describe(), actor_type=system.type, created_at=now)
                 for pk in ids
             )
-            underpaid = [pk for pk, _, received in claimed if received not in ("", "0")]
             for payment in Payment.objects.select_for_update().filter(pk__in=underpaid):
                 _flag(payment, Payment.Exception_.UNDERPAID, actor=system, data={"received": payment.amount_received})
             _expire_orders({order_id for _, order_id, _ in claimed}, now, system)
@@ -513,12 +527,16 @@ def payment_expire_stale(*, now=None, batch_size: int = 1000) -> int:
 
 
 def _expire_orders(order_ids: set, now, actor: Actor) -> None:
-    """Open orders whose every payment is now inactive become expired (set-based)."""
+    """Open orders whose every payment is now inactive become expired (set-based).
+
+    Requires: the caller holds these orders' row locks (taken with their payments), so
+    none is skipped here.
+    """
     from orders.models import OrderEvent
 
     still_active = set(Payment.objects.filter(order_id__in=order_ids, status__in=Payment.ACTIVE_STATUSES)
                        .values_list("order_id", flat=True))
-    targets = list(Order.objects.select_for_update(skip_locked=True)
+    targets = list(Order.objects.select_for_update(no_key=True)
                    .filter(pk__in=order_ids - still_active, status=Order.Status.OPEN).values_list("pk", flat=True))
     Order.objects.filter(pk__in=targets, status=Order.Status.OPEN).update(status=Order.Status.EXPIRED, updated_at=now)
     OrderEvent.objects.bulk_create(
@@ -547,6 +565,13 @@ def payment_verify(*, payment: Payment, reference: str = "") -> Payment:
     Raises ProviderError (VerificationFailed, ProviderUnavailable, …) for the caller to show.
     """
     provider = get_provider(payment.method)
+    if not reference and payment.method == "nano":
+        # The tick's batched read for this one address (from its stored cursor), not a
+        # one-off walk back through the address's whole history.
+        from payments.monitor_nano import check_addresses
+
+        check_addresses([payment.pay_to], provider=provider)
+        return Payment.objects.select_related("order", "seller").get(pk=payment.pk)
     observations = provider.verify(payment, reference) if reference else provider.poll([payment])
     for observation in observations:
         result = observation_apply(observation=observation)
@@ -556,6 +581,24 @@ def payment_verify(*, payment: Payment, reference: str = "") -> Payment:
             message = "That transaction already paid a different payment."
             raise VerificationFailed("other_payment", message, user_message=message, provider=payment.method)
     return Payment.objects.select_related("order", "seller").get(pk=payment.pk)
+
+
+ADDRESS_CHECK_SECONDS = 3  # one queued check per address in this window, however many shoppers click
+
+
+def payment_check_soon(*, payment: Payment) -> bool:
+    """Queue one check of this payment with its provider, answered by the worker, not the request.
+
+    Checks of one address are coalesced: any number of "I've paid" clicks on payments to one
+    address within ADDRESS_CHECK_SECONDS queue one check (it reads the whole address anyway).
+    Returns False when a check for the address was already queued.
+    """
+    from payments.tasks import verify_payment
+
+    if not cache.add(f"kassa:check:{payment.method}:{payment.pay_to or payment.pk}", 1, ADDRESS_CHECK_SECONDS):
+        return False
+    transaction.on_commit(lambda: verify_payment.delay(str(payment.pk)))
+    return True
 
 
 def payment_cancel(*, payment: Payment, actor: Actor, reason: str = "") -> Payment:

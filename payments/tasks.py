@@ -25,6 +25,22 @@ def expire_stale_payments() -> int:
 
 
 @shared_task(ignore_result=True)
+def verify_payment(payment_id: str) -> None:
+    """A shopper's "I've paid" without a reference, checked off the request (payment_check_soon)."""
+    from payments.models import Payment
+    from payments.providers.errors import ProviderError
+    from payments.services import payment_verify
+
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None or not payment.is_active:
+        return
+    try:
+        payment_verify(payment=payment)
+    except ProviderError as exc:  # the node is down: the beat tick checks again anyway
+        log.info("verify check failed", extra={"payment": payment_id, "error": exc.__class__.__name__})
+
+
+@shared_task(ignore_result=True)
 def release_amount_reservations() -> int:
     from payments.services import payment_release_reservations
 

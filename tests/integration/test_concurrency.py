@@ -41,3 +41,40 @@ def test_two_expiry_ticks_at_once_expire_each_payment_once():
     run_at_once(payment_expire_stale, payment_expire_stale)
     assert Payment.objects.filter(pk__in=[p.pk for p in stale], status="expired").count() == 30
     assert PaymentEvent.objects.filter(type="payment.expired").count() == 30
+
+
+def test_an_order_locked_during_the_sweep_still_expires_on_a_later_tick():
+    """A completion (or a shopper's payment start) holding the order row while the sweep runs must
+    not strand the order `open` with nothing pending: a later tick still expires it."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from orders.models import Order
+
+    payment = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_order_lock():
+        try:
+            with transaction.atomic():
+                Order.objects.select_for_update().get(pk=payment.order_id)
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_order_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        payment_expire_stale()
+    finally:
+        release.set()
+        holder.join(30)
+    payment_expire_stale()  # the next tick, with the lock gone
+    payment.refresh_from_db()
+    payment.order.refresh_from_db()
+    assert payment.status == "expired"
+    assert payment.order.status == "expired"
+    assert PaymentEvent.objects.filter(payment=payment, type="payment.expired").count() == 1

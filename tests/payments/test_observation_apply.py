@@ -278,3 +278,40 @@ def test_late_money_can_be_sent_back_instead_of_accepted(monkeypatch):
     assert Order.objects.get(pk=payment.order_id).status == "expired"
     with pytest.raises(Exception, match="completed payment"):
         payment_refund(payment=payment, actor=Actor.system("staff"))
+
+
+def test_an_unpaid_expired_slot_is_released_after_the_release_window(settings):
+    """An expired payment that saw no money gives its amount slot back after NANO_SLOT_RELEASE_AFTER,
+    long before the monitoring window ends; money that arrives later is an unmatched receipt in review."""
+    from payments.services import payment_release_reservations
+
+    settings.NANO_SLOT_RELEASE_AFTER = 2 * 3600
+    settings.PAYMENT_MONITORING_HOURS = 24
+    unpaid = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1))
+    underpaid = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1))  # another seller's address
+    send(underpaid, amount_micro=1, tx="B" * 64)
+    payment_expire_stale()
+
+    later = timezone.now() + timedelta(hours=2, minutes=5)
+    payment_release_reservations(now=later)
+    unpaid.refresh_from_db()
+    underpaid.refresh_from_db()
+    assert unpaid.status == "expired" and not unpaid.amount_reserved
+    assert underpaid.amount_reserved  # money was seen: it keeps the whole monitoring window
+
+    result = send(unpaid, tx="C" * 64)
+    unpaid.refresh_from_db()
+    assert unpaid.status == "expired" and unpaid.amount_received in ("", "0")
+    receipt = Receipt.objects.get(external_tx_id="C" * 64)
+    assert receipt.payment_id is None and result.receipt.pk == receipt.pk  # unmatched: in review, not lost
+
+
+def test_a_cancelled_unpaid_payment_releases_its_slot_early(settings):
+    from payments.services import payment_cancel, payment_release_reservations
+
+    settings.NANO_SLOT_RELEASE_AFTER = 2 * 3600
+    payment = PaymentFactory()
+    payment_cancel(payment=payment, actor=Actor.system("test"))
+    payment_release_reservations(now=timezone.now() + timedelta(hours=2, minutes=5))
+    payment.refresh_from_db()
+    assert payment.status == "cancelled" and not payment.amount_reserved
