@@ -232,4 +232,4 @@ def test_fifty_concurrent_starts_for_one_seller_and_price_get_fifty_amounts():
                             for order in orders])
     ids = [payment.pk for payment in started]
     amounts = sorted(Payment.objects.filter(pk__in=ids).values_list("amount_due", flat=True))
-    assert amounts == list(range(2_000_000, 2_000_050))
+    assert amounts == list(range(2_000_001, 2_000_051))  # k = 1 … 50: the bare price is nobody's
