@@ -48,6 +48,7 @@ class Payment(models.Model):
         DUPLICATE = "duplicate", "Duplicate payment"
         OVERPAID = "overpaid", "Overpaid"
         UNDERPAID = "underpaid", "Underpaid"
+        DISPUTED = "disputed", "Claimed by another payment"
 
     class Review(models.TextChoices):
         NONE = "", "No review needed"

@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from config import statements
@@ -40,7 +41,7 @@ from sellers.services import webhook_event_emit, webhook_events_emit_many
 
 log = logging.getLogger("kassa.payments")
 
-# Unique-amount slots per (address, base amount): due = base + k µXNO, k < this.
+# Unique-amount slots per (address, base amount): due = base + k µXNO, 1 <= k <= this.
 MAX_AMOUNT_SLOTS = 1000
 CUSTODIAL_METHODS = ("razorpay", "coinpay")
 NANO = "nano"
@@ -156,11 +157,13 @@ def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: A
     now = timezone.now()
     expires_at = now + timedelta(minutes=settings.PAYMENT_EXPIRY_MINUTES)
     base = quote.amount_due
-    taken: set[int] = set()  # the first try goes straight for the base slot: it is usually free
+    # k = 0 (the bare price) is never a unique amount: it is what a careless shopper sends.
+    slots = range(1, MAX_AMOUNT_SLOTS + 1) if quote.unique_amount else range(1)
+    taken: set[int] = set()  # the first try goes straight for the first slot: it is usually free
     for attempt in range(50):
         if attempt and quote.unique_amount:
-            taken = reserved_amounts(quote.pay_to, base, base + MAX_AMOUNT_SLOTS)
-        free = next((base + k for k in range(MAX_AMOUNT_SLOTS) if base + k not in taken), None)
+            taken = reserved_amounts(quote.pay_to, base + slots[0], base + slots[-1] + 1)
+        free = next((base + k for k in slots if base + k not in taken), None)
         if free is None:
             message = "Too many payments are waiting on this address at this price; please try again in a few minutes."
             raise NoFreeAmountSlot(message, user_message=message)
@@ -270,27 +273,39 @@ def _match_payment(obs: Observation) -> Payment | None:
         if payment:
             return payment
     if obs.pay_to and obs.amount:
-        reserved = Payment.objects.filter(pay_to=obs.pay_to, method=obs.provider, amount_reserved=True)
-        per_minor = wire_per_minor(PROVIDER_PAY_CURRENCY.get(obs.provider, ""))
-        if obs.amount % per_minor == 0:
-            # Unique amounts: (address, exact amount) names at most one reserved payment (indexed).
-            exact = reserved.filter(amount_due=obs.amount // per_minor).first()
-            if exact:
-                return exact
-        # Not an exact amount. With exactly one active payment on the address the send is
-        # that payment's (a partial, a top-up or an overpayment). With several, only one
-        # that still needs at least this much is unambiguous; otherwise staff decide.
-        active = list(reserved.filter(status__in=Payment.ACTIVE_STATUSES)[:50])
-        if len(active) == 1:
-            return active[0]
-        open_for_amount = [
-            candidate for candidate in active
-            if due_in_wire_units(candidate.amount_due, candidate.pay_currency) - candidate.amount_received_int
-            >= obs.amount
-        ]
-        if len(open_for_amount) == 1:
-            return open_for_amount[0]
+        return _match_by_evidence(obs)
     return None
+
+
+def _match_by_evidence(obs: Observation) -> Payment | None:
+    """Address-matched money (Nano) goes to a payment only on evidence that points at it:
+
+    1. its exact reserved (address, amount), unless that payment already took money from
+       another account (then the amount alone no longer points at it);
+    2. a top-up: any amount from an account that already paid into exactly one payment on
+       the address (an expired one still reserved takes it as paid_late).
+
+    Anything else (the bare price, a stranger's partial, an ambiguous top-up) is an
+    unmatched receipt for staff.
+    """
+    reserved = Payment.objects.filter(pay_to=obs.pay_to, method=obs.provider, amount_reserved=True)
+    per_minor = wire_per_minor(PROVIDER_PAY_CURRENCY.get(obs.provider, ""))
+    source = obs.source_account
+    if obs.amount % per_minor == 0:
+        # One query: the slot's payment, and whether another account already paid into it.
+        others = Receipt.objects.filter(payment=OuterRef("pk")).exclude(state=Receipt.State.FAILED).exclude(
+            source_account=source)
+        exact = reserved.filter(amount_due=obs.amount // per_minor).annotate(paid_by_other=Exists(others)).first()
+        if exact is not None and not exact.paid_by_other:
+            return exact
+    if not source:
+        return None
+    earlier = (Receipt.objects.filter(provider=obs.provider, pay_to=obs.pay_to, source_account=source)
+               .exclude(state=Receipt.State.FAILED).exclude(payment=None).values("payment_id"))
+    paid_into = list(reserved.filter(pk__in=earlier)[:10])
+    if len(paid_into) > 1:  # a repeat shopper: only the one still open is unambiguous
+        paid_into = [p for p in paid_into if p.status in Payment.ACTIVE_STATUSES]
+    return paid_into[0] if len(paid_into) == 1 else None
 
 
 def _looks_like_uuid(value: str) -> bool:
@@ -561,25 +576,33 @@ def payment_verify(*, payment: Payment, reference: str = "") -> Payment:
     With a reference (block hash, gateway payment id) the provider verifies it; without
     one it polls just this payment. The claim itself changes nothing: only the
     provider's observations do, through observation_apply (idempotent), so verify,
-    poll and webhook racing each other still complete the payment once.
+    poll and webhook racing each other still complete the payment once. A reference
+    Kassa already credited to another payment opens a review on both instead.
     Raises ProviderError (VerificationFailed, ProviderUnavailable, …) for the caller to show.
     """
+    from payments.providers.errors import VerificationFailed
+
+    claimed = reference.strip()
+    credited = (Receipt.objects.filter(provider=payment.method, external_tx_id__in={claimed, claimed.upper()})
+                .exclude(payment=None).exclude(payment=payment).first() if claimed else None)
     provider = get_provider(payment.method)
-    if not reference and payment.method == "nano":
+    if not credited and not reference and payment.method == "nano":
         # The tick's batched read for this one address (from its stored cursor), not a
         # one-off walk back through the address's whole history.
         from payments.monitor_nano import check_addresses
 
         check_addresses([payment.pay_to], provider=provider)
         return Payment.objects.select_related("order", "seller").get(pk=payment.pk)
-    observations = provider.verify(payment, reference) if reference else provider.poll([payment])
+    observations = [] if credited else provider.verify(payment, reference) if reference else provider.poll([payment])
     for observation in observations:
         result = observation_apply(observation=observation)
         if reference and result.receipt.payment_id not in (None, payment.pk):
-            from payments.providers.errors import VerificationFailed
-
-            message = "That transaction already paid a different payment."
-            raise VerificationFailed("other_payment", message, user_message=message, provider=payment.method)
+            credited = result.receipt
+    if credited is not None:
+        receipt_dispute(receipt=credited, claimant=payment, actor=Actor.shopper("verify"))
+        message = ("That transaction was already credited to a different payment. "
+                   "We have asked our staff to review both; nothing is lost.")
+        raise VerificationFailed("other_payment", message, user_message=message, provider=payment.method)
     return Payment.objects.select_related("order", "seller").get(pk=payment.pk)
 
 
@@ -599,6 +622,21 @@ def payment_check_soon(*, payment: Payment) -> bool:
         return False
     transaction.on_commit(lambda: verify_payment.delay(str(payment.pk)))
     return True
+
+
+def receipt_dispute(*, receipt: Receipt, claimant: Payment, actor: Actor) -> None:
+    """A shopper claims money Kassa credited to another payment: both payments get the
+    `disputed` exception and an open review, with the receipt as evidence. Locks both
+    payments (in id order, so two opposite claims cannot deadlock); a repeat changes nothing."""
+    with transaction.atomic():
+        ids = sorted({receipt.payment_id, claimant.pk}, key=str)
+        locked = {p.pk: p for p in _locking().filter(pk__in=ids).order_by("pk")}
+        evidence = {"tx": receipt.external_tx_id, "amount": receipt.amount, "source_account": receipt.source_account,
+                    "credited_to": str(receipt.payment_id), "claimed_by": str(claimant.pk)}
+        for payment in locked.values():
+            if Payment.Exception_.DISPUTED in payment.exceptions and payment.review_status == Payment.Review.OPEN:
+                continue
+            _flag(payment, Payment.Exception_.DISPUTED, actor=actor, data=evidence)
 
 
 def payment_cancel(*, payment: Payment, actor: Actor, reason: str = "") -> Payment:
@@ -957,7 +995,7 @@ __all__ = [
     "ApplyResult", "OrderError", "PaymentStateError", "Quote", "observation_apply", "payment_start",
     "payment_transition", "payment_cancel", "payment_expire_now", "payment_accept_late", "payment_expire_stale",
     "payment_release_reservations", "ledger_record_payment", "receipt_assign", "payment_resolve_review",
-    "payment_refund", "payment_verify", "is_late_refundable", "refund_mark_succeeded", "refund_mark_failed",
-    "refund_reconcile", "refunds_reconcile_pending",
+    "payment_refund", "payment_verify", "receipt_dispute", "is_late_refundable", "refund_mark_succeeded",
+    "refund_mark_failed", "refund_reconcile", "refunds_reconcile_pending",
     "refund_request_create", "refund_request_decide",
 ]

@@ -44,6 +44,8 @@ CHUNK = 1000                 # accounts per accounts_receivable / accounts_front
 HISTORY_PAGE = 100           # account_history entries per call
 HISTORY_MAX_PAGES = 20       # a runaway history stops here (logged); the next tick goes on
 CLOCK_SLACK_SECONDS = 300    # node local_timestamp vs our created_at
+RECEIVABLE_THRESHOLD = RAW_PER_MICRO  # due amounts are whole µXNO: smaller sends are dust
+RECEIVABLE_MAX = 32_000      # per address per tick, after paging a full answer
 _HASH_RE = re.compile(r"[0-9A-Fa-f]{64}")
 RATE_PLACES = Decimal("1e-12")  # Payment.rate has 12 decimal places
 
@@ -200,8 +202,7 @@ class NanoProvider:
         count = getattr(settings, "NANO_RECEIVABLE_COUNT", 500)
         for chunk in chunked(accounts, CHUNK):
             addresses = [account.address for account in chunk]
-            receivable = client.accounts_receivable(addresses, count=count, source=True,
-                                                    include_only_confirmed=True)
+            receivable = self._receivable(addresses, count)
             frontiers = client.accounts_frontiers(addresses)
             for blocks in receivable.values():
                 result.observations.extend(self._from_receivable(block) for block in blocks if block.amount > 0)
@@ -217,6 +218,27 @@ class NanoProvider:
                     result.cursors[account.address] = frontier
         result.rpc_calls = client.calls - calls_before
         return result
+
+    def _receivable(self, addresses: list[str], count: int) -> dict[str, list[ReceivableBlock]]:
+        """Every confirmed receivable send of at least 1 µXNO to these addresses.
+
+        Due amounts are whole µXNO, so `threshold` drops dust on the node. A real node cuts
+        at `count` in hash order, not arrival order, and has no offset here: an address whose
+        list came back full is asked again alone with a larger count, up to a cap (bounded
+        cost per tick; what is still cut is logged and the next tick reads it again).
+        """
+        found = self.client.accounts_receivable(addresses, count=count, source=True, include_only_confirmed=True,
+                                                threshold=RECEIVABLE_THRESHOLD)
+        for address in [a for a, blocks in found.items() if len(blocks) >= count]:
+            size = count
+            while len(found.get(address, ())) >= size and size < RECEIVABLE_MAX:
+                size = min(size * 8, RECEIVABLE_MAX)
+                found.update(self.client.accounts_receivable([address], count=size, source=True,
+                                                             include_only_confirmed=True,
+                                                             threshold=RECEIVABLE_THRESHOLD))
+            if len(found.get(address, ())) >= RECEIVABLE_MAX:
+                log.warning("nano receivable list cut at %s", RECEIVABLE_MAX, extra={"address": address})
+        return found
 
     def _history_since(self, account: WatchedAccount, frontier: str) -> tuple[list[HistoryEntry], bool]:
         """Blocks newer than the cursor (or than `since` for a new cursor), and whether all are confirmed."""

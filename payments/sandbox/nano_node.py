@@ -616,7 +616,8 @@ def accounts_receivable(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, An
     out: dict[str, Any] = {}
     for account in accounts:
         picked: list[Block] = []
-        for block_hash in ledger.receivable.get(account, ()):
+        # The node walks its receivable table in (account, hash) key order and cuts at count.
+        for block_hash in sorted(ledger.receivable.get(account, ())):
             if count is not None and len(picked) >= count:
                 break
             block = ledger.blocks[block_hash]

@@ -271,8 +271,8 @@ def test_pay_page_shows_exact_amount_address_qr_and_countdown(client, order):
     body = response.content.decode()
     assert response.status_code == 200
     raw = payment.amount_due * 10**24
-    assert payment.amount_due == 5_988_000  # ₹499.00 at the sandbox rate of 12,000 µXNO per rupee
-    assert "Ӿ5.988" in body and 'data-copy="5.988"' in body
+    assert payment.amount_due == 5_988_001  # ₹499.00 at the sandbox rate of 12,000 µXNO per rupee, slot k = 1
+    assert "Ӿ5.988001" in body and 'data-copy="5.988001"' in body
     assert f'data-copy="{raw}"' in body
     assert payment.pay_to in body
     assert '<svg viewBox' in body and 'class="qr-code"' in body
@@ -344,7 +344,7 @@ def test_status_shows_partial_amount_when_underpaid(client, order):
 
     body = client.get(url("shop-status", order) + "?method=nano", HTTP_HX_REQUEST="true").content.decode()
 
-    assert "Partly paid" in body and "Ӿ2 of Ӿ5.988" in body and "remaining Ӿ3.988" in body
+    assert "Partly paid" in body and "Ӿ2 of Ӿ5.988001" in body and "remaining Ӿ3.988001" in body
 
 
 def test_verify_with_a_good_block_hash_completes_and_goes_to_done(client, order):

@@ -99,11 +99,11 @@ def test_money_matching_nothing_becomes_an_unmatched_receipt():
     assert payment.status == "pending"
 
 
-def test_an_overpayment_to_the_only_active_payment_completes_it_as_overpaid():
+def test_an_overpayment_from_a_stranger_to_the_only_active_payment_is_unmatched():
     payment = PaymentFactory()
     tick(provider=FakeProvider([paid(payment, amount=(payment.amount_due + 7) * RAW_PER_MICRO)]))
     payment.refresh_from_db()
-    assert payment.status == "completed" and "overpaid" in payment.exceptions
+    assert payment.status == "pending" and Receipt.objects.get().payment is None
 
 
 def test_a_node_that_is_down_changes_nothing():

@@ -14,12 +14,14 @@ from tests.factories import GatewayPaymentFactory, PaymentFactory, nano_address
 
 pytestmark = pytest.mark.django_db
 
+SHOPPER = nano_address("shopper")
 
-def send(payment, amount_micro=None, tx="A" * 64, confirmed=True, pay_to=None):
+
+def send(payment, amount_micro=None, tx="A" * 64, confirmed=True, pay_to=None, payment_ref=""):
     amount = (payment.amount_due if amount_micro is None else amount_micro) * RAW_PER_MICRO_XNO
     return observation_apply(observation=Observation(
-        provider="nano", external_tx_id=tx, amount=amount, confirmed=confirmed,
-        pay_to=payment.pay_to if pay_to is None else pay_to))
+        provider="nano", external_tx_id=tx, amount=amount, confirmed=confirmed, source_account=SHOPPER,
+        pay_to=payment.pay_to if pay_to is None else pay_to, payment_ref=payment_ref))
 
 
 def test_exact_payment_completes_order_and_writes_ledger():
@@ -56,7 +58,7 @@ def test_unconfirmed_then_confirmed():
 
 def test_underpay_stays_pending_then_top_up_completes():
     payment = PaymentFactory(amount_due=1_000_000)
-    send(payment, amount_micro=400_000, tx="1" * 64)
+    send(payment, amount_micro=400_000, tx="1" * 64, payment_ref=str(payment.pk))  # verified as this payment's
     payment.refresh_from_db()
     assert payment.status == "pending"
     assert payment.amount_received == str(400_000 * RAW_PER_MICRO_XNO)
@@ -93,11 +95,11 @@ def test_unmatched_money_becomes_receipt_for_review():
     assert payment.status == "pending"
 
 
-def test_single_active_payment_takes_an_overpayment():
+def test_the_only_active_payment_does_not_take_a_strangers_overpayment():
     payment = PaymentFactory()
-    send(payment, amount_micro=payment.amount_due + 777)
+    assert send(payment, amount_micro=payment.amount_due + 777).payment is None
     payment.refresh_from_db()
-    assert payment.status == "completed" and "overpaid" in payment.exceptions
+    assert payment.status == "pending"
 
 
 def test_staff_assigns_unmatched_receipt():
@@ -226,7 +228,7 @@ def test_order_with_another_active_payment_does_not_expire():
 
 def test_underpaid_payment_expires_with_exception():
     payment = PaymentFactory(amount_due=1_000_000)
-    send(payment, amount_micro=10, tx="6" * 64)  # the only open payment on the address: partial
+    send(payment, amount_micro=10, tx="6" * 64, payment_ref=str(payment.pk))  # a verified partial
     Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - timedelta(hours=1))
     payment_expire_stale()
     payment.refresh_from_db()

@@ -176,7 +176,7 @@ def test_a_new_cursor_reads_history_back_to_the_oldest_reservation_only(provider
 
 def test_scan_calls_grow_with_chunks_and_changed_accounts_not_payments(provider, node):
     accounts = [WatchedAccount(nano_address(f"many-{i}")) for i in range(CHUNK + 5)]
-    node.call("bulk_send", sends=[{"destination": a.address, "amount": "1"} for a in accounts[:50]])
+    node.call("bulk_send", sends=[{"destination": a.address, "amount": str(RAW_PER_MICRO)} for a in accounts[:50]])
     send(node, accounts[3].address, 2, auto_receive=True)
     send(node, accounts[CHUNK + 1].address, 2, auto_receive=True)
     result = provider.scan(accounts)
@@ -302,3 +302,34 @@ def test_http_rate_source_maps_bad_answers_to_unavailable(status, body):
     responses.get("https://prices.test/p?c=usd", body=body, status=status)
     with pytest.raises(ProviderUnavailable):
         HttpRateSource("https://prices.test/p?c={currency}", ttl=0).rate("USD")
+
+
+# --- floods and truncation (issue 15 item 11, issue 21 item 2) --------------------------------
+
+
+@pytest.mark.django_db
+def test_a_flood_of_dust_cannot_hide_a_payment(provider, node):
+    from payments.monitor_nano import tick
+
+    payment = PaymentFactory(pay_to=SHOP, amount_due=2_000_001)
+    node.call("bulk_send", source="faucet", sends=[{"destination": SHOP, "amount": "1"} for _ in range(5000)])
+    block = send(node, SHOP, 2_000_001 * RAW_PER_MICRO)
+    tick(provider=provider)
+    payment.refresh_from_db()
+    if payment.status != "completed":
+        tick(provider=provider)
+        payment.refresh_from_db()
+    assert payment.status == "completed" and payment.tx_id == block
+
+
+@pytest.mark.django_db
+def test_a_full_receivable_list_is_paged_so_hash_order_cannot_cut_a_payment(provider, node, settings):
+    settings.NANO_RECEIVABLE_COUNT = 20
+    node.call("bulk_send", source="faucet", sends=[{"destination": SHOP, "amount": str(7 * RAW_PER_MICRO)}
+                                                   for _ in range(150)])
+    block = send(node, SHOP, 2_000_001 * RAW_PER_MICRO)
+    listed = node.call("accounts_receivable", accounts=[SHOP], count="20", threshold=str(RAW_PER_MICRO))
+    assert list(listed["blocks"][SHOP]) == sorted(listed["blocks"][SHOP]), "the node's hash order"
+    result = provider.scan([WatchedAccount(SHOP)])
+    assert block in {obs.external_tx_id for obs in result.observations}
+    assert len(result.observations) == 151 and result.rpc_calls <= 4
