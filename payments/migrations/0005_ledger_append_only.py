@@ -49,6 +49,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("payments", "0003_settlement_review")]
+    dependencies = [("payments", "0004_inbound_body_digest")]
 
     operations = [migrations.RunPython(forwards, backwards)]

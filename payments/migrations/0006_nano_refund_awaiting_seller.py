@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0003_settlement_review'),
+        ('payments', '0005_ledger_append_only'),
         ('sellers', '0002_dashboard_rollup'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
