@@ -24,7 +24,7 @@ def _django_logging(**kwargs) -> None:
 
     logging.config.dictConfig(settings.LOGGING)
 
-# Every periodic task is idempotent and safe to run twice at once (DESIGN.md).
+# Every periodic task is idempotent and safe to run twice at once.
 BEAT_SCHEDULE = {
     "monitor-pending-payments": {
         "task": "payments.tasks.monitor_pending_payments",

@@ -224,7 +224,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-# --- Payments (CONTRACT.md "Environment") -----------------------------------
+# --- Payments (README "Environment") ------------------------------------------
 PAYMENT_EXPIRY_MINUTES = env.int("PAYMENT_EXPIRY_MINUTES", default=30)
 PAYMENT_MONITORING_HOURS = env.int("PAYMENT_MONITORING_HOURS", default=24)
 PAYMENT_EXPIRY_GRACE_SECONDS = env.int("PAYMENT_EXPIRY_GRACE_SECONDS", default=60)

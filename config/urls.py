@@ -1,4 +1,4 @@
-"""Top-level routes (CONTRACT.md "Web"). Each area owns its own urls module."""
+"""Top-level routes. Each area owns its own urls module."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path

@@ -1,4 +1,4 @@
-"""/api/v1/ (CONTRACT.md "REST API v1"). Ids are matched as strings so that a
+"""/api/v1/ (README "REST API v1"). Ids are matched as strings so that a
 malformed id is the same JSON 404 as another seller's id."""
 import os
 

@@ -3,7 +3,7 @@
 The super-app's SDK hands the checkout page a user token. We never trust it as it
 arrives: we send it to the partner's verify endpoint in the `miniapp-user-token`
 header (with our key in `x-api-key`) and accept it only when the JSON answer has
-`success: true` and a non-empty `data.id` (seeds/004).
+`success: true` and a non-empty `data.id` (the partner's documented "Verify User Token" answer).
 
 Results are cached for PARTNER_VERIFY_CACHE_SECONDS by the token's SHA-256, never
 by the token itself, only to avoid asking the partner twice for one token; a cache

@@ -1,4 +1,4 @@
-"""The order state machine, in one table (DESIGN.md):
+"""The order state machine, in one table:
 open → paid → fulfilled; open → expired | cancelled; paid → partially_refunded | refunded.
 
 An expired order can still become paid when staff accept a late payment, and a

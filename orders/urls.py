@@ -1,4 +1,4 @@
-"""Shopper pages at the site root (CONTRACT.md "Web")."""
+"""Shopper pages at the site root."""
 from django.urls import path
 
 from orders import views_shop

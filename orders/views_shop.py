@@ -1,4 +1,4 @@
-"""Shopper pages: storefront → checkout → pay → done (CONTRACT.md "Web").
+"""Shopper pages: storefront → checkout → pay → done.
 
 Views stay thin: parse input, call one selector or service, render. The checkout
 token in the URL is the shopper's only credential, so orders are looked up by it

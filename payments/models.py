@@ -111,7 +111,7 @@ class Payment(models.Model):
             models.Index(fields=["amount_reserved", "reserved_until"], name="payment_reservation_idx"),
         ]
         constraints = [
-            # Two reserved payments to one address never share an amount (DESIGN.md "Unique amounts").
+            # Two reserved payments to one address never share an amount (README "How money moves").
             models.UniqueConstraint(fields=["pay_to", "amount_due"], condition=Q(amount_reserved=True),
                                     name="payment_unique_reserved_amount"),
             models.CheckConstraint(condition=Q(refunded_amount__lte=F("amount")), name="payment_refund_within_amount"),

@@ -1,4 +1,4 @@
-"""The public JSON shape of payments, orders and refunds (CONTRACT.md), shared by
+"""The public JSON shape of payments, orders and refunds (README "REST API v1"), shared by
 the REST API and outbound webhooks so the two never drift apart."""
 from __future__ import annotations
 

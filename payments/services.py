@@ -1,6 +1,6 @@
 """Every payment state change. Views, tasks, admin actions and the API call these.
 
-Rules (DESIGN.md): each function runs in transaction.atomic(), guards the row with
+Rules (docs/architecture.md): each function runs in transaction.atomic(), guards the row with
 select_for_update() (or a conditional UPDATE), writes a PaymentEvent in the same
 transaction, and sends notifications only after commit.
 """

@@ -1,4 +1,4 @@
-"""The payment state machine: every allowed transition, in one table (DESIGN.md).
+"""The payment state machine: every allowed transition, in one table.
 
     pending ──seen/authorized──▶ confirming ──▶ completed ──▶ partially_refunded ──▶ refunded
        │                             │              └───────────────────────────────▶ refunded

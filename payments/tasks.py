@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around services, ids only (STYLE.md)."""
+"""Celery tasks: thin wrappers around services, ids only."""
 import logging
 import time
 

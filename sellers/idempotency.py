@@ -1,4 +1,4 @@
-"""Idempotency-Key for API POSTs (CONTRACT.md "REST API v1").
+"""Idempotency-Key for API POSTs (README "REST API v1").
 
 Per seller and key we store a hash of the request. The same key with the same
 request replays the first response (status and body); with a different request it

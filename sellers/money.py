@@ -22,7 +22,7 @@ EXPONENTS: dict[str, int] = {
     **{code: 2 for code in _EXPONENT_2.split()},
     **{code: 0 for code in _EXPONENT_0.split()},
     **{code: 3 for code in _EXPONENT_3.split()},
-    # Not ISO: Nano. Our minor unit is 1 µXNO (= 10**24 raw), see DESIGN.md "Money".
+    # Not ISO: Nano. Our minor unit is 1 µXNO (= 10**24 raw).
     "XNO": 6,
 }
 SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "XNO": "Ӿ"}

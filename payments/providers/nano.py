@@ -3,7 +3,7 @@ unique amount; we learn about it from the node (batched scan, or a shopper-repor
 block hash checked with block_info). No ORM here: the monitor (payments.monitor_nano)
 reads the database and hands us plain WatchedAccount values.
 
-The scan per chunk of 1000 addresses (DESIGN.md "Celery beat"):
+The scan per chunk of 1000 addresses:
   1. accounts_receivable (source, only confirmed): sends not yet received;
   2. accounts_frontiers: an address whose frontier moved since its cursor has new blocks;
   3. account_history (raw) only for those, newest first, down to the cursor: this

@@ -1,7 +1,7 @@
 """Where the XNO price of a fiat currency comes from, for fiat-priced Nano payments.
 
 A rate is "µXNO per major unit of fiat" as an exact Decimal (never a float). The
-payment locks it at start (DESIGN.md "Money"); this module only answers "what is
+payment locks it at start; this module only answers "what is
 it now". Chosen by settings.NANO_RATE_SOURCE:
 
 - ``fixed``: settings.NANO_FIXED_RATES, for the sandbox and tests;

@@ -1,4 +1,4 @@
-"""A sandbox twin of the partner super-app's "Verify User Token" endpoint (seeds/004).
+"""A sandbox twin of the partner super-app's "Verify User Token" endpoint.
 
 ``GET|POST /partner/verify`` with the shopper's token in ``miniapp-user-token`` and
 the merchant key in ``x-api-key``. Known tokens (``make run`` demo and tests):

@@ -32,7 +32,7 @@ def payments_recheck(*, payments: list[Payment], actor: Actor) -> dict:
     apply what it reports through observation_apply, and record who asked.
 
     Returns {payment_id: "changed" | "unchanged" | "unavailable"}. A provider that is down
-    changes nothing (DESIGN.md: never fail a payment because a call failed).
+    changes nothing (never fail a payment because a call failed).
     """
     by_method: dict[str, list[Payment]] = defaultdict(list)
     for payment in payments:
