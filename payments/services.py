@@ -376,12 +376,12 @@ def _save_fields(payment: Payment, fields: dict) -> None:
         payment.save(update_fields=[*fields, "updated_at"])
 
 
-def _release_fields(payment: Payment, now) -> dict:
+def _release_fields(payment: Payment, now, *, money_seen: bool = False) -> dict:
     """Keep the amount reserved through the monitoring window so late money still matches
     (a payment that saw no money only for the shorter slot release window)."""
     if not payment.amount_reserved:
         return {}
-    return {"reserved_until": _reserved_until(now, money_seen=bool(payment.amount_received_int))}
+    return {"reserved_until": _reserved_until(now, money_seen=money_seen or bool(payment.amount_received_int))}
 
 
 def _reserved_until(now, *, money_seen: bool):
@@ -450,7 +450,7 @@ def _complete(payment: Payment, *, actor: Actor, tx_id: str, overpaid: bool, dat
     UPDATE), marks the order paid (or flags a duplicate), writes the ledger entry, and
     queues seller webhooks after commit."""
     now = timezone.now()
-    fields = {**(fields or {}), **_release_fields(payment, now)}
+    fields = {**(fields or {}), **_release_fields(payment, now, money_seen=True)}  # completed: money was seen
     if not _transition(payment, "completed", actor=actor, data=data,
                        fields={"completed_at": now, "tx_id": tx_id, "confirmed_at": payment.confirmed_at or now,
                                **fields}):

@@ -51,6 +51,11 @@ def refund_request_decide_view(request, pk):
     elif decided.refund and decided.refund.status == "failed":
         reason = decided.refund.failure_reason or "the provider refused it"
         messages.error(request, f"Approved, but the refund failed: {reason}.")
+    elif decided.refund and decided.refund.status == "awaiting_seller":
+        # Nano is non-custodial: the seller sends it from their own wallet; that page says exactly what.
+        messages.info(request, f"Approved: now send {format_minor(decided.refund.amount, payment.currency)} "
+                               "back from your Nano wallet, as shown below.")
+        return redirect("dashboard:refund_detail", decided.refund.pk)
     elif decided.refund and decided.refund.status == "succeeded":
         messages.success(request, f"Approved: {format_minor(decided.refund.amount, payment.currency)} refunded.")
     else:

@@ -75,8 +75,13 @@ def test_without_a_token_the_page_explains_how_to_get_in(browser, live_server, p
 
 
 @pytest.mark.parametrize("width", [375, 1280])
-def test_seller_refund_requests_page(browser, live_server, history, width):
+def test_seller_refund_requests_page(browser, live_server, history, width, monkeypatch):
     from django.test import Client
+
+    from tests.api.fakes import FakeProvider
+
+    # A Nano refund waits for the seller's own send; the fake node knows the shopper's account.
+    monkeypatch.setattr("payments.services.get_provider", lambda method: FakeProvider())
 
     user = factories.MembershipFactory(seller=history.seller).user
     user.save()
@@ -90,7 +95,8 @@ def test_seller_refund_requests_page(browser, live_server, history, width):
     page.screenshot(path=str(ARTIFACTS / f"partner-dashboard-refund-requests-{width}.png"), full_page=True)
     page.get_by_role("button", name="Approve refund").click()
     page.wait_for_load_state()
-    assert "Approved: ₹499.00 refunded." in page.locator("main").inner_text()
+    text = page.locator("main").inner_text()
+    assert "Approved: now send ₹499.00 back from your Nano wallet" in text and "Waiting for the seller to send" in text
     context.close()
 
 

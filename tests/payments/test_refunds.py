@@ -15,7 +15,7 @@ from payments.services import (
     refunds_reconcile_pending,
 )
 from payments.staff.services import payment_refund_duplicate
-from tests.factories import OrderFactory, PaymentFactory
+from tests.factories import GatewayPaymentFactory, OrderFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,9 @@ class Succeeds:
 
 
 def pay(payment, tx):
-    observation_apply(observation=Observation(provider="nano", external_tx_id=tx, confirmed=True,
-                                              amount=payment.amount_due * RAW_PER_MICRO_XNO,
+    wire = RAW_PER_MICRO_XNO if payment.method == "nano" else 1
+    observation_apply(observation=Observation(provider=payment.method, external_tx_id=tx, confirmed=True,
+                                              amount=payment.amount_due * wire,
                                               pay_to=payment.pay_to, payment_ref=str(payment.pk)))
     payment.refresh_from_db()
     return payment
@@ -37,9 +38,9 @@ def pay(payment, tx):
 def paid_twice(monkeypatch):
     """An order paid by `first`, then paid again by `second` (flagged duplicate)."""
     monkeypatch.setattr("payments.services.get_provider", lambda method: Succeeds())
-    order = OrderFactory()
-    first = pay(PaymentFactory(order=order, seller=order.seller, amount_due=1_000_001), "1" * 64)
-    second = pay(PaymentFactory(order=order, seller=order.seller, amount_due=1_000_002), "2" * 64)
+    order = OrderFactory()  # a gateway method: a Nano refund waits for the seller's own send
+    first = pay(GatewayPaymentFactory(order=order, seller=order.seller), "pay_first")
+    second = pay(GatewayPaymentFactory(order=order, seller=order.seller), "pay_second")
     assert Payment.Exception_.DUPLICATE in second.exceptions and first.exceptions == []
     return order, first, second
 
