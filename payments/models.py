@@ -201,6 +201,8 @@ class Refund(models.Model):
         AWAITING_SELLER = "awaiting_seller", "Waiting for the seller to send"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # Nano only: the seller withdrew a refund they never sent; nothing moved.
+        CANCELLED = "cancelled", "Cancelled"
 
     # Not final yet: these count against what is left to refund.
     OPEN_STATUSES = (Status.PENDING, Status.AWAITING_SELLER)

@@ -907,6 +907,25 @@ def refund_mark_failed(*, refund: Refund, actor: Actor, reason: str = "", provid
     return locked
 
 
+def refund_cancel(*, refund: Refund, actor: Actor) -> Refund:
+    """The seller withdraws a Nano refund they have not sent, so it stops counting against what
+    is left to refund. Nothing moved: no ledger entry, and no webhook (refund.failed means the
+    money could not go back, which is not what happened). Once cancelled the monitor stops
+    looking for its send. Cancelling twice changes nothing; any other state is refused."""
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
+        if locked.status == Refund.Status.CANCELLED:
+            return locked
+        if not refund_can_transition(locked.status, Refund.Status.CANCELLED):
+            raise PaymentStateError(f"This refund is {locked.get_status_display().lower()}; it cannot be cancelled.")
+        locked.status = Refund.Status.CANCELLED
+        locked.completed_at = timezone.now()
+        locked.save(update_fields=["status", "completed_at"])
+        payment_event_write(payment=locked.payment, type="refund.cancelled", actor=actor,
+                            data={"refund": str(locked.pk), "amount": locked.amount})
+    return locked
+
+
 def refund_nano_send_record(*, refund: Refund, block_hash: str, actor: Actor) -> Refund:
     """The node shows the seller's send for this Nano refund: it succeeds, with the send's
     block hash as its provider id (unique, so one send settles one refund). Idempotent."""

@@ -31,12 +31,14 @@ def payment_can_transition(from_status: str, to_status: str) -> bool:
 #
 #     pending ──the provider answers──▶ succeeded | failed                 (Razorpay, CoinPay)
 #     awaiting_seller ──the node shows the seller's send──▶ succeeded      (Nano: non-custodial,
-#                                                                           Kassa cannot send it)
+#            │                                                              Kassa cannot send it)
+#            └──the seller gives up on it──▶ cancelled                      (frees what is left)
 REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"succeeded", "failed"}),
-    "awaiting_seller": frozenset({"succeeded"}),
+    "awaiting_seller": frozenset({"succeeded", "cancelled"}),
     "succeeded": frozenset(),
     "failed": frozenset(),
+    "cancelled": frozenset(),
 }
 
 REFUND_TERMINAL = frozenset(state for state, targets in REFUND_TRANSITIONS.items() if not targets)

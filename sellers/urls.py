@@ -17,6 +17,7 @@ urlpatterns = [
     path("payments/<uuid:pk>/cancel/", payments.payment_cancel_view, name="payment_cancel"),
     path("refunds/<uuid:pk>/", refunds.refund_detail, name="refund_detail"),
     path("refunds/<uuid:pk>/verify/", refunds.refund_verify_view, name="refund_verify"),
+    path("refunds/<uuid:pk>/cancel/", refunds.refund_cancel_view, name="refund_cancel"),
     path("refund-requests/", refund_requests.refund_request_list, name="refund_requests"),
     path("refund-requests/<int:pk>/decide/", refund_requests.refund_request_decide_view, name="refund_request_decide"),
     path("products/", products.product_list, name="products"),

@@ -13,7 +13,7 @@ from payments.models import Refund
 from payments.providers.errors import PaymentError
 from payments.providers.nano import payment_qr_svg
 from payments.representations import nano_send_data
-from payments.services import refund_nano_verify
+from payments.services import refund_cancel, refund_nano_verify
 from sellers.views.mixins import actor, seller_object, seller_required
 
 
@@ -56,3 +56,19 @@ def refund_verify_view(request, pk):
             messages.success(request, "The node shows your send: the refund succeeded.")
             return redirect("dashboard:refund_detail", pk=refund.pk)
     return _render(request, refund, form, status=400)
+
+
+@require_POST
+@seller_required(write=True)
+def refund_cancel_view(request, pk):
+    refund = seller_object(request, _refunds(request), pk=pk)
+    if refund.status == Refund.Status.CANCELLED:
+        messages.info(request, "This refund was already cancelled.")
+        return redirect("dashboard:refund_detail", pk=refund.pk)
+    try:
+        refund_cancel(refund=refund, actor=actor(request))
+    except PaymentError as exc:
+        messages.error(request, exc.user_message)
+    else:
+        messages.success(request, "Refund cancelled. What it held back can be refunded again.")
+    return redirect("dashboard:refund_detail", pk=refund.pk)

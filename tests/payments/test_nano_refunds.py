@@ -13,7 +13,7 @@ from payments.providers.errors import PaymentError, VerificationFailed
 from payments.providers.nano_codec import RAW_PER_MICRO, format_raw
 from payments.providers.nano_rpc import NanoRpcClient
 from payments.sandbox.server import start_in_thread
-from payments.services import payment_refund, payment_start, refund_nano_verify
+from payments.services import PaymentStateError, payment_refund, payment_start, refund_cancel, refund_nano_verify
 from sellers.services import api_key_create
 from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory, nano_address
 from tests.sellers.dashboard_helpers import login
@@ -228,3 +228,37 @@ def test_the_shoppers_page_says_the_refund_is_on_its_way_then_done(client, node,
     assert "on its way" not in page and f"Refunded {format_raw(int(refund.amount_raw))} XNO" in page
     assert block in page
     assert Payment.objects.get(pk=paid.pk).status == "refunded"
+
+
+def test_a_cancelled_refund_frees_what_is_left_and_a_later_send_is_ignored(node, paid):
+    """An abandoned Nano refund no longer blocks the rest of the payment. Once cancelled it is
+    final: the monitor stops looking for its send, so a send made after all is not counted."""
+    refund = payment_refund(payment=paid, actor=Actor.system("seller"))
+    refund = refund_cancel(refund=refund, actor=Actor.system("seller"))
+    assert refund.status == "cancelled" and refund.completed_at is not None
+    send(node, paid.pay_to, SHOPPER, int(refund.amount_raw))
+    assert monitor_nano.tick()["refunds"] == {"awaiting": 0, "settled": 0}
+    assert Refund.objects.get(pk=refund.pk).status == "cancelled"
+    with pytest.raises(PaymentStateError, match="cancelled"):
+        refund_nano_verify(refund=Refund.objects.get(pk=refund.pk), reference="AB" * 32, actor=Actor.system("seller"))
+    paid.refresh_from_db()
+    assert paid.status == "completed" and paid.refunded_amount == 0 and not refund_entries(paid).exists()
+    again = payment_refund(payment=paid, actor=Actor.system("seller"))
+    assert again.amount == paid.amount and again.status == "awaiting_seller"
+
+
+def test_the_dashboard_cancels_a_waiting_refund_after_confirmation(client, node, paid):
+    from tests.factories import MembershipFactory
+
+    login(client, MembershipFactory(seller=paid.seller).user)
+    refund = payment_refund(payment=paid, actor=Actor.system("seller"))
+    page = client.get(f"/dashboard/refunds/{refund.pk}/").content.decode()
+    assert f'action="/dashboard/refunds/{refund.pk}/cancel/"' in page and "data-confirm=" in page
+    assert client.get(f"/dashboard/refunds/{refund.pk}/cancel/").status_code == 405
+    response = client.post(f"/dashboard/refunds/{refund.pk}/cancel/", follow=True)
+    assert response.redirect_chain[-1][0] == f"/dashboard/refunds/{refund.pk}/"
+    page = response.content.decode()
+    assert "Refund cancelled" in page and "Send this refund" not in page and "/cancel/" not in page
+    assert Refund.objects.get(pk=refund.pk).status == "cancelled"
+    page = client.post(f"/dashboard/refunds/{refund.pk}/cancel/", follow=True).content.decode()
+    assert "already cancelled" in page

@@ -6,7 +6,13 @@ import pytest
 
 from orders.actors import Actor
 from payments.models import LedgerEntry, Payment, PaymentEvent, Refund
-from payments.services import payment_transition, refund_mark_failed, refund_mark_succeeded
+from payments.services import (
+    PaymentStateError,
+    payment_transition,
+    refund_cancel,
+    refund_mark_failed,
+    refund_mark_succeeded,
+)
 from payments.states import (
     PAYMENT_TRANSITIONS,
     REFUND_TERMINAL,
@@ -60,8 +66,10 @@ REFUND_STATUSES = [choice for choice, _ in Refund.Status.choices]
 def test_refund_table_covers_every_status():
     assert set(REFUND_TRANSITIONS) == set(REFUND_STATUSES)
     assert all(targets <= set(REFUND_STATUSES) for targets in REFUND_TRANSITIONS.values())
-    assert {"succeeded", "failed"} == REFUND_TERMINAL
+    assert {"succeeded", "failed", "cancelled"} == REFUND_TERMINAL
     assert not refund_can_transition("awaiting_seller", "failed"), "a Nano refund fails only if a human says so"
+    assert refund_can_transition("awaiting_seller", "cancelled"), "an abandoned Nano refund has a way out"
+    assert not refund_can_transition("pending", "cancelled"), "a gateway refund is in the provider's hands"
     assert set(Refund.OPEN_STATUSES) == set(REFUND_STATUSES) - REFUND_TERMINAL
 
 
@@ -83,3 +91,29 @@ def test_refund_transition(from_status, to_status):
     else:
         assert refund.status == from_status and refund.completed_at is None
         assert payment.refunded_amount == 0 and not LedgerEntry.objects.filter(refund=refund).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("from_status", REFUND_STATUSES)
+def test_refund_cancel_follows_the_table(from_status):
+    """Only a refund waiting for the seller's send can be cancelled: one event, no ledger entry,
+    no money moved; cancelling again changes nothing; any other state is refused."""
+    payment = PaymentFactory(status="completed")
+    refund = Refund.objects.create(payment=payment, seller=payment.seller, amount=1, status=from_status)
+    events = PaymentEvent.objects.filter(payment=payment, type="refund.cancelled")
+    if refund_can_transition(from_status, "cancelled"):
+        refund_cancel(refund=refund, actor=Actor.system("test"))
+        again = refund_cancel(refund=refund, actor=Actor.system("test"))
+        assert again.status == "cancelled" and again.completed_at is not None
+        assert events.count() == 1
+    elif from_status == "cancelled":
+        assert refund_cancel(refund=refund, actor=Actor.system("test")).status == "cancelled"
+        assert not events.exists()
+    else:
+        with pytest.raises(PaymentStateError):
+            refund_cancel(refund=refund, actor=Actor.system("test"))
+        refund.refresh_from_db()
+        assert refund.status == from_status and not events.exists()
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 0 and payment.status == "completed"
+    assert not LedgerEntry.objects.filter(refund=refund).exists()

@@ -54,6 +54,7 @@ def _urls(f):
         "refund_request_decide": f"/dashboard/refund-requests/{f['refund_request'].pk}/decide/",
         "refund_detail": f"/dashboard/refunds/{f['refund'].pk}/",
         "refund_verify": f"/dashboard/refunds/{f['refund'].pk}/verify/",
+        "refund_cancel": f"/dashboard/refunds/{f['refund'].pk}/cancel/",
     }
 
 
