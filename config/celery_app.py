@@ -63,6 +63,11 @@ BEAT_SCHEDULE = {
         "task": "payments.tasks.purge_invalid_webhooks",
         "schedule": 3600.0,
     },
+    # The Buy form's nonces claimed in the database while Redis was down (orders.buy_nonce).
+    "purge-buy-nonces": {
+        "task": "orders.tasks.purge_buy_nonces",
+        "schedule": 3600.0,
+    },
     # Dashboard rollup: recent days often; a deep re-roll nightly catches late changes to older days.
     "refresh-dashboard-rollups": {
         "task": "sellers.tasks.refresh_dashboard_rollups",
