@@ -51,5 +51,19 @@ def test_the_seller_sees_exactly_what_to_send(live_server, browser):
     assert page.evaluate("navigator.clipboard.readText()") == shopper
     assert page.locator("text=Waiting for the seller to send").count() >= 1
     screenshot(page, "dashboard-nano-refund", widths=(390, 1366))
+
+    # Cancelling asks first: dismissed, nothing changes; accepted, the refund is cancelled.
+    prompts = []
+    answer = {"accept": False}
+    page.on("dialog", lambda d: (prompts.append(d.message), d.accept() if answer["accept"] else d.dismiss()))
+    page.click("[data-testid=refund-cancel]")
+    assert prompts and "have not sent it" in prompts[-1]
+    assert Refund.objects.get(pk=refund.pk).status == "awaiting_seller"
+    answer["accept"] = True
+    with page.expect_navigation():
+        page.click("[data-testid=refund-cancel]")
+    assert page.locator("text=Refund cancelled").count() == 1
+    assert page.locator("[data-testid=refund-instructions]").count() == 0
+    assert Refund.objects.get(pk=refund.pk).status == "cancelled"
     assert errors == []
     context.close()
