@@ -125,7 +125,8 @@ class RefundOutputSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
     nano_send = NanoSendSerializer(allow_null=True, help_text=(
         "Nano only: Kassa cannot send the seller's XNO, so a Nano refund is `awaiting_seller` until the node "
-        "shows this send from the seller's address; null for other methods."))
+        "shows this send from the seller's address (or `cancelled` if the seller withdrew it from the dashboard "
+        "before sending); null for other methods."))
 
     class Meta:
         ref_name = "Refund"
