@@ -117,3 +117,36 @@ def test_refund_cancel_follows_the_table(from_status):
     payment.refresh_from_db()
     assert payment.refunded_amount == 0 and payment.status == "completed"
     assert not LedgerEntry.objects.filter(refund=refund).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("attempt", range(5))
+def test_cancel_racing_the_sellers_send_leaves_one_consistent_outcome(attempt):
+    """Both lock the refund row first: either the send settles it (and cancel is refused) or it
+    is cancelled (and the send changes nothing); never a cancelled refund with a ledger entry."""
+    from payments.services import refund_nano_send_record
+    from tests.concurrency import run_at_once
+
+    payment = PaymentFactory(status="completed", method="nano")
+    refund = Refund.objects.create(payment=payment, seller=payment.seller, amount=1, status="awaiting_seller")
+
+    def cancel():
+        try:
+            return refund_cancel(refund=refund, actor=Actor.system("seller")).status
+        except PaymentStateError:
+            return "refused"
+
+    def settle():
+        return refund_nano_send_record(refund=refund, block_hash=f"{attempt:064X}", actor=Actor.system("node")).status
+
+    cancelled, settled = run_at_once(cancel, settle)
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    entries = LedgerEntry.objects.filter(refund=refund).count()
+    if refund.status == "cancelled":
+        assert (cancelled, settled) == ("cancelled", "cancelled")
+        assert entries == 0 and payment.refunded_amount == 0
+    else:
+        assert refund.status == "succeeded" and (cancelled, settled) == ("refused", "succeeded")
+        assert entries == 1 and payment.refunded_amount == 1
