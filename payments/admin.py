@@ -1,7 +1,7 @@
 """Staff admin for payments. Payment state changes only through the staff actions
 (payments.staff.actions), which call payments.services with Actor.staff(user)."""
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
@@ -16,7 +16,9 @@ from payments.models import (
     Refund,
     RefundRequest,
     Settlement,
+    SettlementItem,
 )
+from payments.selectors_staff import SETTLED_FILTERS
 from payments.staff.actions import StaffActionsMixin, staff_action
 
 
@@ -170,15 +172,12 @@ class SettledFilter(admin.SimpleListFilter):
                 ("paid", "Settled"), ("unpaid", "Not yet paid (any)")]
 
     def queryset(self, request, queryset):
-        live = [Settlement.Status.PENDING, Settlement.Status.IN_FLIGHT]
-        dead = [Settlement.Status.FAILED, Settlement.Status.REVERSED]
-        filters = {
-            "open": Q(settlement__isnull=True) | Q(settlement__status__in=dead),
-            "in_flight": Q(settlement__status__in=live),
-            "paid": Q(settlement__status=Settlement.Status.PAID),
-            "unpaid": Q(settlement__isnull=True) | Q(settlement__status__in=[*live, *dead]),
-        }
-        return queryset.filter(filters[self.value()]) if self.value() in filters else queryset
+        statuses = SETTLED_FILTERS.get(self.value())
+        return queryset.filter(settlement_status__in=statuses) if statuses else queryset
+
+
+# The settlement changelist links here to show the rows one settlement covered (released ones too).
+COVERED_BY = "settlement_items__settlement__id__exact"
 
 
 @admin.register(LedgerEntry)
@@ -187,12 +186,25 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "settlement"]
     list_filter = [SettledFilter, "kind", "method", "custody", "currency", "seller"]
     date_hierarchy = "created_at"
-    list_select_related = ["seller", "settlement"]
+    list_select_related = ["seller"]
     show_full_result_count = False
 
+    def get_queryset(self, request):
+        # Which settlement covers each row now lives in its own table (the row itself never changes).
+        live = SettlementItem.objects.live().filter(entry=OuterRef("pk"))
+        return (super().get_queryset(request).with_settlement_status()
+                .annotate(settlement_pk=Subquery(live.values("settlement_id")[:1])))
+
     def lookup_allowed(self, lookup, value, request=None):
-        # The settlement changelist links here to show the rows one settlement covered.
-        return lookup == "settlement__id__exact" or super().lookup_allowed(lookup, value, request)
+        return lookup == COVERED_BY or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="settlement")
+    def settlement(self, obj):
+        if obj.settlement_pk is None:
+            return self.get_empty_value_display()
+        url = reverse("admin:payments_settlement_change", args=[obj.settlement_pk])
+        return format_html('<a href="{}">#{} {}</a>', url, obj.settlement_pk,
+                           Settlement.Status(obj.settlement_status).label.lower())
 
 
 @admin.register(Settlement)
@@ -206,7 +218,7 @@ class SettlementAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="ledger")
     def ledger_link(self, obj):
-        url = reverse("admin:payments_ledgerentry_changelist") + f"?settlement__id__exact={obj.pk}"
+        url = reverse("admin:payments_ledgerentry_changelist") + f"?{COVERED_BY}={obj.pk}"
         return format_html('<a href="{}">entries</a>', url)
 
 

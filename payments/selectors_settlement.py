@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 
 from payments.models import LedgerEntry, Settlement
 
 _ACTIVE = (Settlement.Status.PENDING, Settlement.Status.IN_FLIGHT)
 _MONEY_OUT = (Settlement.Kind.TRANSFER, Settlement.Kind.PAYOUT)
+# A custodial entry is owed while no live settlement covers it, or the one covering it failed.
+_OWED = (LedgerEntry.NOT_COVERED, Settlement.Status.FAILED)
 
 
 def seller_balances(seller) -> dict[str, dict[str, int]]:
@@ -16,21 +18,18 @@ def seller_balances(seller) -> dict[str, dict[str, int]]:
 
     owed: platform-held net not yet covered by a transfer/payout; in_flight: sent,
     not confirmed; paid_out: confirmed, net of reversals; fee_receivable: platform
-    fees on money the seller holds (Nano), accrued or not, not yet collected. Three queries.
+    fees on money the seller holds (Nano), accrued or not, not yet collected. Two queries.
     """
     balances: dict[str, dict[str, int]] = defaultdict(
         lambda: {"owed": 0, "in_flight": 0, "paid_out": 0, "fee_receivable": 0})
-    entries = LedgerEntry.objects.filter(seller=seller)
-    owed = (entries.filter(custody=LedgerEntry.Custody.PLATFORM)
-            .filter(Q(settlement__isnull=True) | Q(settlement__status=Settlement.Status.FAILED))
-            .values("currency").annotate(total=Sum("net")))
-    for row in owed:
-        balances[row["currency"]]["owed"] += row["total"] or 0
-    fees = (entries.filter(custody=LedgerEntry.Custody.SELLER)
-            .exclude(settlement__status=Settlement.Status.PAID)
-            .values("currency").annotate(total=Sum("fee")))
-    for row in fees:
-        balances[row["currency"]]["fee_receivable"] += row["total"] or 0
+    entries = (LedgerEntry.objects.filter(seller=seller).with_settlement_status().order_by()
+               .values("currency", "custody", "settlement_status").annotate(net=Sum("net"), fee=Sum("fee")))
+    for row in entries:
+        status = row["settlement_status"]
+        if row["custody"] == LedgerEntry.Custody.PLATFORM and status in _OWED:
+            balances[row["currency"]]["owed"] += row["net"] or 0
+        elif row["custody"] == LedgerEntry.Custody.SELLER and status != Settlement.Status.PAID:
+            balances[row["currency"]]["fee_receivable"] += row["fee"] or 0
     moved = (Settlement.objects.filter(seller=seller, kind__in=_MONEY_OUT)
              .values("currency", "status").annotate(total=Sum("amount")))
     for row in moved:

@@ -168,11 +168,14 @@ ROUTES = {
     "razorpay": "Platform Razorpay account, then a Route transfer to the seller's linked account.",
     "coinpay": "Platform CoinPay account, then a CoinPay payout to the seller's wallet.",
 }
-UNSETTLED = (Q(settlement__isnull=True)
-             | Q(settlement__status__in=[Settlement.Status.FAILED, Settlement.Status.REVERSED]))
-IN_FLIGHT = Q(settlement__status__in=[Settlement.Status.PENDING, Settlement.Status.IN_FLIGHT])
-PAID_OUT = Q(settlement__status=Settlement.Status.PAID)
-# Drill-down: the LedgerEntry changelist's "settled" filter takes these values (payments.admin).
+# Which balance an entry is in follows the status of the settlement covering it now
+# (LedgerEntry.NOT_COVERED: none does; a failed or reversed one leaves it owed).
+OPEN = (LedgerEntry.NOT_COVERED, Settlement.Status.FAILED, Settlement.Status.REVERSED)
+IN_FLIGHT = (Settlement.Status.PENDING, Settlement.Status.IN_FLIGHT)
+PAID_OUT = (Settlement.Status.PAID,)
+# The LedgerEntry changelist's "settled" filter (payments.admin) takes these values.
+SETTLED_FILTERS = {"open": OPEN, "in_flight": IN_FLIGHT, "paid": PAID_OUT, "unpaid": OPEN + IN_FLIGHT}
+# Drill-down from a balance to its rows: (custody, settled filter).
 BALANCE_FILTERS = {"owed": ("platform", "open"), "in_flight": ("platform", "in_flight"),
                    "paid_out": ("platform", "paid"), "fee_receivable": ("seller", "unpaid")}
 
@@ -184,16 +187,19 @@ def ledger_balances() -> dict[int, dict[str, dict[str, int]]]:
     in_flight: covered by a pending or in-flight transfer/payout; paid_out: by a paid one;
     fee_receivable: our fee on non-custodial (Nano) sales not yet paid to us.
     """
-    platform, seller = Q(custody=LedgerEntry.Custody.PLATFORM), Q(custody=LedgerEntry.Custody.SELLER)
-    rows = (LedgerEntry.objects.values("seller_id", "currency").order_by()
-            .annotate(owed=Sum("net", filter=platform & UNSETTLED),
-                      in_flight=Sum("net", filter=platform & IN_FLIGHT),
-                      paid_out=Sum("net", filter=platform & PAID_OUT),
-                      fee_receivable=Sum("fee", filter=seller & ~PAID_OUT)))
+    rows = (LedgerEntry.objects.with_settlement_status().order_by()
+            .values("seller_id", "currency", "custody", "settlement_status")
+            .annotate(net=Sum("net"), fee=Sum("fee")))
     out: dict[int, dict[str, dict[str, int]]] = {}
     for row in rows:
-        out.setdefault(row["seller_id"], {})[row["currency"]] = {
-            key: row[key] or 0 for key in ("owed", "in_flight", "paid_out", "fee_receivable")}
+        totals = out.setdefault(row["seller_id"], {}).setdefault(
+            row["currency"], {"owed": 0, "in_flight": 0, "paid_out": 0, "fee_receivable": 0})
+        status = row["settlement_status"]
+        if row["custody"] == LedgerEntry.Custody.PLATFORM:
+            key = "owed" if status in OPEN else "in_flight" if status in IN_FLIGHT else "paid_out"
+            totals[key] += row["net"] or 0
+        elif status not in PAID_OUT:
+            totals["fee_receivable"] += row["fee"] or 0
     return out
 
 

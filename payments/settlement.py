@@ -6,21 +6,23 @@
 - CoinPay: one payout per seller and currency of the unsettled net balance.
 - Nano (the seller already holds the money): the platform fee becomes a receivable.
 
-Each Settlement row is created under a lock before the provider is called and the
-ledger rows it covers point at it, so a second run (or two at once) never pays the
-same money twice. Status then moves by webhook (transfer.processed|failed,
-payout.completed|failed) via settlement_mark. A provider that is down leaves the
-row pending; the next run reconciles it before sending anything again.
+Each Settlement row is created under a lock before the provider is called, with one
+SettlementItem per ledger entry it covers. The ledger row itself is never touched (it is
+append-only), and an entry has at most one live item (a partial unique index), so a
+second run (or two at once) never pays the same money twice. Status then moves by
+webhook (transfer.processed|failed, payout.completed|failed) via settlement_mark; a
+failed settlement releases its items, so its entries are owed again. A provider that
+is down leaves the row pending; the next run reconciles it before sending anything again.
 """
 from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from payments.models import LedgerEntry, Payment, Settlement
+from payments.models import LedgerEntry, Payment, Settlement, SettlementItem
 from payments.providers.errors import ProviderError, ProviderRejected
 from payments.providers.registry import get_provider
 from sellers.models import PayoutDestination
@@ -35,30 +37,49 @@ def _destinations(method: str) -> dict[int, str]:
 
 
 def _unsettled(method: str):
-    return LedgerEntry.objects.filter(method=method, settlement__isnull=True)
+    return LedgerEntry.objects.filter(method=method).unsettled()
 
 
-def _link(entry_ids: list[int], settlement: Settlement | None) -> None:
-    LedgerEntry.objects.filter(pk__in=entry_ids).update(settlement=settlement)
+def _link(entry_ids: list[int], settlement: Settlement) -> None:
+    """Cover these entries with the settlement. Raises IntegrityError when a concurrent run
+    covered one of them first (the live-item unique index is the arbiter): the caller's
+    transaction then rolls back, settlement row included."""
+    SettlementItem.objects.bulk_create([SettlementItem(settlement=settlement, entry_id=pk) for pk in entry_ids])
+
+
+def _release(settlement: Settlement) -> None:
+    """A failed settlement lets its entries go: owed again, and what it covered stays on record."""
+    settlement.items.live().update(released_at=timezone.now())
+
+
+def _covered_elsewhere(exc: IntegrityError, **context) -> None:
+    # A row lock taken on an entry does not change it, so a run that read the unsettled set
+    # just before another committed can try to cover the same entry; the index refuses it.
+    log.info("entries already covered by a concurrent settlement run",
+             extra={**context, "error": str(exc)[:200]})
 
 
 # --- Razorpay Route transfers ----------------------------------------------------------
 
 def _transfer_claim(payment_id, destination: str) -> Settlement | None:
     """Create the pending transfer row for one payment, once. Locks the payment (skip_locked)."""
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update(skip_locked=True).filter(pk=payment_id).first()
-        if payment is None or payment.settlements.filter(kind=Settlement.Kind.TRANSFER, amount__gt=0,
-                                                         status__in=[*ACTIVE, Settlement.Status.PAID]).exists():
-            return None
-        entries = list(payment.ledger_entries.filter(settlement__isnull=True).values_list("pk", "net"))
-        amount = sum(net for _, net in entries)
-        if amount <= 0:
-            return None
-        settlement = Settlement.objects.create(seller_id=payment.seller_id, method="razorpay",
-                                               kind=Settlement.Kind.TRANSFER, currency=payment.currency,
-                                               amount=amount, destination=destination, payment=payment)
-        _link([pk for pk, _ in entries], settlement)
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.select_for_update(skip_locked=True).filter(pk=payment_id).first()
+            if payment is None or payment.settlements.filter(kind=Settlement.Kind.TRANSFER, amount__gt=0,
+                                                             status__in=[*ACTIVE, Settlement.Status.PAID]).exists():
+                return None
+            entries = list(payment.ledger_entries.unsettled().values_list("pk", "net"))
+            amount = sum(net for _, net in entries)
+            if amount <= 0:
+                return None
+            settlement = Settlement.objects.create(seller_id=payment.seller_id, method="razorpay",
+                                                   kind=Settlement.Kind.TRANSFER, currency=payment.currency,
+                                                   amount=amount, destination=destination, payment=payment)
+            _link([pk for pk, _ in entries], settlement)
+    except IntegrityError as exc:
+        _covered_elsewhere(exc, payment=payment_id)
+        return None
     return settlement
 
 
@@ -94,11 +115,19 @@ def _reverse_refunded_transfers() -> int:
         transfer = _transfer_of(entry.payment)
         if transfer is None:
             continue  # not transferred yet: the transfer will net this refund off
+        reversal = _reversal_claim(entry, transfer)
+        if reversal is not None:
+            count += _reversal_send(provider, reversal)
+    return count
+
+
+def _reversal_claim(entry: LedgerEntry, transfer: Settlement) -> Settlement | None:
+    """Create the pending reversal row for one refund entry, once. Locks the entry (skip_locked)."""
+    try:
         with transaction.atomic():
-            locked = LedgerEntry.objects.select_for_update(skip_locked=True).filter(
-                pk=entry.pk, settlement__isnull=True).first()
+            locked = LedgerEntry.objects.select_for_update(skip_locked=True).unsettled().filter(pk=entry.pk).first()
             if locked is None:
-                continue
+                return None
             reversed_so_far = -(entry.payment.settlements.filter(
                 kind=Settlement.Kind.TRANSFER, amount__lt=0).exclude(status=Settlement.Status.FAILED)
                 .aggregate(total=Sum("amount"))["total"] or 0)
@@ -106,7 +135,7 @@ def _reverse_refunded_transfers() -> int:
             # full refund leaves the seller owing that fee: recorded as an adjustment row.
             amount = min(-entry.net, transfer.amount - reversed_so_far)
             if amount <= 0:
-                continue
+                return None
             reversal = Settlement.objects.create(seller_id=entry.seller_id, method="razorpay",
                                                  kind=Settlement.Kind.TRANSFER, currency=entry.currency,
                                                  amount=-amount, payment=entry.payment,
@@ -119,8 +148,10 @@ def _reverse_refunded_transfers() -> int:
                     custody=entry.custody, method=entry.method, currency=entry.currency, gross=-uncovered, fee=0,
                     net=-uncovered, fee_bps=entry.fee_bps,
                     memo=f"refund beyond the transferred amount: seller owes ({_REVERSAL_TAG}{reversal.pk})")
-        count += _reversal_send(provider, reversal)
-    return count
+    except IntegrityError as exc:
+        _covered_elsewhere(exc, entry=entry.pk)
+        return None
+    return reversal
 
 
 _REVERSAL_TAG = "reversal "
@@ -161,7 +192,7 @@ def _reversal_failed(reversal: Settlement, reason: str) -> None:
             return
         locked.status, locked.failure_reason = Settlement.Status.FAILED, reason[:300]
         locked.save(update_fields=["status", "failure_reason"])
-        locked.entries.update(settlement=None)
+        _release(locked)
         for adjustment in LedgerEntry.objects.filter(payment_id=locked.payment_id, kind=LedgerEntry.Kind.ADJUSTMENT,
                                                      memo__endswith=f"({_REVERSAL_TAG}{locked.pk})"):
             LedgerEntry.objects.create(
@@ -205,15 +236,20 @@ def settle_razorpay() -> dict:
 # --- CoinPay payouts ---------------------------------------------------------------------
 
 def _payout_claim(seller_id: int, currency: str, wallet: str) -> Settlement | None:
-    with transaction.atomic():
-        entries = list(_unsettled("coinpay").select_for_update(skip_locked=True)
-                       .filter(seller_id=seller_id, currency=currency).values_list("pk", "net"))
-        amount = sum(net for _, net in entries)
-        if amount <= 0:
-            return None  # nothing owed (or the seller owes us after refunds)
-        settlement = Settlement.objects.create(seller_id=seller_id, method="coinpay", kind=Settlement.Kind.PAYOUT,
-                                               currency=currency, amount=amount, destination=wallet)
-        _link([pk for pk, _ in entries], settlement)
+    try:
+        with transaction.atomic():
+            entries = list(_unsettled("coinpay").select_for_update(skip_locked=True)
+                           .filter(seller_id=seller_id, currency=currency).values_list("pk", "net"))
+            amount = sum(net for _, net in entries)
+            if amount <= 0:
+                return None  # nothing owed (or the seller owes us after refunds)
+            settlement = Settlement.objects.create(seller_id=seller_id, method="coinpay",
+                                                   kind=Settlement.Kind.PAYOUT, currency=currency, amount=amount,
+                                                   destination=wallet)
+            _link([pk for pk, _ in entries], settlement)
+    except IntegrityError as exc:
+        _covered_elsewhere(exc, seller=seller_id, currency=currency)
+        return None
     return settlement
 
 
@@ -273,17 +309,21 @@ def accrue_nano_fees() -> dict:
     groups = set(_unsettled("nano").values_list("seller_id", "currency"))
     accrued = 0
     for seller_id, currency in groups:
-        with transaction.atomic():
-            entries = list(_unsettled("nano").select_for_update(skip_locked=True)
-                           .filter(seller_id=seller_id, currency=currency).values_list("pk", "fee"))
-            fee = sum(value for _, value in entries)
-            if not entries:
-                continue
-            settlement = Settlement.objects.create(seller_id=seller_id, method="nano",
-                                                   kind=Settlement.Kind.FEE_RECEIVABLE, currency=currency,
-                                                   amount=fee, status=Settlement.Status.PENDING)
-            _link([pk for pk, _ in entries], settlement)
-            accrued += 1
+        try:
+            with transaction.atomic():
+                entries = list(_unsettled("nano").select_for_update(skip_locked=True)
+                               .filter(seller_id=seller_id, currency=currency).values_list("pk", "fee"))
+                fee = sum(value for _, value in entries)
+                if not entries:
+                    continue
+                settlement = Settlement.objects.create(seller_id=seller_id, method="nano",
+                                                       kind=Settlement.Kind.FEE_RECEIVABLE, currency=currency,
+                                                       amount=fee, status=Settlement.Status.PENDING)
+                _link([pk for pk, _ in entries], settlement)
+        except IntegrityError as exc:
+            _covered_elsewhere(exc, seller=seller_id, currency=currency)
+            continue
+        accrued += 1
     return {"fee_receivables": accrued}
 
 
@@ -307,7 +347,7 @@ def settlement_mark(*, method: str, status: str, provider_ref: str = "", settlem
     """Move a transfer/payout to paid or failed (webhook or a refused call). Idempotent.
 
     Returns False when no such settlement is recorded (yet). A failed one releases
-    its ledger rows so the money is owed again and the next run retries it.
+    its items so the money is owed again and the next run retries it.
     """
     with transaction.atomic():
         query = Settlement.objects.select_for_update().filter(method=method)
@@ -322,7 +362,7 @@ def settlement_mark(*, method: str, status: str, provider_ref: str = "", settlem
             settlement.status, settlement.completed_at = Settlement.Status.PAID, timezone.now()
         elif status == "failed":
             settlement.status, settlement.failure_reason = Settlement.Status.FAILED, failure_reason[:300]
-            settlement.entries.update(settlement=None)
+            _release(settlement)
         else:
             return True
         if provider_ref and not settlement.provider_ref:

@@ -301,7 +301,9 @@ button{{font-size:1rem;padding:.7rem 1.4rem;border-radius:8px;border:0;margin-ri
         if replay:
             return replay
         wanted = body.get("transfers") or []
-        already = sum(t["amount"] for t in self.data["transfers"].values() if t["source"] == payment["id"])
+        # A failed transfer moved no money: it does not count against the captured amount.
+        already = sum(t["amount"] for t in self.data["transfers"].values()
+                      if t["source"] == payment["id"] and t["status"] != "failed")
         if payment["status"] not in ("captured", "refunded"):
             return _error("Transfers can be created only for captured payments")
         if not wanted or any(not ACCOUNT_RE.match(str(t.get("account", ""))) for t in wanted):

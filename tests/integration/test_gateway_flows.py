@@ -10,7 +10,16 @@ import requests
 import responses
 
 from orders.actors import Actor
-from payments.models import InboundWebhook, LedgerEntry, Payment, PaymentEvent, Receipt, Refund, Settlement
+from payments.models import (
+    InboundWebhook,
+    LedgerEntry,
+    Payment,
+    PaymentEvent,
+    Receipt,
+    Refund,
+    Settlement,
+    SettlementItem,
+)
 from payments.providers.registry import reset_providers
 from payments.providers.signatures import hmac_sha256_hex, razorpay_payment_signature
 from payments.sandbox.simulate_gateways import simulate_gateway_payment
@@ -18,6 +27,7 @@ from payments.selectors_settlement import seller_balances
 from payments.services import payment_refund, payment_start, payment_verify
 from payments.settlement import settle_all
 from payments.webhooks import inbound_webhook_receive
+from sellers.models import PayoutDestination
 from tests.concurrency import run_at_once
 from tests.factories import GatewayPaymentFactory, OrderFactory, PayoutDestinationFactory, SellerFactory
 from tests.integration.conftest import wait_for
@@ -70,6 +80,34 @@ def test_razorpay_full_flow_pay_settle_refund_twice(gateway_sandbox, live_server
     assert (balances["paid_out"], balances["owed"]) == (0, -5_000)
     sandbox_info = requests.get(f"{gateway_sandbox}/razorpay/_sandbox/info").json()
     assert sandbox_info["counts"]["refunds"] >= 2
+
+
+def test_razorpay_transfer_that_fails_is_retried_and_covers_its_entry_once(gateway_sandbox, live_server):
+    payment = start("razorpay")
+    # The sandbox fails transfers to an account id with "FAIL" in it (linked account not activated).
+    destination = PayoutDestinationFactory(seller=payment.seller, method="razorpay", value="acc_FAILNotActive1")
+    simulate_gateway_payment(payment)
+    wait_for(lambda: status_of(payment) == "completed", message="payment completed by webhook")
+    entry = LedgerEntry.objects.get(payment=payment)
+
+    assert settle_all()["razorpay"]["transfers"] == 1
+    failed = Settlement.objects.get(kind="transfer")
+    wait_for(lambda: Settlement.objects.get(pk=failed.pk).status == "failed", message="transfer.failed")
+    assert LedgerEntry.objects.unsettled().filter(pk=entry.pk).exists()
+    assert seller_balances(payment.seller)["INR"]["owed"] == 245_000
+
+    PayoutDestination.objects.filter(pk=destination.pk).update(value="acc_LinkedAcc00002")
+    assert settle_all()["razorpay"]["transfers"] == 1
+    assert settle_all()["razorpay"]["transfers"] == 0
+    retry = Settlement.objects.exclude(pk=failed.pk).get(kind="transfer")
+    wait_for(lambda: Settlement.objects.get(pk=retry.pk).status == "paid", message="transfer.processed")
+    items = [(i.settlement_id, i.released_at is None) for i in SettlementItem.objects.filter(entry=entry)]
+    assert sorted(items) == [(failed.pk, False), (retry.pk, True)]   # covered once; the failure on record
+    assert seller_balances(payment.seller)["INR"] == {"owed": 0, "in_flight": 0, "paid_out": 245_000,
+                                                      "fee_receivable": 0}
+    transfers = requests.get(f"{gateway_sandbox}/_sandbox/books", timeout=5).json()["razorpay"]["transfers"]
+    assert sorted((t["recipient"], t["status"]) for t in transfers if t["source"] == entry.payment.tx_id) == [
+        ("acc_FAILNotActive1", "failed"), ("acc_LinkedAcc00002", "processed")]
 
 
 def test_razorpay_failed_attempt_then_paid_completes_without_review(gateway_sandbox):

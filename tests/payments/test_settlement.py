@@ -3,9 +3,11 @@ import json
 
 import pytest
 import responses
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orders.actors import Actor
-from payments.models import LedgerEntry, Refund, Settlement
+from payments.models import LedgerEntry, Refund, Settlement, SettlementItem
 from payments.providers.base import Observation
 from payments.providers.registry import reset_providers
 from payments.selectors_settlement import seller_balances
@@ -59,7 +61,7 @@ def test_transfer_of_seller_net_is_created_once_per_payment():
     assert (settlement.status, settlement.provider_ref, settlement.amount) == ("in_flight", "trf_1", 97_500)
     assert sent["notes"] == {"kassa_settlement_id": str(settlement.pk)}
     assert create.calls[0].request.headers["X-Transfer-Idempotency"] == f"kassa-settlement-{settlement.pk}"
-    assert LedgerEntry.objects.get(payment=payment).settlement == settlement
+    assert LedgerEntry.objects.get(payment=payment).settlement_items.get().settlement == settlement
     assert seller_balances(payment.seller)["INR"] == {"owed": 0, "in_flight": 97_500, "paid_out": 0,
                                                       "fee_receivable": 0}
     settlement_mark(method="razorpay", provider_ref="trf_1", status="paid")
@@ -108,7 +110,9 @@ def test_failed_transfer_releases_money_to_owed_and_is_retried():
     responses.replace(responses.POST, f"{RZP}/v1/payments/pay_Settle00000001/transfers",
                       json={"items": [{"id": "trf_g", "status": "pending"}]})
     assert settle_all()["razorpay"]["transfers"] == 1
-    assert Settlement.objects.filter(status="in_flight", provider_ref="trf_g").exists()
+    retry = Settlement.objects.get(status="in_flight", provider_ref="trf_g")
+    entry = LedgerEntry.objects.get(payment=payment)
+    assert entry.settlement_items.get(released_at__isnull=True).settlement == retry
 
 
 @responses.activate
@@ -131,15 +135,22 @@ def test_timed_out_transfer_is_reconciled_not_sent_twice(monkeypatch):
     assert (settlement.status, settlement.provider_ref) == ("paid", "trf_t") and create.call_count == 1
 
 
-@responses.activate
-def test_coinpay_payout_of_net_balance_per_seller_once():
+def coinpay_seller_owed(*amounts):
+    """A CoinPay seller with a wallet and these completed USD payments; CoinPay (mocked) has no
+    payout yet and accepts one as po_1. Returns (seller, lookup mock, payout mock)."""
     seller = SellerFactory(fee_bps=100)
-    completed("coinpay", seller=seller, amount=10_000, tx="tx_a", currency="USD")
-    completed("coinpay", seller=seller, amount=20_000, tx="tx_b", currency="USD")
+    for n, amount in enumerate(amounts):
+        completed("coinpay", seller=seller, amount=amount, tx=f"tx_{n}", currency="USD")
     PayoutDestinationFactory(seller=seller, method="coinpay", value="wallet_seller_0001")
     responses.post(f"{CP}/api/auth/login", json={"token": "t", "expiresIn": 60})
     lookup = responses.get(f"{CP}/api/payouts", json={"success": True, "data": []})
     payout = responses.post(f"{CP}/api/payouts", json={"id": "po_1", "status": "Pending"})
+    return seller, lookup, payout
+
+
+@responses.activate
+def test_coinpay_payout_of_net_balance_per_seller_once():
+    seller, lookup, payout = coinpay_seller_owed(10_000, 20_000)
     assert settle_all()["coinpay"]["payouts"] == 1
     assert settle_all()["coinpay"]["payouts"] == 0
     body = json.loads(payout.calls[0].request.body)
@@ -149,6 +160,48 @@ def test_coinpay_payout_of_net_balance_per_seller_once():
     assert lookup.calls[0].request.params == {"settlementId": str(settlement.pk)}   # looked up before sending
     settlement_mark(method="coinpay", provider_ref="po_1", status="paid")
     assert seller_balances(seller)["USD"]["paid_out"] == 29_700
+
+
+def ledger_writes(queries) -> list[str]:
+    """UPDATE/DELETE statements aimed at the ledger table among captured queries."""
+    return [q["sql"] for q in queries.captured_queries
+            if q["sql"].lstrip().upper().startswith(("UPDATE", "DELETE"))
+            and "payments_ledgerentry" in q["sql"].split(" SET ")[0].split(" WHERE ")[0]]
+
+
+@responses.activate
+def test_a_failed_payout_retried_covers_the_same_entries_once_and_never_touches_a_ledger_row():
+    seller, _, _ = coinpay_seller_owed(10_000, 20_000)
+    entries = set(LedgerEntry.objects.filter(seller=seller).values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        assert settle_all()["coinpay"]["payouts"] == 1
+        assert settlement_mark(method="coinpay", provider_ref="po_1", status="failed", failure_reason="closed")
+        assert seller_balances(seller)["USD"]["owed"] == 29_700
+        responses.replace(responses.POST, f"{CP}/api/payouts", json={"id": "po_2", "status": "Pending"})
+        assert settle_all()["coinpay"]["payouts"] == 1
+        assert settle_all()["coinpay"]["payouts"] == 0
+    assert ledger_writes(queries) == []
+    failed, retry = Settlement.objects.filter(kind="payout").order_by("pk")
+    assert (failed.status, retry.status, retry.amount) == ("failed", "in_flight", 29_700)
+    live = SettlementItem.objects.filter(entry_id__in=entries, released_at__isnull=True)
+    assert sorted(live.values_list("entry_id", flat=True)) == sorted(entries)   # each entry once
+    assert set(live.values_list("settlement_id", flat=True)) == {retry.pk}
+    # The failed payout still shows what it covered, released.
+    assert set(failed.items.filter(released_at__isnull=False).values_list("entry_id", flat=True)) == entries
+    assert not LedgerEntry.objects.unsettled().filter(seller=seller).exists()
+    assert seller_balances(seller)["USD"] == {"owed": 0, "in_flight": 29_700, "paid_out": 0, "fee_receivable": 0}
+
+
+@responses.activate
+def test_a_run_that_read_a_stale_unsettled_set_cannot_cover_an_entry_twice(monkeypatch):
+    """A row lock on an entry does not change it, so a run whose read predates another run's
+    commit may see covered entries as unsettled; the live-item unique index refuses them."""
+    _, _, payout = coinpay_seller_owed(10_000)
+    assert settle_all()["coinpay"]["payouts"] == 1
+    monkeypatch.setattr("payments.settlement._unsettled", lambda method: LedgerEntry.objects.filter(method=method))
+    assert settle_all()["coinpay"]["payouts"] == 0
+    assert payout.call_count == 1 and Settlement.objects.filter(kind="payout").count() == 1
+    assert SettlementItem.objects.count() == 1
 
 
 def test_nano_fees_accrue_as_receivable_once():

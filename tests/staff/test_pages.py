@@ -5,7 +5,7 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from orders.actors import Actor
-from payments.models import InboundWebhook, LedgerEntry, PaymentEvent, Settlement
+from payments.models import InboundWebhook, LedgerEntry, PaymentEvent, Settlement, SettlementItem
 from payments.money import RAW_PER_MICRO_XNO
 from payments.selectors_staff import ledger_balances, review_count
 from payments.services import payment_accept_late
@@ -95,13 +95,38 @@ def test_settled_entries_move_from_owed_to_in_flight_to_paid(completed_gateway_p
     entry = LedgerEntry.objects.get(payment=completed_gateway_payment)
     settlement = Settlement.objects.create(seller=entry.seller, method="razorpay", kind="transfer",
                                            currency="INR", amount=entry.net, status="in_flight")
-    LedgerEntry.objects.filter(pk=entry.pk).update(settlement=settlement)
+    SettlementItem.objects.create(settlement=settlement, entry=entry)
     assert ledger_balances()[entry.seller_id]["INR"] == {"owed": 0, "in_flight": entry.net, "paid_out": 0,
                                                          "fee_receivable": 0}
     Settlement.objects.filter(pk=settlement.pk).update(status="paid")
     assert ledger_balances()[entry.seller_id]["INR"]["paid_out"] == entry.net
     Settlement.objects.filter(pk=settlement.pk).update(status="failed")
     assert ledger_balances()[entry.seller_id]["INR"]["owed"] == entry.net
+
+
+def test_ledger_changelist_shows_the_covering_settlement_and_a_settlement_lists_its_entries(
+        client, finance, completed_gateway_payment):
+    from django.utils import timezone
+
+    entry = LedgerEntry.objects.get(payment=completed_gateway_payment)
+
+    def transfer(status):
+        return Settlement.objects.create(seller=entry.seller, method="razorpay", kind="transfer", currency="INR",
+                                         amount=entry.net, status=status)
+
+    failed, live = transfer("failed"), transfer("in_flight")
+    SettlementItem.objects.create(settlement=failed, entry=entry, released_at=timezone.now())
+    SettlementItem.objects.create(settlement=live, entry=entry)
+    client.force_login(finance)
+    ledger_url = reverse("admin:payments_ledgerentry_changelist")
+    assert f">#{live.pk} in flight</a>" in client.get(ledger_url).content.decode()
+    settlements = client.get(reverse("admin:payments_settlement_changelist")).content.decode()
+    for settlement in (failed, live):   # a failed one still shows what it covered
+        link = f"{ledger_url}?settlement_items__settlement__id__exact={settlement.pk}"
+        assert link in settlements
+        assert list(client.get(link).context["cl"].result_list) == [entry]
+    assert list(client.get(ledger_url, {"settled": "in_flight"}).context["cl"].result_list) == [entry]
+    assert not client.get(ledger_url, {"settled": "open"}).context["cl"].result_list
 
 
 def test_routing_query_count_is_constant(client, finance, django_assert_max_num_queries):
