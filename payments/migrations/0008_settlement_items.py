@@ -32,7 +32,7 @@ def copy_back(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("payments", "0006_nano_refund_awaiting_seller"),
+        ("payments", "0007_refund_cancelled"),
     ]
 
     operations = [

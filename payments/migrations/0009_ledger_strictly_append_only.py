@@ -50,7 +50,7 @@ def lift_strict(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("payments", "0007_h9_settlement_items"),
+        ("payments", "0008_settlement_items"),
     ]
 
     operations = [
