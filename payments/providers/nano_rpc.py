@@ -82,22 +82,28 @@ class AccountInfo:
     modified_timestamp: int
     receivable: int | None = None          # when requested
     confirmed_balance: int | None = None   # when include_confirmed
+    confirmation_frontier: str = ""        # the highest confirmed block ("" when the node did not say)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def parse(cls, account: str, data: Mapping[str, Any]) -> AccountInfo:
         receivable = data.get("receivable", data.get("pending"))
         confirmed = data.get("confirmed_balance")
+        # With include_confirmed the node prints confirmed_height/confirmed_frontier instead of
+        # confirmation_height/confirmation_height_frontier (one pair, never both).
+        height = data.get("confirmation_height", data.get("confirmed_height"))
+        frontier = data.get("confirmation_height_frontier", data.get("confirmed_frontier"))
         return cls(
             account=account,
             frontier=data["frontier"],
             open_block=data.get("open_block", ""),
             balance=_int(data["balance"]),
             block_count=_int(data.get("block_count")),
-            confirmation_height=_int(data.get("confirmation_height")),
+            confirmation_height=_int(height),
             modified_timestamp=_int(data.get("modified_timestamp")),
             receivable=None if receivable is None else _int(receivable),
             confirmed_balance=None if confirmed is None else _int(confirmed),
+            confirmation_frontier=frontier or "",
             raw=data,
         )
 

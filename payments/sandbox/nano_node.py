@@ -514,9 +514,11 @@ def account_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
         "modified_timestamp": str(head.local_timestamp),
         "block_count": str(len(chain)),
         "account_version": "2",
-        "confirmation_height": str(cemented.height if cemented else 0),
-        "confirmation_height_frontier": cemented.hash if cemented else ZERO_HASH,
     }
+    # The node prints one pair or the other, never both: confirmed_* with include_confirmed.
+    if not _flag(req, "include_confirmed"):
+        out["confirmation_height"] = str(cemented.height if cemented else 0)
+        out["confirmation_height_frontier"] = cemented.hash if cemented else ZERO_HASH
     if _flag(req, "representative"):
         out["representative"] = head.representative
     if _flag(req, "weight"):

@@ -103,7 +103,9 @@ def test_confirm_cascades_to_dependencies(ledger):
 
     assert set(confirmed) == {receive.hash, send.hash}
     info = rpc(ledger, action="account_info", account=SHOP, include_confirmed=True)
-    assert info["confirmation_height"] == "1" and info["confirmed_balance"] == "10"
+    assert info["confirmed_height"] == "1" and info["confirmed_balance"] == "10"
+    assert info["confirmed_frontier"] == receive.hash
+    assert "confirmation_height" not in info and "confirmation_height_frontier" not in info
 
 
 def test_block_info_successor_and_receive_hash(ledger):
