@@ -172,7 +172,7 @@ class BlockInfo:
     local_timestamp: int
     confirmed: bool
     link: str
-    link_as_account: str      # the destination, for a send
+    link_as_account: str      # the destination, for a send (state or legacy)
     previous: str
     successor: str
     contents: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -193,7 +193,8 @@ class BlockInfo:
             local_timestamp=_int(data.get("local_timestamp")),
             confirmed=_truthy(data.get("confirmed", False)),
             link=contents.get("link", ""),
-            link_as_account=_normalize(contents.get("link_as_account", "")),
+            # A legacy send block (before state blocks) has no link: its contents name the `destination`.
+            link_as_account=_normalize(contents.get("link_as_account") or contents.get("destination") or ""),
             previous=contents.get("previous", ""),
             successor=data.get("successor", ""),
             contents=contents,
