@@ -19,6 +19,8 @@ Test-only actions (not on a real node):
     reset        {}
     sandbox_fault {"mode": "none"|"error500"|"timeout"|"garbage", "count"?: n, "delay"?: seconds}
     sandbox_info {}
+    sandbox_version {"node_vendor": "Nano V23.3"}  answer `version` as that node, and refuse the
+                 actions it did not have yet (accounts_receivable before V24); "" restores the sandbox
 
 A source account without enough funds is topped up from the faucet first (a
 faucet send plus a receive on the source), so shopper chains look real.
@@ -37,6 +39,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -60,6 +63,7 @@ RPC_PATH = "/nano"
 LEDGER_FILE = "nano.jsonl"
 LOG_FORMAT = {"format": "kassa-sandbox-nano", "version": 1}
 ZERO_HASH = "0" * 64
+SANDBOX_VENDOR = "Kassa sandbox Nano node"  # not "Nano Vxx": clients take it as the current protocol
 FAUCET_KEY = hashlib.blake2b(b"kassa sandbox faucet", digest_size=32).digest()
 FAUCET = public_key_to_address(FAUCET_KEY)
 REPRESENTATIVE = FAUCET
@@ -233,6 +237,7 @@ class NanoLedger:
         self.chains: dict[str, list[str]] = {}                # account -> hashes by height
         self.receivable: dict[str, dict[str, None]] = {}      # destination -> send hashes (ordered set)
         self.received_by: dict[str, str] = {}                 # send hash -> receive hash
+        self.node_vendor = SANDBOX_VENDOR                     # sandbox_version: the node version emulated
 
     def _apply(self, block: Block) -> None:
         self.blocks[block.hash] = block
@@ -730,10 +735,23 @@ def receivable_exists(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]
 def version(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return {
         "rpc_version": "1",
-        "node_vendor": "Kassa sandbox Nano node",
-        "network": "sandbox",
+        "store_version": "24",
         "protocol_version": "20",
+        "node_vendor": ledger.node_vendor,
+        "store_vendor": "sandbox",
+        "network": "sandbox",
+        "network_identifier": ZERO_HASH,
+        "build_info": "Kassa sandbox",
     }
+
+
+def _emulated_major(ledger: NanoLedger) -> int | None:
+    match = re.match(r"^Nano V?(\d+)\.", ledger.node_vendor)
+    return int(match.group(1)) if match else None
+
+
+# Actions a node older than the key's major version does not know.
+ACTION_SINCE = {"accounts_receivable": 24}
 
 
 # --- test-only actions -------------------------------------------------------------------
@@ -799,6 +817,12 @@ def sandbox_fault(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return ledger.fault.describe()
 
 
+def sandbox_version(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
+    vendor = str(req.get("node_vendor") or SANDBOX_VENDOR)
+    ledger.node_vendor = vendor
+    return {"node_vendor": vendor}
+
+
 def sandbox_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return {
         "faucet": FAUCET,
@@ -831,9 +855,10 @@ ACTIONS: dict[str, Action] = {
     "reset": reset,
     "sandbox_fault": sandbox_fault,
     "sandbox_info": sandbox_info,
+    "sandbox_version": sandbox_version,
 }
 # Calls that still work while a fault is injected, so a test can switch it off.
-FAULT_EXEMPT = frozenset({"sandbox_fault", "sandbox_info", "reset"})
+FAULT_EXEMPT = frozenset({"sandbox_fault", "sandbox_info", "sandbox_version", "reset"})
 
 
 # --- HTTP ------------------------------------------------------------------------------
@@ -856,6 +881,9 @@ def handle_rpc(ledger: NanoLedger, request: Request) -> Response:
         if mode == "timeout":
             time.sleep(delay)  # the client gives up first; we answer normally afterwards
     handler = ACTIONS.get(action) if isinstance(action, str) else None
+    major = _emulated_major(ledger)
+    if handler is not None and major is not None and major < ACTION_SINCE.get(action, 0):
+        handler = None  # an emulated older node does not have it yet
     if handler is None:
         return Response.json({"error": "Unknown command"})
     try:

@@ -96,3 +96,47 @@ def test_a_legacy_send_elsewhere_or_of_another_amount_is_refused():
 
     assert wrong_place.value.reason == "wrong_destination"
     assert wrong_amount.value.reason == "wrong_amount"
+
+
+# --- node versions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "major", "supported", "action"), [
+    ("version_v25", 25, True, "accounts_receivable"),
+    ("version_v23", 23, True, "accounts_pending"),
+    ("version_docs", 20, False, "accounts_pending"),
+])
+def test_the_node_version_decides_the_receivable_action(name, major, supported, action):
+    from payments.providers.nano_rpc import NodeVersion
+
+    version = NodeVersion.parse(fixture(name)["response"])
+    assert (version.major, version.supported, version.receivable_action) == (major, supported, action)
+
+
+def test_the_sandbox_answers_version_with_the_nodes_keys():
+    from payments.sandbox.nano_node import NanoLedger, version
+
+    assert set(version(NanoLedger(), {})) == set(fixture("version_v25")["response"])
+
+
+@responses.activate
+def test_a_v23_node_is_asked_accounts_pending():
+    from payments.providers.nano_rpc import NanoRpcClient
+
+    asked = []
+
+    def answer(request):
+        body = json.loads(request.body)
+        asked.append(body["action"])
+        if body["action"] == "version":
+            return 200, {}, json.dumps(fixture("version_v23")["response"])
+        if body["action"] == "accounts_receivable":
+            return 200, {}, json.dumps(fixture("unknown_command")["response"])
+        found = {"AB" * 32: {"amount": "5", "source": LEGACY_DESTINATION}}
+        return 200, {}, json.dumps({"blocks": {LEGACY_DESTINATION: found}})
+
+    responses.add_callback(responses.POST, RPC, callback=answer)
+    client = NanoRpcClient(RPC, retries=0)
+    assert [b.amount for b in client.accounts_receivable([LEGACY_DESTINATION], count=10)[LEGACY_DESTINATION]] == [5]
+    client.accounts_receivable([LEGACY_DESTINATION], count=10)
+    assert asked == ["version", "accounts_pending", "accounts_pending"]  # the version is asked once
