@@ -8,7 +8,7 @@ shapes and quirks (every number is a string, ``"blocks": ""`` when empty,
 
 Read actions (shapes as the real node, V24+):
     account_info, account_balance, account_history, accounts_receivable
-    (alias accounts_pending), accounts_frontiers, block_info, blocks_info,
+    (accounts_pending as the node answers it), accounts_frontiers, block_info, blocks_info,
     block_count, receivable_exists, version
 
 Test-only actions (not on a real node):
@@ -485,6 +485,8 @@ def _count(req: dict[str, Any], name: str = "count", *, required: bool = False) 
         number = int(str(value))
     except ValueError:
         raise RpcError("Invalid count limit") from None
+    if required and number == 0:
+        raise RpcError("Invalid count limit")  # the node's count_impl refuses 0 where count is required
     if number < 0:
         return None
     return number
@@ -644,6 +646,13 @@ def accounts_receivable(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, An
     return {"blocks": out or ""}
 
 
+def accounts_pending(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
+    """The pre-V24 name; from V24 the node answers it as accounts_receivable, marked deprecated."""
+    major = _emulated_major(ledger)
+    found = accounts_receivable(ledger, req)
+    return found if major is not None and major < 24 else {"deprecated": "1", **found}
+
+
 def accounts_frontiers(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(req.get("accounts"), list):
         raise RpcError("Missing accounts")
@@ -660,13 +669,14 @@ def accounts_frontiers(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any
             frontiers[account] = chain[-1]
         else:
             errors[account] = "Account not found"
-    out: dict[str, Any] = {"frontiers": frontiers or ""}
+    out: dict[str, Any] = {"frontiers": frontiers} if frontiers else {}  # the node omits an empty one
     if errors:
         out["errors"] = errors
     return out
 
 
-def _block_info(ledger: NanoLedger, block: Block, req: dict[str, Any]) -> dict[str, Any]:
+def _block_info(ledger: NanoLedger, block: Block, req: dict[str, Any], *, options: bool = True) -> dict[str, Any]:
+    """One block as blocks_info prints it; block_info (options=False) has no receivable/receive_hash/source."""
     contents = block.contents()
     out: dict[str, Any] = {
         "block_account": block.account,
@@ -679,6 +689,8 @@ def _block_info(ledger: NanoLedger, block: Block, req: dict[str, Any]) -> dict[s
         "contents": contents if _flag(req, "json_block") else json.dumps(contents, indent=4),
         "subtype": block.subtype,
     }
+    if not options:
+        return out
     is_open_send = block.subtype == "send" and block.hash not in ledger.received_by
     if _flag(req, "receivable") or _flag(req, "pending"):
         out["receivable"] = out["pending"] = "1" if is_open_send else "0"
@@ -693,7 +705,7 @@ def block_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     block = ledger.blocks.get(_hash(req.get("hash")))
     if block is None:
         raise RpcError("Block not found")
-    return _block_info(ledger, block, req)
+    return _block_info(ledger, block, req, options=False)
 
 
 def blocks_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
@@ -840,7 +852,7 @@ ACTIONS: dict[str, Action] = {
     "account_balance": account_balance,
     "account_history": account_history,
     "accounts_receivable": accounts_receivable,
-    "accounts_pending": accounts_receivable,
+    "accounts_pending": accounts_pending,
     "accounts_frontiers": accounts_frontiers,
     "block_info": block_info,
     "blocks_info": blocks_info,

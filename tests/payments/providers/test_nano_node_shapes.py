@@ -140,3 +140,14 @@ def test_a_v23_node_is_asked_accounts_pending():
     assert [b.amount for b in client.accounts_receivable([LEGACY_DESTINATION], count=10)[LEGACY_DESTINATION]] == [5]
     client.accounts_receivable([LEGACY_DESTINATION], count=10)
     assert asked == ["version", "accounts_pending", "accounts_pending"]  # the version is asked once
+
+
+@responses.activate
+def test_accounts_frontiers_without_a_frontiers_key_is_no_frontier():
+    from payments.providers.nano_rpc import NanoRpcClient
+    from payments.sandbox.nano_node import NanoLedger, accounts_frontiers
+
+    case = fixture("accounts_frontiers_none_found")
+    responses.post(RPC, json=case["response"])
+    assert NanoRpcClient(RPC, retries=0).accounts_frontiers(case["request"]["accounts"]) == {}
+    assert accounts_frontiers(NanoLedger(), case["request"]) == case["response"]
