@@ -315,7 +315,7 @@ class NanoRpcClient:
         self.calls = 0          # logical RPC calls (one per call())
         self.attempts = 0       # HTTP requests, retries included
         self.calls_by_action: Counter[str] = Counter()
-        self._version: NodeVersion | None = None  # read once, again after "Unknown command"
+        self._version: NodeVersion | None = None  # read once; again after "Unknown command" or an outage
 
     def __repr__(self) -> str:
         return f"NanoRpcClient({self.url!r}, calls={self.calls})"
@@ -340,6 +340,7 @@ class NanoRpcClient:
             except ProviderUnavailable as exc:
                 if attempt >= retries:
                     self._log(action, started, attempt + 1, f"unavailable: {exc}")
+                    self._version = None  # it may come back as another node version: ask again then
                     raise
                 self._sleep(min(self.backoff * 2**attempt, self.max_backoff))
                 continue

@@ -151,3 +151,24 @@ def test_accounts_frontiers_without_a_frontiers_key_is_no_frontier():
     responses.post(RPC, json=case["response"])
     assert NanoRpcClient(RPC, retries=0).accounts_frontiers(case["request"]["accounts"]) == {}
     assert accounts_frontiers(NanoLedger(), case["request"]) == case["response"]
+
+
+@responses.activate
+def test_the_version_is_read_again_after_the_node_was_unreachable():
+    import requests
+
+    from payments.providers.errors import ProviderUnavailable
+    from payments.providers.nano_rpc import NanoRpcClient, UnsupportedNode
+
+    version = fixture("version_v25")["response"]
+    responses.post(RPC, json=version)
+    responses.post(RPC, json={"blocks": ""})
+    responses.post(RPC, body=requests.ConnectionError("restarting"))
+    responses.post(RPC, json={**version, "node_vendor": "Nano V22.1"})  # it came back older
+    client = NanoRpcClient(RPC, retries=0)
+
+    assert client.accounts_receivable([LEGACY_DESTINATION], count=1) == {}
+    with pytest.raises(ProviderUnavailable):
+        client.accounts_receivable([LEGACY_DESTINATION], count=1)
+    with pytest.raises(UnsupportedNode):
+        client.accounts_receivable([LEGACY_DESTINATION], count=1)
