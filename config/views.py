@@ -15,10 +15,19 @@ class HealthProblem(Exception):
     """A failed check whose message is safe to publish (no hosts, no credentials)."""
 
 
+class OptionalProblem(HealthProblem):
+    """A failed check that is reported but leaves the process healthy (an outside service is down)."""
+
+
+NANO_HEALTH_TIMEOUT = 1.0  # seconds: a node that does not answer must not hold up the load balancer's probe
+
+
 def _check(fn) -> dict:
     started = time.perf_counter()
     try:
         detail = fn()
+    except OptionalProblem as exc:
+        return {"ok": False, "optional": True, "error": exc.__class__.__name__, "reason": str(exc)}
     except HealthProblem as exc:
         return {"ok": False, "error": exc.__class__.__name__, "reason": str(exc)}
     except Exception as exc:  # a health check reports failures, it never raises
@@ -59,11 +68,33 @@ def _static() -> dict:
     return {"storage": "manifest", "files": len(staticfiles_storage.hashed_files)}
 
 
+def _nano() -> dict:
+    """The Nano node's version. An unsupported node degrades Kassa (Nano payments would never be
+    seen); an unreachable one is only reported: everything but Nano still works, and the monitor
+    retries on its own."""
+    from payments.providers.errors import ProviderRejected, ProviderUnavailable
+    from payments.providers.nano_rpc import MIN_NODE_MAJOR, NanoRpcClient, UnsupportedNode
+
+    url = settings.NANO_RPC_URL
+    if not url:
+        return {"configured": False}
+    try:
+        version = NanoRpcClient(url, timeout=NANO_HEALTH_TIMEOUT, retries=0).version()
+    except ProviderUnavailable:
+        raise OptionalProblem("the Nano node did not answer; Nano payments wait for it") from None
+    except ProviderRejected:
+        raise HealthProblem("the Nano node refused the `version` call") from None
+    if not version.supported:
+        raise HealthProblem(str(UnsupportedNode(version)))
+    return {"node_vendor": version.vendor, "min_version": f"V{MIN_NODE_MAJOR}.0",
+            "receivable_action": version.receivable_action}
+
+
 @never_cache
 def healthz(request):
     checks = {"database": _check(_database), "cache": _check(_cache), "broker": _check(_broker),
-              "static": _check(_static)}
-    healthy = all(check["ok"] for check in checks.values())
+              "static": _check(_static), "nano": _check(_nano)}
+    healthy = all(check["ok"] or check.get("optional") for check in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
 
 

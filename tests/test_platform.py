@@ -1,6 +1,7 @@
 """Settings, health and demo data."""
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,57 @@ def test_healthz_answers_plain_http_behind_the_ssl_redirect(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/accounts/login/").status_code == 301  # everything else is redirected to https
     assert client.get("/healthz").status_code in (200, 503)
+
+
+# --- /healthz and the Nano node ---------------------------------------------------------------
+
+
+@pytest.fixture
+def nano_node(settings, tmp_path):
+    from payments.providers.nano_rpc import NanoRpcClient
+    from payments.sandbox.server import start_in_thread
+
+    server, _thread, base_url = start_in_thread(state_dir=tmp_path)
+    settings.NANO_RPC_URL = f"{base_url}/nano"
+    yield NanoRpcClient(settings.NANO_RPC_URL, retries=0)
+    server.stop()
+
+
+@pytest.mark.django_db
+def test_healthz_reports_the_nano_node_version(client, nano_node):
+    nano_node.call("sandbox_version", node_vendor="Nano V23.3")
+    nano = client.get("/healthz").json()["nano"]
+    assert nano["ok"] is True and nano["node_vendor"] == "Nano V23.3"
+    assert nano["receivable_action"] == "accounts_pending"
+
+
+@pytest.mark.django_db
+def test_healthz_is_degraded_by_an_unsupported_nano_node(client, nano_node):
+    nano_node.call("sandbox_version", node_vendor="Nano V22.1")
+    response = client.get("/healthz")
+    nano = response.json()["nano"]
+    assert response.status_code == 503 and response.json()["status"] == "degraded"
+    assert nano["ok"] is False and "needs the Nano node V23.0 or newer" in nano["reason"]
+
+
+@pytest.mark.django_db
+def test_an_unreachable_nano_node_is_reported_quickly_without_failing_healthz(client, settings, monkeypatch):
+    import time
+
+    import config.views
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)  # accepts connections but never answers: the slow case, not a refused port
+    settings.NANO_RPC_URL = f"http://127.0.0.1:{listener.getsockname()[1]}/nano"
+    monkeypatch.setattr(config.views, "NANO_HEALTH_TIMEOUT", 0.3)
+    monkeypatch.setattr(config.views, "_broker", lambda: {})  # only the node is under test here
+    try:
+        started = time.monotonic()
+        response = client.get("/healthz")
+        elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+    nano = response.json()["nano"]
+    assert nano["ok"] is False and nano["optional"] is True
+    assert response.status_code == 200 and elapsed < 2

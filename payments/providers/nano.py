@@ -197,6 +197,9 @@ class NanoProvider:
         """
         accounts = list(accounts)
         client = self.client
+        # Which receivable action the node knows (or UnsupportedNode); read once per process, so it
+        # is left out of the tick's call count.
+        client.node_version()
         calls_before = client.calls
         result = ScanResult()
         count = getattr(settings, "NANO_RECEIVABLE_COUNT", 500)

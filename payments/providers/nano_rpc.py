@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -31,8 +32,44 @@ from payments.providers.nano_codec import InvalidAddress, normalize_address, par
 logger = logging.getLogger("payments.providers.nano_rpc")
 
 NOT_FOUND_ERRORS = frozenset({"Account not found", "Block not found"})
+UNKNOWN_COMMAND = "Unknown command"
+# account_history reports `confirmed` from V23; without it no received payment could ever count.
+MIN_NODE_MAJOR = 23
+# accounts_receivable arrived in V24; V23 knows only accounts_pending (same request and answer).
+RECEIVABLE_FROM_MAJOR = 24
+# The node prints "Nano " + its version string ("Nano V25.1", "Nano V26.0RC1"; the docs show "Nano 20.0").
+_VENDOR_RE = re.compile(r"^(?:Nano|RaiBlocks) V?(\d+)\.(\d+)")
 # Wallet-style actions that move money: a retry after a timeout could do it twice.
 UNSAFE_TO_RETRY = frozenset({"send", "bulk_send", "receive", "receive_all"})
+
+
+@dataclass(frozen=True)
+class NodeVersion:
+    """The node's `version` answer. ``major`` is None for a vendor that is not the Nano node
+    (the sandbox, another implementation): it is taken to speak the current protocol."""
+
+    vendor: str
+    major: int | None
+    minor: int = 0
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> NodeVersion:
+        vendor = str(data.get("node_vendor", ""))
+        match = _VENDOR_RE.match(vendor)
+        if match is None:
+            return cls(vendor, None, 0, data)
+        return cls(vendor, int(match.group(1)), int(match.group(2)), data)
+
+    @property
+    def supported(self) -> bool:
+        return self.major is None or self.major >= MIN_NODE_MAJOR
+
+    @property
+    def receivable_action(self) -> str:
+        if self.major is not None and self.major < RECEIVABLE_FROM_MAJOR:
+            return "accounts_pending"
+        return "accounts_receivable"
 
 
 class NanoRpcError(ProviderRejected):
@@ -46,6 +83,16 @@ class NanoRpcError(ProviderRejected):
     @property
     def not_found(self) -> bool:
         return self.rpc_error in NOT_FOUND_ERRORS
+
+
+class UnsupportedNode(ProviderRejected):
+    """The node is older than Kassa can read safely; nothing is asked of it."""
+
+    def __init__(self, version: NodeVersion) -> None:
+        message = (f"Nano node {version.vendor!r} is not supported: Kassa needs the Nano node "
+                   f"V{MIN_NODE_MAJOR}.0 or newer")
+        super().__init__(message, provider="nano", provider_message=message)
+        self.version = version
 
 
 # --- parsed results -----------------------------------------------------------------------
@@ -82,22 +129,28 @@ class AccountInfo:
     modified_timestamp: int
     receivable: int | None = None          # when requested
     confirmed_balance: int | None = None   # when include_confirmed
+    confirmation_frontier: str = ""        # the highest confirmed block ("" when the node did not say)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def parse(cls, account: str, data: Mapping[str, Any]) -> AccountInfo:
         receivable = data.get("receivable", data.get("pending"))
         confirmed = data.get("confirmed_balance")
+        # With include_confirmed the node prints confirmed_height/confirmed_frontier instead of
+        # confirmation_height/confirmation_height_frontier (one pair, never both).
+        height = data.get("confirmation_height", data.get("confirmed_height"))
+        frontier = data.get("confirmation_height_frontier", data.get("confirmed_frontier"))
         return cls(
             account=account,
             frontier=data["frontier"],
             open_block=data.get("open_block", ""),
             balance=_int(data["balance"]),
             block_count=_int(data.get("block_count")),
-            confirmation_height=_int(data.get("confirmation_height")),
+            confirmation_height=_int(height),
             modified_timestamp=_int(data.get("modified_timestamp")),
             receivable=None if receivable is None else _int(receivable),
             confirmed_balance=None if confirmed is None else _int(confirmed),
+            confirmation_frontier=frontier or "",
             raw=data,
         )
 
@@ -166,7 +219,7 @@ class BlockInfo:
     local_timestamp: int
     confirmed: bool
     link: str
-    link_as_account: str      # the destination, for a send
+    link_as_account: str      # the destination, for a send (state or legacy)
     previous: str
     successor: str
     contents: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -187,7 +240,8 @@ class BlockInfo:
             local_timestamp=_int(data.get("local_timestamp")),
             confirmed=_truthy(data.get("confirmed", False)),
             link=contents.get("link", ""),
-            link_as_account=_normalize(contents.get("link_as_account", "")),
+            # A legacy send block (before state blocks) has no link: its contents name the `destination`.
+            link_as_account=_normalize(contents.get("link_as_account") or contents.get("destination") or ""),
             previous=contents.get("previous", ""),
             successor=data.get("successor", ""),
             contents=contents,
@@ -261,6 +315,7 @@ class NanoRpcClient:
         self.calls = 0          # logical RPC calls (one per call())
         self.attempts = 0       # HTTP requests, retries included
         self.calls_by_action: Counter[str] = Counter()
+        self._version: NodeVersion | None = None  # read once; again after "Unknown command" or an outage
 
     def __repr__(self) -> str:
         return f"NanoRpcClient({self.url!r}, calls={self.calls})"
@@ -285,6 +340,7 @@ class NanoRpcClient:
             except ProviderUnavailable as exc:
                 if attempt >= retries:
                     self._log(action, started, attempt + 1, f"unavailable: {exc}")
+                    self._version = None  # it may come back as another node version: ask again then
                     raise
                 self._sleep(min(self.backoff * 2**attempt, self.max_backoff))
                 continue
@@ -334,6 +390,26 @@ class NanoRpcClient:
         )
 
     # convenience ------------------------------------------------------------------------
+    def version(self) -> NodeVersion:
+        """The node's version, asked now."""
+        return NodeVersion.parse(self.call("version"))
+
+    def node_version(self) -> NodeVersion:
+        """The node's version, asked once per client (per process); raises UnsupportedNode."""
+        version = self._version
+        if version is None:
+            version = self._version = self.version()
+            logger.info("nano node %s", version.vendor, extra={"provider": "nano", "node_vendor": version.vendor,
+                                                               "receivable_action": version.receivable_action})
+        if not version.supported:
+            error = UnsupportedNode(version)
+            logger.error("%s", error, extra={"provider": "nano", "node_vendor": version.vendor})
+            raise error
+        return version
+
+    def forget_version(self) -> None:
+        self._version = None
+
     def account_info(
         self, account: str, *, receivable: bool = False, include_confirmed: bool = False
     ) -> AccountInfo | None:
@@ -385,14 +461,20 @@ class NanoRpcClient:
         """
         if not source and not threshold:
             threshold = 1
-        data = self.call(
-            "accounts_receivable",
-            accounts=list(accounts),
-            count=count,
-            source=source or None,
-            include_only_confirmed=include_only_confirmed,
-            threshold=threshold,
-        )
+        params = {"accounts": list(accounts), "count": count, "source": source or None,
+                  "include_only_confirmed": include_only_confirmed, "threshold": threshold}
+        action = self.node_version().receivable_action
+        try:
+            data = self.call(action, **params)
+        except NanoRpcError as exc:
+            if exc.rpc_error != UNKNOWN_COMMAND:
+                raise
+            # The node behind the URL changed version since it was asked: ask again, retry once.
+            self.forget_version()
+            retry = self.node_version().receivable_action
+            if retry == action:
+                raise
+            data = self.call(retry, **params)
         return parse_receivable(data.get("blocks"))
 
     def accounts_frontiers(self, accounts: Iterable[str]) -> dict[str, str]:

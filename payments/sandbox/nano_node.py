@@ -8,7 +8,7 @@ shapes and quirks (every number is a string, ``"blocks": ""`` when empty,
 
 Read actions (shapes as the real node, V24+):
     account_info, account_balance, account_history, accounts_receivable
-    (alias accounts_pending), accounts_frontiers, block_info, blocks_info,
+    (accounts_pending as the node answers it), accounts_frontiers, block_info, blocks_info,
     block_count, receivable_exists, version
 
 Test-only actions (not on a real node):
@@ -19,6 +19,8 @@ Test-only actions (not on a real node):
     reset        {}
     sandbox_fault {"mode": "none"|"error500"|"timeout"|"garbage", "count"?: n, "delay"?: seconds}
     sandbox_info {}
+    sandbox_version {"node_vendor": "Nano V23.3"}  answer `version` as that node, and refuse the
+                 actions it did not have yet (accounts_receivable before V24); "" restores the sandbox
 
 A source account without enough funds is topped up from the faucet first (a
 faucet send plus a receive on the source), so shopper chains look real.
@@ -37,6 +39,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -60,6 +63,7 @@ RPC_PATH = "/nano"
 LEDGER_FILE = "nano.jsonl"
 LOG_FORMAT = {"format": "kassa-sandbox-nano", "version": 1}
 ZERO_HASH = "0" * 64
+SANDBOX_VENDOR = "Kassa sandbox Nano node"  # not "Nano Vxx": clients take it as the current protocol
 FAUCET_KEY = hashlib.blake2b(b"kassa sandbox faucet", digest_size=32).digest()
 FAUCET = public_key_to_address(FAUCET_KEY)
 REPRESENTATIVE = FAUCET
@@ -233,6 +237,7 @@ class NanoLedger:
         self.chains: dict[str, list[str]] = {}                # account -> hashes by height
         self.receivable: dict[str, dict[str, None]] = {}      # destination -> send hashes (ordered set)
         self.received_by: dict[str, str] = {}                 # send hash -> receive hash
+        self.node_vendor = SANDBOX_VENDOR                     # sandbox_version: the node version emulated
 
     def _apply(self, block: Block) -> None:
         self.blocks[block.hash] = block
@@ -480,6 +485,8 @@ def _count(req: dict[str, Any], name: str = "count", *, required: bool = False) 
         number = int(str(value))
     except ValueError:
         raise RpcError("Invalid count limit") from None
+    if required and number == 0:
+        raise RpcError("Invalid count limit")  # the node's count_impl refuses 0 where count is required
     if number < 0:
         return None
     return number
@@ -514,9 +521,11 @@ def account_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
         "modified_timestamp": str(head.local_timestamp),
         "block_count": str(len(chain)),
         "account_version": "2",
-        "confirmation_height": str(cemented.height if cemented else 0),
-        "confirmation_height_frontier": cemented.hash if cemented else ZERO_HASH,
     }
+    # The node prints one pair or the other, never both: confirmed_* with include_confirmed.
+    if not _flag(req, "include_confirmed"):
+        out["confirmation_height"] = str(cemented.height if cemented else 0)
+        out["confirmation_height_frontier"] = cemented.hash if cemented else ZERO_HASH
     if _flag(req, "representative"):
         out["representative"] = head.representative
     if _flag(req, "weight"):
@@ -637,6 +646,13 @@ def accounts_receivable(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, An
     return {"blocks": out or ""}
 
 
+def accounts_pending(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
+    """The pre-V24 name; from V24 the node answers it as accounts_receivable, marked deprecated."""
+    major = _emulated_major(ledger)
+    found = accounts_receivable(ledger, req)
+    return found if major is not None and major < 24 else {"deprecated": "1", **found}
+
+
 def accounts_frontiers(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(req.get("accounts"), list):
         raise RpcError("Missing accounts")
@@ -653,13 +669,14 @@ def accounts_frontiers(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any
             frontiers[account] = chain[-1]
         else:
             errors[account] = "Account not found"
-    out: dict[str, Any] = {"frontiers": frontiers or ""}
+    out: dict[str, Any] = {"frontiers": frontiers} if frontiers else {}  # the node omits an empty one
     if errors:
         out["errors"] = errors
     return out
 
 
-def _block_info(ledger: NanoLedger, block: Block, req: dict[str, Any]) -> dict[str, Any]:
+def _block_info(ledger: NanoLedger, block: Block, req: dict[str, Any], *, options: bool = True) -> dict[str, Any]:
+    """One block as blocks_info prints it; block_info (options=False) has no receivable/receive_hash/source."""
     contents = block.contents()
     out: dict[str, Any] = {
         "block_account": block.account,
@@ -672,6 +689,8 @@ def _block_info(ledger: NanoLedger, block: Block, req: dict[str, Any]) -> dict[s
         "contents": contents if _flag(req, "json_block") else json.dumps(contents, indent=4),
         "subtype": block.subtype,
     }
+    if not options:
+        return out
     is_open_send = block.subtype == "send" and block.hash not in ledger.received_by
     if _flag(req, "receivable") or _flag(req, "pending"):
         out["receivable"] = out["pending"] = "1" if is_open_send else "0"
@@ -686,7 +705,7 @@ def block_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     block = ledger.blocks.get(_hash(req.get("hash")))
     if block is None:
         raise RpcError("Block not found")
-    return _block_info(ledger, block, req)
+    return _block_info(ledger, block, req, options=False)
 
 
 def blocks_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
@@ -728,10 +747,23 @@ def receivable_exists(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]
 def version(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return {
         "rpc_version": "1",
-        "node_vendor": "Kassa sandbox Nano node",
-        "network": "sandbox",
+        "store_version": "24",
         "protocol_version": "20",
+        "node_vendor": ledger.node_vendor,
+        "store_vendor": "sandbox",
+        "network": "sandbox",
+        "network_identifier": ZERO_HASH,
+        "build_info": "Kassa sandbox",
     }
+
+
+def _emulated_major(ledger: NanoLedger) -> int | None:
+    match = re.match(r"^Nano V?(\d+)\.", ledger.node_vendor)
+    return int(match.group(1)) if match else None
+
+
+# Actions a node older than the key's major version does not know.
+ACTION_SINCE = {"accounts_receivable": 24}
 
 
 # --- test-only actions -------------------------------------------------------------------
@@ -797,6 +829,12 @@ def sandbox_fault(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return ledger.fault.describe()
 
 
+def sandbox_version(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
+    vendor = str(req.get("node_vendor") or SANDBOX_VENDOR)
+    ledger.node_vendor = vendor
+    return {"node_vendor": vendor}
+
+
 def sandbox_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return {
         "faucet": FAUCET,
@@ -814,7 +852,7 @@ ACTIONS: dict[str, Action] = {
     "account_balance": account_balance,
     "account_history": account_history,
     "accounts_receivable": accounts_receivable,
-    "accounts_pending": accounts_receivable,
+    "accounts_pending": accounts_pending,
     "accounts_frontiers": accounts_frontiers,
     "block_info": block_info,
     "blocks_info": blocks_info,
@@ -829,9 +867,10 @@ ACTIONS: dict[str, Action] = {
     "reset": reset,
     "sandbox_fault": sandbox_fault,
     "sandbox_info": sandbox_info,
+    "sandbox_version": sandbox_version,
 }
 # Calls that still work while a fault is injected, so a test can switch it off.
-FAULT_EXEMPT = frozenset({"sandbox_fault", "sandbox_info", "reset"})
+FAULT_EXEMPT = frozenset({"sandbox_fault", "sandbox_info", "sandbox_version", "reset"})
 
 
 # --- HTTP ------------------------------------------------------------------------------
@@ -854,6 +893,9 @@ def handle_rpc(ledger: NanoLedger, request: Request) -> Response:
         if mode == "timeout":
             time.sleep(delay)  # the client gives up first; we answer normally afterwards
     handler = ACTIONS.get(action) if isinstance(action, str) else None
+    major = _emulated_major(ledger)
+    if handler is not None and major is not None and major < ACTION_SINCE.get(action, 0):
+        handler = None  # an emulated older node does not have it yet
     if handler is None:
         return Response.json({"error": "Unknown command"})
     try:

@@ -10,7 +10,7 @@ from payments.models import LedgerEntry, Payment, Receipt
 from payments.monitor import monitor_tick
 from payments.providers.errors import VerificationFailed
 from payments.providers.nano_codec import RAW_PER_MICRO
-from payments.providers.nano_rpc import NanoRpcClient
+from payments.providers.nano_rpc import NanoRpcClient, NanoRpcError
 from payments.providers.registry import reset_providers
 from payments.sandbox.simulate import simulate_payment
 from payments.services import (
@@ -84,6 +84,54 @@ def test_a_send_the_wallet_already_received_is_found_through_history(shop):
     # The next tick: frontier unchanged, no history read, nothing new.
     again = nano_tick()
     assert (again["rpc_calls"], again["history_reads"], again["applied"]) == (2, 0, 0)
+
+
+@pytest.fixture
+def emulate(node):
+    """The sandbox answers as this node version; the provider reads the version afresh."""
+    def as_version(vendor: str) -> None:
+        node.call("sandbox_version", node_vendor=vendor)
+
+    reset_providers()
+    yield as_version
+    node.call("sandbox_version", node_vendor="")
+    reset_providers()
+
+
+def test_a_v23_node_is_read_with_accounts_pending(shop, node, emulate):
+    emulate("Nano V23.3")
+    payment = start(shop)
+    sent = simulate_payment(payment)
+    with pytest.raises(NanoRpcError, match="Unknown command"):
+        node.call("accounts_receivable", accounts=[payment.pay_to], count=1)
+
+    summary = nano_tick()
+
+    assert reload(payment).status == "completed" and reload(payment).tx_id == sent["block"]
+    assert summary["applied"] == 1
+
+
+def test_a_node_swapped_for_a_v23_one_is_read_again(shop, emulate):
+    payment = start(shop)
+    assert nano_tick()["applied"] == 0  # the sandbox's own version is read and kept
+    emulate("Nano V23.3")
+    simulate_payment(payment)
+
+    nano_tick()
+
+    assert reload(payment).status == "completed"
+
+
+def test_a_node_older_than_v23_is_refused_with_a_clear_error(shop, emulate, caplog):
+    emulate("Nano V22.1")
+    payment = start(shop)
+    simulate_payment(payment)
+
+    summary = nano_tick()
+
+    assert summary == {"error": "UnsupportedNode"}
+    assert reload(payment).status == "pending"
+    assert "'Nano V22.1' is not supported: Kassa needs the Nano node V23.0 or newer" in caplog.text
 
 
 def test_payment_after_expiry_is_paid_late_and_goes_to_review(shop):

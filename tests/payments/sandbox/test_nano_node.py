@@ -74,10 +74,27 @@ def test_errors_match_the_node(ledger):
 def test_empty_results_use_the_nodes_empty_string(ledger):
     assert rpc(ledger, action="account_history", account=SHOP, count=5) == {"account": SHOP, "history": ""}
     assert rpc(ledger, action="accounts_receivable", accounts=[SHOP]) == {"blocks": ""}
+    # V24+: no `frontiers` key at all when none was found (the node adds the child only when non-empty).
     assert rpc(ledger, action="accounts_frontiers", accounts=[SHOP, "nano_bad"]) == {
-        "frontiers": "",
         "errors": {SHOP: "Account not found", "nano_bad": "Bad account number"},
     }
+
+
+def test_an_emulated_v23_node_has_only_accounts_pending(ledger):
+    rpc(ledger, action="sandbox_version", node_vendor="Nano V23.3")
+    assert rpc(ledger, action="accounts_receivable", accounts=[SHOP]) == {"error": "Unknown command"}
+    assert rpc(ledger, action="accounts_pending", accounts=[SHOP]) == {"blocks": ""}
+    assert rpc(ledger, action="version")["node_vendor"] == "Nano V23.3"
+
+
+def test_accounts_pending_says_it_is_deprecated_from_v24(ledger):
+    assert rpc(ledger, action="accounts_pending", accounts=[SHOP]) == {"deprecated": "1", "blocks": ""}
+
+
+def test_a_required_count_of_zero_is_invalid(ledger):
+    ledger.send(FAUCET, SHOP, 1, auto_receive=True)
+    assert rpc(ledger, action="account_history", account=SHOP, count="0") == {"error": "Invalid count limit"}
+    assert rpc(ledger, action="account_history", account=SHOP, count="1x") == {"error": "Invalid count limit"}
 
 
 def test_receivable_shapes_and_count_per_account(ledger):
@@ -103,7 +120,9 @@ def test_confirm_cascades_to_dependencies(ledger):
 
     assert set(confirmed) == {receive.hash, send.hash}
     info = rpc(ledger, action="account_info", account=SHOP, include_confirmed=True)
-    assert info["confirmation_height"] == "1" and info["confirmed_balance"] == "10"
+    assert info["confirmed_height"] == "1" and info["confirmed_balance"] == "10"
+    assert info["confirmed_frontier"] == receive.hash
+    assert "confirmation_height" not in info and "confirmation_height_frontier" not in info
 
 
 def test_block_info_successor_and_receive_hash(ledger):
@@ -117,6 +136,16 @@ def test_block_info_successor_and_receive_hash(ledger):
     assert found["blocks"][first.hash]["receive_hash"] == receive.hash
     assert found["blocks"][second.hash]["receivable"] == "1"
     assert rpc(ledger, action="blocks_info", hashes=["AB" * 32]) == {"error": "Block not found"}
+
+
+def test_block_info_ignores_the_options_only_blocks_info_has(ledger):
+    first = ledger.send(FAUCET, SHOP, 1, auto_receive=True)[0]
+    plain = rpc(ledger, action="block_info", hash=first.hash)
+    asked = rpc(ledger, action="block_info", hash=first.hash, receivable="true", pending="true",
+                receive_hash="true", source="true")
+    assert asked == plain
+    assert set(plain) == {"block_account", "amount", "balance", "height", "local_timestamp", "successor",
+                          "confirmed", "contents", "subtype"}
 
 
 def test_history_reverse_lists_oldest_first(ledger):
