@@ -583,8 +583,10 @@ def payment_verify(*, payment: Payment, reference: str = "") -> Payment:
     from payments.providers.errors import VerificationFailed
 
     claimed = reference.strip()
+    # Transaction ids are printable ASCII; anything else is no receipt's (and PostgreSQL refuses NUL in text).
     credited = (Receipt.objects.filter(provider=payment.method, external_tx_id__in={claimed, claimed.upper()})
-                .exclude(payment=None).exclude(payment=payment).first() if claimed else None)
+                .exclude(payment=None).exclude(payment=payment).first()
+                if claimed and claimed.isascii() and claimed.isprintable() else None)
     provider = get_provider(payment.method)
     if not credited and not reference and payment.method == "nano":
         # The tick's batched read for this one address (from its stored cursor), not a
