@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "sellers",
     "orders",
     "payments",
+    "payments.sandbox.apps.SandboxConfig",
 ]
 
 MIDDLEWARE = [

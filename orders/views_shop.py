@@ -44,6 +44,7 @@ from payments.models import Payment
 from payments.money import due_in_wire_units
 from payments.providers.errors import PaymentError
 from payments.representations import nano_send_data
+from payments.sandbox_client import simulate_payment
 from payments.services import payment_check_soon, payment_start, payment_verify
 from sellers import money as money_lib
 
@@ -348,14 +349,13 @@ def _after_check(request, order, payment):
 
 @require_POST
 def simulate(request, token: str):
-    """Sandbox only: pay this payment the way a shopper's wallet would, then check it."""
+    """Sandbox only: ask the sandbox process (over HTTP) to pay this payment the way a shopper's
+    wallet would, then check it."""
     if not settings.SANDBOX_MODE:
         raise Http404("Not in sandbox mode.")
     order, payment = _payment_for_post(request, token)
     if order.is_paid or not payment.is_active:
         return redirect(_url("shop-done", order))
-    from payments.sandbox.simulate import simulate_payment  # sandbox-only code, loaded only when used
-
     try:
         simulate_payment(payment)
         # Don't wait for the next monitor tick: check this payment now.

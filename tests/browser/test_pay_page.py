@@ -137,7 +137,7 @@ def test_a_wallet_payment_reaches_done_through_the_node_websocket(browser, live_
     """No simulate button and no beat tick: the shopper's wallet sends, the node's websocket
     tells `nano_listen`, the monitor reads the address, and the page's status poll moves on."""
     from payments.models import Payment
-    from payments.sandbox.simulate import simulate_payment
+    from payments.sandbox_client import simulate_payment
     from tests.integration.conftest import wait_for
 
     settings.SANDBOX_MODE = True

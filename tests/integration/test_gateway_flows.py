@@ -22,7 +22,7 @@ from payments.models import (
 )
 from payments.providers.registry import reset_providers
 from payments.providers.signatures import hmac_sha256_hex, razorpay_payment_signature
-from payments.sandbox.simulate_gateways import simulate_gateway_payment
+from payments.sandbox_client import simulate_gateway_payment
 from payments.selectors_settlement import seller_balances
 from payments.services import payment_refund, payment_start, payment_verify
 from payments.settlement import settle_all

@@ -12,7 +12,7 @@ from payments.providers.errors import VerificationFailed
 from payments.providers.nano_codec import RAW_PER_MICRO
 from payments.providers.nano_rpc import NanoRpcClient, NanoRpcError
 from payments.providers.registry import reset_providers
-from payments.sandbox.simulate import simulate_payment
+from payments.sandbox_client import simulate_payment
 from payments.services import (
     payment_expire_now,
     payment_release_reservations,
@@ -266,7 +266,7 @@ def test_sandbox_pay_command_pays_late_with_a_tick(shop, capsys):
     from django.core.management import call_command
 
     payment = start(shop)
-    call_command("sandbox", "pay", str(payment.pk), "--late", "--tick")
+    call_command("sandbox_pay", str(payment.pk), "--late", "--tick")
     payment = reload(payment)
     assert payment.status == "expired" and "paid_late" in payment.exceptions
 
@@ -286,7 +286,7 @@ def test_fifty_concurrent_starts_for_one_seller_and_price_get_fifty_amounts():
 
 def test_a_nano_refund_succeeds_only_when_the_sellers_wallet_sends_it(shop, node):
     """End to end: the shopper pays from their own account; the refund waits for the seller;
-    `sandbox pay --refund` sends it from the seller's address; the next tick sees it on the node."""
+    `sandbox_pay --refund` sends it from the seller's address; the next tick sees it on the node."""
     from io import StringIO
 
     from django.core.management import call_command
@@ -306,7 +306,7 @@ def test_a_nano_refund_succeeds_only_when_the_sellers_wallet_sends_it(shop, node
     assert nano_tick()["refunds"] == {"awaiting": 1, "sends_seen": 0, "settled": 0}
     assert not LedgerEntry.objects.filter(payment=payment, kind="refund").exists()
     out = StringIO()
-    call_command("sandbox", "pay", "--refund", str(refund.pk), "--tick", stdout=out)
+    call_command("sandbox_pay", "--refund", str(refund.pk), "--tick", stdout=out)
     block = json.loads(out.getvalue().splitlines()[0])["block"]
     refund = Refund.objects.get(pk=refund.pk)
     assert refund.status == "succeeded" and refund.provider_refund_id == block

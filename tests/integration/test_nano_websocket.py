@@ -6,7 +6,7 @@ import pytest
 from orders.actors import Actor
 from payments.models import Payment, Receipt
 from payments.monitor import monitor_tick
-from payments.sandbox.simulate import simulate_payment
+from payments.sandbox_client import simulate_payment
 from payments.services import payment_start
 from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory
 from tests.integration.conftest import _shares_database_across_threads, wait_for

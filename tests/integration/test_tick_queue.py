@@ -17,7 +17,7 @@ from django.conf import settings
 from config.celery_app import BATCH_JOBS, BEAT_SCHEDULE, TICKS_QUEUE, app
 from orders.actors import Actor
 from payments.models import Payment
-from payments.sandbox.simulate import simulate_payment
+from payments.sandbox_client import simulate_payment
 from payments.services import payment_start
 from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory
 

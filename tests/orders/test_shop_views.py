@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from orders import views_shop
 from orders.models import Order
 from payments.models import Payment
 from payments.providers import registry
@@ -494,19 +495,14 @@ def test_checkout_and_pay_query_counts_are_bounded(client, shop, django_assert_m
 
 
 def test_simulate_pays_through_the_sandbox_simulator_and_lands_on_done(client, order, nano, monkeypatch, settings):
-    import sys
-    import types
-
     settings.SANDBOX_MODE = True
     sent = []
-    fake_module = types.ModuleType("payments.sandbox.simulate")
 
     def simulate_payment(payment):  # the sandbox node would now hold the send; poll() reports it
         sent.append(payment.pk)
         monkeypatch.setattr(StubbedNano, "poll_results", ["paid"])
 
-    fake_module.simulate_payment = simulate_payment
-    monkeypatch.setitem(sys.modules, "payments.sandbox.simulate", fake_module)
+    monkeypatch.setattr(views_shop, "simulate_payment", simulate_payment)
     start(client, order)
 
     response = client.post(url("shop-simulate", order), {"method": "nano"})
@@ -518,17 +514,12 @@ def test_simulate_pays_through_the_sandbox_simulator_and_lands_on_done(client, o
 
 
 def test_simulate_when_sandbox_is_down_shows_a_message(client, order, monkeypatch, settings):
-    import sys
-    import types
-
     settings.SANDBOX_MODE = True
-    fake_module = types.ModuleType("payments.sandbox.simulate")
 
     def simulate_payment(payment):
         raise ProviderUnavailable("connection refused")
 
-    fake_module.simulate_payment = simulate_payment
-    monkeypatch.setitem(sys.modules, "payments.sandbox.simulate", fake_module)
+    monkeypatch.setattr(views_shop, "simulate_payment", simulate_payment)
     start(client, order)
 
     response = client.post(url("shop-simulate", order), {"method": "nano"}, follow=True)

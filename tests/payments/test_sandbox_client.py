@@ -1,12 +1,9 @@
-"""simulate_payment's dispatch and the `sandbox` command's argument handling (no network)."""
-import sys
-import types
-
+"""simulate_payment's dispatch and the `sandbox_pay` command's argument handling (no network)."""
 import pytest
 from django.core.management import CommandError, call_command
 
+from payments import sandbox_client as simulate
 from payments.providers.errors import ProviderNotConfigured, ProviderRejected
-from payments.sandbox import simulate
 from tests.factories import GatewayPaymentFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,9 +53,8 @@ def test_refused_outside_sandbox_mode(settings):
 def test_gateways_go_to_the_gateway_simulator(settings, monkeypatch):
     settings.SANDBOX_MODE = True
     seen = []
-    fake = types.ModuleType("payments.sandbox.simulate_gateways")
-    fake.simulate_gateway_payment = lambda payment, fail, late: seen.append((payment.pk, fail, late)) or {"ok": 1}
-    monkeypatch.setitem(sys.modules, "payments.sandbox.simulate_gateways", fake)
+    monkeypatch.setattr(simulate, "simulate_gateway_payment",
+                        lambda payment, fail, late: seen.append((payment.pk, fail, late)) or {"ok": 1})
     payment = GatewayPaymentFactory()
     assert simulate.simulate_payment(payment, late=True) == {"ok": 1}
     assert seen == [(payment.pk, False, True)]
@@ -67,14 +63,22 @@ def test_gateways_go_to_the_gateway_simulator(settings, monkeypatch):
 def test_pay_command_rejects_unknown_ids_and_gateway_amounts(settings):
     settings.SANDBOX_MODE = True
     with pytest.raises(CommandError, match="No payment"):
-        call_command("sandbox", "pay", "not-a-uuid")
+        call_command("sandbox_pay", "not-a-uuid")
     with pytest.raises(CommandError, match="nano only"):
-        call_command("sandbox", "pay", str(GatewayPaymentFactory().pk), "--amount", "100")
+        call_command("sandbox_pay", str(GatewayPaymentFactory().pk), "--amount", "100")
     with pytest.raises(CommandError, match="XNO amount"):
-        call_command("sandbox", "pay", str(PaymentFactory().pk), "--amount", "1,5")
+        call_command("sandbox_pay", str(PaymentFactory().pk), "--amount", "1,5")
 
 
 def test_pay_command_parses_xno_amounts(sends, capsys):
+    payment = PaymentFactory()
+    call_command("sandbox_pay", str(payment.pk), "--amount", "0.000001", "--auto-receive")
+    assert sends[0][1]["amount"] == str(10**24) and sends[0][1]["auto_receive"] is True
+    assert '"block"' in capsys.readouterr().out
+
+
+def test_sandbox_pay_is_still_reachable_as_sandbox_pay_subcommand(sends, capsys):
+    """`manage.py sandbox pay` (the sandbox app's command) forwards to `sandbox_pay` by name."""
     payment = PaymentFactory()
     call_command("sandbox", "pay", str(payment.pk), "--amount", "0.000001", "--auto-receive")
     assert sends[0][1]["amount"] == str(10**24) and sends[0][1]["auto_receive"] is True
