@@ -1,11 +1,19 @@
 """The sandbox sits outside the product: product code never imports it (it talks to the
-sandbox only over HTTP, as it talks to the real providers)."""
+sandbox only over HTTP, as it talks to the real providers), and the sandbox imports nothing
+of the product but the pure codecs both sides need."""
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX = ("payments.sandbox", "sandbox")
 NOT_PRODUCT = {"tests", "bench", "sandbox", ".venv", "var"}
+PRODUCT = ("config", "sellers", "orders", "payments")
+# Pure (standard library only), imported by both Kassa's providers and the sandbox's twins.
+SHARED_CODECS = {"payments.providers.nano_codec", "payments.providers.signatures"}
 
 
 def product_files():
@@ -31,3 +39,28 @@ def test_product_code_never_imports_the_sandbox():
              for path in product_files() for name, line in imported_modules(path)
              if any(name == root or name.startswith(f"{root}.") for root in SANDBOX)]
     assert found == []
+
+
+def test_the_sandbox_imports_only_the_shared_codecs():
+    """Every sandbox module imported in a fresh process, without Django settings: the only
+    project modules loaded besides the sandbox are the shared codecs (and their packages)."""
+    script = f"""
+import json, pkgutil, importlib, sys
+import payments.sandbox as sandbox
+for module in pkgutil.walk_packages(sandbox.__path__, sandbox.__name__ + "."):
+    importlib.import_module(module.name)
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in {PRODUCT!r})))
+"""
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    loaded = json.loads(subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
+                                       capture_output=True, text=True).stdout)
+    product = {name for name in loaded if not name.startswith(("payments.sandbox", "sandbox"))
+               and name not in ("payments", "payments.providers")}
+    assert product == SHARED_CODECS
+
+
+def test_the_shared_codecs_import_nothing_from_the_project():
+    for name in SHARED_CODECS:
+        path = ROOT / (name.replace(".", "/") + ".py")
+        imported = {module.split(".")[0] for module, _line in imported_modules(path)}
+        assert imported <= set(sys.stdlib_module_names) | {"__future__"}, (name, imported)

@@ -6,6 +6,9 @@ blake2b(pubkey, digest_size=5) with its bytes reversed.
 
 Units: 1 XNO = 10^30 raw (the wire unit); Kassa's XNO minor unit is
 1 µXNO = 10^24 raw, so due amounts fit a BigInteger exactly.
+
+Shared with the sandbox's Nano node, which may import from the product only this
+module and providers/signatures.py: keep it standard library only.
 """
 from __future__ import annotations
 

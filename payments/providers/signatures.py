@@ -2,6 +2,9 @@
 
 Razorpay and CoinPay both sign with hex HMAC-SHA256; comparisons are constant
 time (hmac.compare_digest) so a forger learns nothing from response timing.
+
+Shared with the sandbox's gateway twins, which may import from the product only this
+module and providers/nano_codec.py: keep it standard library only.
 """
 from __future__ import annotations
 
