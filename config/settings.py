@@ -58,7 +58,6 @@ INSTALLED_APPS = [
     "sellers",
     "orders",
     "payments",
-    "payments.sandbox.apps.SandboxConfig",
 ]
 
 MIDDLEWARE = [
@@ -248,6 +247,9 @@ SANDBOX_URL = env.str("SANDBOX_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}")
 # Sandbox mode (its published credentials, "Simulate payment") only when asked for: `make run` and the tests
 # set SANDBOX_MODE=true; it never follows DEBUG.
 SANDBOX_MODE = env.bool("SANDBOX_MODE", default=False)
+if SANDBOX_MODE:
+    # The sandbox (its `sandbox serve` command) is an app only here: production never loads it.
+    INSTALLED_APPS.append("payments.sandbox.apps.SandboxConfig")
 SANDBOX_STATE_DIR = env.str("SANDBOX_STATE_DIR", default=str(VAR_DIR / "sandbox"))
 
 NANO_RPC_URL = env.str("NANO_RPC_URL", default=f"{SANDBOX_URL}/nano")

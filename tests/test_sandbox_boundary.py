@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.test_platform import PROVIDER_SECRETS, STRONG_KEY, run_bare, shown_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX = ("payments.sandbox", "sandbox")
 NOT_PRODUCT = {"tests", "bench", "sandbox", ".venv", "var"}
@@ -64,3 +66,43 @@ def test_the_shared_codecs_import_nothing_from_the_project():
         path = ROOT / (name.replace(".", "/") + ".py")
         imported = {module.split(".")[0] for module, _line in imported_modules(path)}
         assert imported <= set(sys.stdlib_module_names) | {"__future__"}, (name, imported)
+
+
+# --- production (SANDBOX_MODE off) never loads the sandbox ---------------------------------------
+
+LOAD_THE_PRODUCT = """
+import importlib, json, pathlib, sys
+from django.apps import apps
+from django.urls import get_resolver
+for package in ("config", "sellers", "orders", "payments"):
+    for path in sorted(pathlib.Path(package).rglob("*.py")):
+        name = ".".join(path.with_suffix("").parts).removesuffix(".__init__")
+        if name != "payments.sandbox" and not name.startswith("payments.sandbox."):
+            importlib.import_module(name)
+get_resolver().url_patterns
+print(json.dumps({"installed": [app.name for app in apps.get_app_configs() if app.label == "sandbox"],
+                  "loaded": sorted(name for name in sys.modules if name in ("sandbox", "payments.sandbox")
+                                   or name.startswith(("sandbox.", "payments.sandbox.")))}))
+"""
+
+
+def production_env(tmp_path) -> dict:
+    return {"SECRET_KEY": STRONG_KEY, **PROVIDER_SECRETS, "VAR_DIR": str(tmp_path), "PATH": os.environ["PATH"]}
+
+
+def test_without_sandbox_mode_the_sandbox_app_is_absent_and_never_imported(tmp_path):
+    shown = shown_settings(run_bare(production_env(tmp_path), "shell", "-c", LOAD_THE_PRODUCT))
+    assert shown == {"installed": [], "loaded": []}
+
+
+def test_without_sandbox_mode_deploy_checks_pass_and_there_is_no_sandbox_command(tmp_path):
+    checked = run_bare(production_env(tmp_path), "check", "--deploy", "--fail-level", "ERROR")
+    assert checked.returncode == 0, checked.stderr
+    assert "kassa.W001" not in checked.stdout + checked.stderr
+    served = run_bare(production_env(tmp_path), "sandbox", "serve", "--port", "0")
+    assert served.returncode != 0 and "Unknown command: 'sandbox'" in served.stderr
+
+
+def test_with_sandbox_mode_the_sandbox_app_is_installed(tmp_path):
+    env = {**production_env(tmp_path), "SANDBOX_MODE": "true"}
+    assert shown_settings(run_bare(env, "shell", "-c", LOAD_THE_PRODUCT))["installed"] == ["payments.sandbox"]

@@ -31,6 +31,7 @@ def start_sandbox(state_dir, env=None) -> tuple[subprocess.Popen, str]:
     """`manage.py sandbox serve` as a real process on a free port; returns it once /health answers.
     Its Nano websocket is on another free port: `process.nano_ws_url`."""
     port, ws_port = free_port(), free_port()
+    env = {**(os.environ if env is None else env), "SANDBOX_MODE": "true"}  # the only mode with the sandbox app
     process = subprocess.Popen(
         [sys.executable, "manage.py", "sandbox", "serve", "--port", str(port), "--nano-ws-port", str(ws_port),
          "--quiet", "--state-dir", str(state_dir)],
