@@ -106,3 +106,11 @@ def test_without_sandbox_mode_deploy_checks_pass_and_there_is_no_sandbox_command
 def test_with_sandbox_mode_the_sandbox_app_is_installed(tmp_path):
     env = {**production_env(tmp_path), "SANDBOX_MODE": "true"}
     assert shown_settings(run_bare(env, "shell", "-c", LOAD_THE_PRODUCT))["installed"] == ["payments.sandbox"]
+
+
+def test_the_import_linter_sandbox_contracts_pass():
+    """The same two rules, checked statically by import-linter (also what CI's lint runs)."""
+    result = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), ".importlinter-sandbox",
+                             "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout
