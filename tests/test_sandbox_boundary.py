@@ -1,6 +1,9 @@
 """The sandbox sits outside the product: product code never imports it (it talks to the
 sandbox only over HTTP, as it talks to the real providers), and the sandbox imports nothing
-of the product but the pure codecs both sides need."""
+of the product but the pure codecs both sides need.
+
+import-linter checks the same rules (.importlinter-sandbox); these checks also see imports
+from a package into its own subpackages, which import-linter's forbidden contracts skip."""
 import ast
 import json
 import os
@@ -11,8 +14,9 @@ from pathlib import Path
 from tests.test_platform import PROVIDER_SECRETS, STRONG_KEY, run_bare, shown_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SANDBOX = ("payments.sandbox", "sandbox")
-NOT_PRODUCT = {"tests", "bench", "sandbox", ".venv", "var"}
+SANDBOX = "payments.sandbox"
+SANDBOX_DIR = ROOT.joinpath(*SANDBOX.split("."))
+NOT_PRODUCT = {"tests", "bench", ".venv", "var"}
 PRODUCT = ("config", "sellers", "orders", "payments")
 # Pure (standard library only), imported by both Kassa's providers and the sandbox's twins.
 SHARED_CODECS = {"payments.providers.nano_codec", "payments.providers.signatures"}
@@ -23,7 +27,7 @@ def product_files():
         if package.name in NOT_PRODUCT or not (package / "__init__.py").exists():
             continue
         for path in package.rglob("*.py"):
-            if (ROOT / "payments" / "sandbox") not in path.parents:
+            if SANDBOX_DIR not in path.parents:
                 yield path
 
 
@@ -36,10 +40,13 @@ def imported_modules(path: Path):
             yield from ((f"{node.module}.{alias.name}", node.lineno) for alias in node.names)
 
 
+def is_sandbox(name: str) -> bool:
+    return name == SANDBOX or name.startswith(f"{SANDBOX}.")
+
+
 def test_product_code_never_imports_the_sandbox():
     found = [f"{path.relative_to(ROOT)}:{line} imports {name}"
-             for path in product_files() for name, line in imported_modules(path)
-             if any(name == root or name.startswith(f"{root}.") for root in SANDBOX)]
+             for path in product_files() for name, line in imported_modules(path) if is_sandbox(name)]
     assert found == []
 
 
@@ -48,7 +55,7 @@ def test_the_sandbox_imports_only_the_shared_codecs():
     project modules loaded besides the sandbox are the shared codecs (and their packages)."""
     script = f"""
 import json, pkgutil, importlib, sys
-import payments.sandbox as sandbox
+sandbox = importlib.import_module({SANDBOX!r})
 for module in pkgutil.walk_packages(sandbox.__path__, sandbox.__name__ + "."):
     importlib.import_module(module.name)
 print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in {PRODUCT!r})))
@@ -56,8 +63,7 @@ print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in {P
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     loaded = json.loads(subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
                                        capture_output=True, text=True).stdout)
-    product = {name for name in loaded if not name.startswith(("payments.sandbox", "sandbox"))
-               and name not in ("payments", "payments.providers")}
+    product = {name for name in loaded if not is_sandbox(name) and name not in ("payments", "payments.providers")}
     assert product == SHARED_CODECS
 
 
@@ -70,19 +76,19 @@ def test_the_shared_codecs_import_nothing_from_the_project():
 
 # --- production (SANDBOX_MODE off) never loads the sandbox ---------------------------------------
 
-LOAD_THE_PRODUCT = """
+LOAD_THE_PRODUCT = f"""
 import importlib, json, pathlib, sys
 from django.apps import apps
 from django.urls import get_resolver
 for package in ("config", "sellers", "orders", "payments"):
     for path in sorted(pathlib.Path(package).rglob("*.py")):
         name = ".".join(path.with_suffix("").parts).removesuffix(".__init__")
-        if name != "payments.sandbox" and not name.startswith("payments.sandbox."):
+        if name != {SANDBOX!r} and not name.startswith({SANDBOX + "."!r}):
             importlib.import_module(name)
 get_resolver().url_patterns
-print(json.dumps({"installed": [app.name for app in apps.get_app_configs() if app.label == "sandbox"],
-                  "loaded": sorted(name for name in sys.modules if name in ("sandbox", "payments.sandbox")
-                                   or name.startswith(("sandbox.", "payments.sandbox.")))}))
+print(json.dumps({{"installed": [app.name for app in apps.get_app_configs() if app.label == "sandbox"],
+                  "loaded": sorted(name for name in sys.modules
+                                   if name == {SANDBOX!r} or name.startswith({SANDBOX + "."!r}))}}))
 """
 
 
@@ -105,7 +111,7 @@ def test_without_sandbox_mode_deploy_checks_pass_and_there_is_no_sandbox_command
 
 def test_with_sandbox_mode_the_sandbox_app_is_installed(tmp_path):
     env = {**production_env(tmp_path), "SANDBOX_MODE": "true"}
-    assert shown_settings(run_bare(env, "shell", "-c", LOAD_THE_PRODUCT))["installed"] == ["payments.sandbox"]
+    assert shown_settings(run_bare(env, "shell", "-c", LOAD_THE_PRODUCT))["installed"] == [SANDBOX]
 
 
 def test_the_import_linter_sandbox_contracts_pass():

@@ -8,6 +8,7 @@ from django.urls import reverse
 from payments.models import Payment
 from tests import factories
 from tests.integration.conftest import free_port
+from tests.test_sandbox_boundary import SANDBOX
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -15,11 +16,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 @pytest.fixture
 def no_sandbox_imports(monkeypatch):
     """Kassa's process cannot import the sandbox (None in sys.modules makes an import fail)."""
-    for name in [name for name in sys.modules if name in ("sandbox", "payments.sandbox")
-                 or name.startswith(("sandbox.", "payments.sandbox."))]:
+    for name in [name for name in sys.modules if name.startswith(f"{SANDBOX}.")]:
         monkeypatch.delitem(sys.modules, name)
-    for name in ("sandbox", "payments.sandbox"):
-        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, SANDBOX, None)
 
 
 @pytest.fixture
