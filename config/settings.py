@@ -249,7 +249,7 @@ SANDBOX_URL = env.str("SANDBOX_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}")
 SANDBOX_MODE = env.bool("SANDBOX_MODE", default=False)
 if SANDBOX_MODE:
     # The sandbox (its `sandbox serve` command) is an app only here: production never loads it.
-    INSTALLED_APPS.append("payments.sandbox.apps.SandboxConfig")
+    INSTALLED_APPS.append("sandbox.apps.SandboxConfig")
 SANDBOX_STATE_DIR = env.str("SANDBOX_STATE_DIR", default=str(VAR_DIR / "sandbox"))
 
 NANO_RPC_URL = env.str("NANO_RPC_URL", default=f"{SANDBOX_URL}/nano")

@@ -230,7 +230,7 @@ def test_healthz_answers_plain_http_behind_the_ssl_redirect(client, settings):
 @pytest.fixture
 def nano_node(settings, tmp_path):
     from payments.providers.nano_rpc import NanoRpcClient
-    from payments.sandbox.server import start_in_thread
+    from sandbox.server import start_in_thread
 
     server, _thread, base_url = start_in_thread(state_dir=tmp_path)
     settings.NANO_RPC_URL = f"{base_url}/nano"

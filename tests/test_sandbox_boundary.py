@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.test_platform import PROVIDER_SECRETS, STRONG_KEY, run_bare, shown_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SANDBOX = "payments.sandbox"
+SANDBOX = "sandbox"
 SANDBOX_DIR = ROOT.joinpath(*SANDBOX.split("."))
 NOT_PRODUCT = {"tests", "bench", ".venv", "var"}
 PRODUCT = ("config", "sellers", "orders", "payments")

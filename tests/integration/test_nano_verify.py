@@ -14,8 +14,8 @@ from orders.actors import Actor
 from payments.monitor import monitor_tick
 from payments.providers.nano_rpc import NanoRpcClient
 from payments.providers.registry import get_provider, reset_providers
-from payments.sandbox.nano_node import FAUCET
 from payments.services import payment_start
+from sandbox.nano_node import FAUCET
 from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory
 from tests.integration.conftest import _shares_database_across_threads
 

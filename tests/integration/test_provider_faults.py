@@ -8,10 +8,10 @@ import requests
 from orders.actors import Actor
 from payments.models import Payment, Refund, Settlement
 from payments.providers.registry import get_provider
-from payments.sandbox.faults import SandboxFaults
 from payments.sandbox_client import simulate_gateway_payment
 from payments.services import payment_refund, payment_start, refunds_reconcile_pending
 from payments.settlement import settle_all
+from sandbox.faults import SandboxFaults
 from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory
 from tests.integration.conftest import wait_for
 

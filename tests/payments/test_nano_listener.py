@@ -9,8 +9,8 @@ import requests
 
 from payments.nano_listener import ConfirmationListener, parse, touched_addresses
 from payments.providers.errors import ProviderUnavailable
-from payments.sandbox.nano_ws import ConfirmationFeed
-from payments.sandbox.server import start_in_thread
+from sandbox.nano_ws import ConfirmationFeed
+from sandbox.server import start_in_thread
 from tests.factories import nano_address
 from tests.integration.conftest import free_port, listeners_running
 

@@ -12,8 +12,8 @@ from payments.providers import registry
 from payments.providers.errors import PaymentError, VerificationFailed
 from payments.providers.nano_codec import RAW_PER_MICRO, format_raw
 from payments.providers.nano_rpc import NanoRpcClient
-from payments.sandbox.server import start_in_thread
 from payments.services import PaymentStateError, payment_refund, payment_start, refund_cancel, refund_nano_verify
+from sandbox.server import start_in_thread
 from sellers.services import api_key_create
 from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory, nano_address
 from tests.sellers.dashboard_helpers import login

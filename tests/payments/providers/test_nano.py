@@ -23,8 +23,8 @@ from payments.providers.nano import (
 from payments.providers.nano_codec import RAW_PER_MICRO, public_key_hex
 from payments.providers.nano_rpc import NanoRpcClient
 from payments.providers.rates import FixedRateSource, HttpRateSource, rate_source_from_settings
-from payments.sandbox.nano_node import FAUCET
-from payments.sandbox.server import start_in_thread
+from sandbox.nano_node import FAUCET
+from sandbox.server import start_in_thread
 from tests.factories import OrderFactory, PaymentFactory, PayoutDestinationFactory, SellerFactory, nano_address
 
 SHOP = nano_address("provider-test-shop")

@@ -31,7 +31,7 @@ def test_account_info_with_include_confirmed_reads_confirmed_height():
 
 @pytest.mark.parametrize("include_confirmed", [False, True])
 def test_sandbox_account_info_has_the_nodes_keys(include_confirmed):
-    from payments.sandbox.nano_node import FAUCET, NanoLedger, account_info
+    from sandbox.nano_node import FAUCET, NanoLedger, account_info
 
     ledger = NanoLedger()
     out = account_info(ledger, {"account": FAUCET, "include_confirmed": include_confirmed})
@@ -114,7 +114,7 @@ def test_the_node_version_decides_the_receivable_action(name, major, supported, 
 
 
 def test_the_sandbox_answers_version_with_the_nodes_keys():
-    from payments.sandbox.nano_node import NanoLedger, version
+    from sandbox.nano_node import NanoLedger, version
 
     assert set(version(NanoLedger(), {})) == set(fixture("version_v25")["response"])
 
@@ -145,7 +145,7 @@ def test_a_v23_node_is_asked_accounts_pending():
 @responses.activate
 def test_accounts_frontiers_without_a_frontiers_key_is_no_frontier():
     from payments.providers.nano_rpc import NanoRpcClient
-    from payments.sandbox.nano_node import NanoLedger, accounts_frontiers
+    from sandbox.nano_node import NanoLedger, accounts_frontiers
 
     case = fixture("accounts_frontiers_none_found")
     responses.post(RPC, json=case["response"])

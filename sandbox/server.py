@@ -10,8 +10,8 @@ Adding a service
 Write a module that exposes ``routes(ctx: SandboxContext) -> list[Route]`` and
 add its dotted path to ``HANDLER_MODULES`` below::
 
-    # payments/sandbox/razorpay.py
-    from payments.sandbox.server import Request, Response, Route, SandboxContext
+    # sandbox/razorpay.py
+    from sandbox.server import Request, Response, Route, SandboxContext
 
     def routes(ctx: SandboxContext) -> list[Route]:
         store = ctx.state_dir / "razorpay.json"          # your own persistence
@@ -49,15 +49,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from payments.sandbox.faults import FaultBook
+from sandbox.faults import FaultBook
 
-logger = logging.getLogger("payments.sandbox")
+logger = logging.getLogger("sandbox")
 
 # Every sandbox service, in one reviewed place. Each module exposes routes(ctx).
 HANDLER_MODULES: list[str] = [
-    "payments.sandbox.nano_node",
-    "payments.sandbox.razorpay_api", "payments.sandbox.coinpay_api",
-    "payments.sandbox.partner_api",
+    "sandbox.nano_node",
+    "sandbox.razorpay_api", "sandbox.coinpay_api",
+    "sandbox.partner_api",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -399,7 +399,7 @@ def serve(
     nano_ws_port: int | None = None,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM (honcho stops processes with SIGTERM). With
-    ``nano_ws_port`` the Nano node's websocket listens there too (payments.sandbox.nano_ws)."""
+    ``nano_ws_port`` the Nano node's websocket listens there too (sandbox.nano_ws)."""
     app = build_app(state_dir, modules=modules,
                     options={"nano_ws": (host, nano_ws_port)} if nano_ws_port is not None else None)
     server = SandboxHTTPServer((host, port), app, log_requests=not quiet)
@@ -448,9 +448,9 @@ def nano_ws_port(port: int, requested: int | None, disabled: bool) -> int | None
     return requested if requested is not None else port + 2
 
 
-if __name__ == "__main__":  # python -m payments.sandbox.server
-    # Run the importable copy: handler modules import payments.sandbox.server, and
+if __name__ == "__main__":  # python -m sandbox.server
+    # Run the importable copy: handler modules import sandbox.server, and
     # classes from this __main__ copy would not be the same Response/Route types.
-    from payments.sandbox.server import main as _main
+    from sandbox.server import main as _main
 
     _main()

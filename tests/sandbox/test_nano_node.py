@@ -6,14 +6,14 @@ import time
 import pytest
 
 from payments.providers.nano_codec import MAX_RAW, public_key_to_address
-from payments.sandbox.nano_node import (
+from sandbox.nano_node import (
     FAUCET,
     ZERO_HASH,
     NanoLedger,
     handle_rpc,
     state_block_hash,
 )
-from payments.sandbox.server import Request
+from sandbox.server import Request
 
 
 def address(seed: str) -> str:

@@ -54,10 +54,10 @@ from payments.providers.nano_codec import (
     normalize_address,
     public_key_to_address,
 )
-from payments.sandbox.nano_ws import ConfirmationFeed
-from payments.sandbox.server import Request, Response, Route, SandboxContext
+from sandbox.nano_ws import ConfirmationFeed
+from sandbox.server import Request, Response, Route, SandboxContext
 
-logger = logging.getLogger("payments.sandbox.nano")
+logger = logging.getLogger("sandbox.nano")
 
 RPC_PATH = "/nano"
 LEDGER_FILE = "nano.jsonl"

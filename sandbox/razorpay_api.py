@@ -23,8 +23,8 @@ import time
 from typing import Any
 
 from payments.providers.signatures import hmac_sha256_hex, razorpay_payment_signature
-from payments.sandbox.gateway_common import JsonStore, WebhookSender, new_id, update_config
-from payments.sandbox.server import Request, Response, Route, SandboxContext
+from sandbox.gateway_common import JsonStore, WebhookSender, new_id, update_config
+from sandbox.server import Request, Response, Route, SandboxContext
 
 PREFIX = "/razorpay"
 ACCOUNT_RE = re.compile(r"^acc_[A-Za-z0-9]{14}$")

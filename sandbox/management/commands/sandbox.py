@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from payments.sandbox.server import DEFAULT_HOST, DEFAULT_PORT, add_nano_ws_arguments, nano_ws_port, serve
+from sandbox.server import DEFAULT_HOST, DEFAULT_PORT, add_nano_ws_arguments, nano_ws_port, serve
 
 
 class Command(BaseCommand):

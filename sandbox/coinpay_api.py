@@ -21,8 +21,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from payments.providers.signatures import hmac_sha256_hex
-from payments.sandbox.gateway_common import JsonStore, WebhookSender, new_id, update_config
-from payments.sandbox.server import Request, Response, Route, SandboxContext
+from sandbox.gateway_common import JsonStore, WebhookSender, new_id, update_config
+from sandbox.server import Request, Response, Route, SandboxContext
 
 PREFIX = "/coinpay"
 

@@ -4,8 +4,8 @@ import time
 import pytest
 import requests
 
-from payments.sandbox.faults import SandboxFaults
-from payments.sandbox.server import Response, Route, start_in_thread
+from sandbox.faults import SandboxFaults
+from sandbox.server import Response, Route, start_in_thread
 
 EXTRA = [Route("*", "/gw", lambda request: Response.json({"ok": True, "path": request.path}))]
 
@@ -69,7 +69,7 @@ def test_controls_and_health_are_never_faulted_and_bad_rules_are_refused(echo_sa
 
 def _gateways(tmp_path):
     server, _thread, base_url = start_in_thread(state_dir=tmp_path, modules=[
-        "payments.sandbox.razorpay_api", "payments.sandbox.coinpay_api"])
+        "sandbox.razorpay_api", "sandbox.coinpay_api"])
     rzp = server.app.ctx.services["razorpay"]
     rzp.data["config"]["webhook_url"] = ""
     server.app.ctx.services["coinpay"].data["config"]["webhook_url"] = ""

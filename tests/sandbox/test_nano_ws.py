@@ -7,9 +7,9 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from payments.sandbox.nano_node import FAUCET
-from payments.sandbox.nano_ws import ConfirmationFeed
-from payments.sandbox.server import nano_ws_port, start_in_thread
+from sandbox.nano_node import FAUCET
+from sandbox.nano_ws import ConfirmationFeed
+from sandbox.server import nano_ws_port, start_in_thread
 from tests.factories import nano_address
 
 SHOP, OTHER_SHOP, SHOPPER = nano_address("ws-shop"), nano_address("ws-other"), nano_address("ws-shopper")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger("payments.sandbox.gateways")
+logger = logging.getLogger("sandbox.gateways")
 
 _ALPHABET = string.ascii_letters + string.digits
 

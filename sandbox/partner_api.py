@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 
-from payments.sandbox.server import Request, Response, Route, SandboxContext
+from sandbox.server import Request, Response, Route, SandboxContext
 
 API_KEY = os.environ.get("SANDBOX_PARTNER_API_KEY", "sandbox_partner_key")
 SLOW_SECONDS = float(os.environ.get("SANDBOX_PARTNER_SLOW_SECONDS", "5"))

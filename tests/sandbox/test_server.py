@@ -4,8 +4,8 @@ import json
 import pytest
 import requests
 
-from payments.sandbox import server as sandbox_server
-from payments.sandbox.server import (
+from sandbox import server as sandbox_server
+from sandbox.server import (
     Headers,
     Request,
     Response,
@@ -154,7 +154,7 @@ def test_request_json_rejects_empty_body():
 
 
 def test_handler_modules_list_includes_the_nano_node():
-    assert "payments.sandbox.nano_node" in sandbox_server.HANDLER_MODULES
+    assert "sandbox.nano_node" in sandbox_server.HANDLER_MODULES
 
 
 def test_modules_get_the_context(tmp_path):

@@ -35,11 +35,11 @@ from websockets.sync.server import Server, ServerConnection, serve
 from payments.providers.nano_codec import InvalidAddress, normalize_address
 
 if TYPE_CHECKING:
-    from payments.sandbox.nano_node import Block
+    from sandbox.nano_node import Block
 
-logger = logging.getLogger("payments.sandbox.nano.ws")
+logger = logging.getLogger("sandbox.nano.ws")
 # websockets' own open/close lines would drown `sandbox serve --quiet`; its warnings still show.
-server_logger = logging.getLogger("payments.sandbox.nano.ws.server")
+server_logger = logging.getLogger("sandbox.nano.ws.server")
 server_logger.setLevel(logging.WARNING)
 
 TOPIC = "confirmation"
