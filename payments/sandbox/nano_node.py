@@ -284,6 +284,8 @@ class NanoLedger:
                     for block_hash in rec["hashes"]:
                         if block_hash in self.blocks:
                             self.blocks[block_hash].confirmed = True
+                elif rec.get("t") == "timestamp" and rec.get("hash") in self.blocks:
+                    self.blocks[rec["hash"]].local_timestamp = int(rec["ts"])
 
     def close(self) -> None:
         with self.lock:
@@ -382,6 +384,26 @@ class NanoLedger:
             finally:
                 self._commit(out)
             return sent
+
+    def seed(self, source: str, account: str, sends: list[tuple[int, int, bool]]) -> list[Block]:
+        """(amount, local_timestamp, received) sends to `account`, confirmed, stored and not announced:
+        the address's past, not news."""
+        with self.lock:
+            out: list[Block] = []
+            sent: list[Block] = []
+            try:
+                for amount, timestamp, received in sends:
+                    sent.append(self._send(source, account, amount, received, True, timestamp, out)[0])
+            finally:
+                self._write(block.to_record() for block in out)
+            return sent
+
+    def backdate(self, block_hash: str, timestamp: int) -> Block:
+        with self.lock:
+            block = self.blocks[block_hash]
+            block.local_timestamp = timestamp
+            self._write([{"t": "timestamp", "hash": block_hash, "ts": timestamp}])
+            return block
 
     def receive_all(self, account: str) -> list[Block]:
         with self.lock:
@@ -835,6 +857,36 @@ def sandbox_version(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return {"node_vendor": vendor}
 
 
+def _timestamp(value: Any) -> int:
+    try:
+        timestamp = int(value if value is not None else 0)
+    except (TypeError, ValueError):
+        raise RpcError("Invalid local_timestamp") from None
+    if timestamp < 0:
+        raise RpcError("Invalid local_timestamp")
+    return timestamp
+
+
+def sandbox_seed(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
+    account = _account(req.get("account"))
+    groups = {name: req.get(name) or [] for name in ("history", "receivable")}
+    if not all(isinstance(items, list) and all(isinstance(i, dict) for i in items) for items in groups.values()):
+        raise RpcError("history and receivable are lists of {amount, local_timestamp}")
+    sends = [(_amount(item.get("amount")), _timestamp(item.get("local_timestamp")), name == "history")
+             for name, items in groups.items() for item in items]
+    blocks = ledger.seed(_source(req.get("source")), account, sends)
+    hashes = [block.hash for block in blocks]
+    return {"history": hashes[:len(groups["history"])], "receivable": hashes[len(groups["history"]):]}
+
+
+def sandbox_backdate(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
+    block_hash = _hash(req.get("hash"))
+    if block_hash not in ledger.blocks:
+        raise RpcError("Block not found")
+    block = ledger.backdate(block_hash, _timestamp(req.get("local_timestamp")))
+    return {"hash": block.hash, "local_timestamp": str(block.local_timestamp)}
+
+
 def sandbox_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return {
         "faucet": FAUCET,
@@ -868,6 +920,8 @@ ACTIONS: dict[str, Action] = {
     "sandbox_fault": sandbox_fault,
     "sandbox_info": sandbox_info,
     "sandbox_version": sandbox_version,
+    "sandbox_seed": sandbox_seed,
+    "sandbox_backdate": sandbox_backdate,
 }
 # Calls that still work while a fault is injected, so a test can switch it off.
 FAULT_EXEMPT = frozenset({"sandbox_fault", "sandbox_info", "sandbox_version", "reset"})
