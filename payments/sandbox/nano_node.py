@@ -63,6 +63,8 @@ RPC_PATH = "/nano"
 LEDGER_FILE = "nano.jsonl"
 LOG_FORMAT = {"format": "kassa-sandbox-nano", "version": 1}
 ZERO_HASH = "0" * 64
+ELECTION_SECONDS = 300  # an unconfirmed block younger than this still has an election running
+WS_DUPLICATE_EVERY = 5  # with the websocket on, every 5th confirmation is reported twice (sandbox_ws)
 SANDBOX_VENDOR = "Kassa sandbox Nano node"  # not "Nano Vxx": clients take it as the current protocol
 FAUCET_KEY = hashlib.blake2b(b"kassa sandbox faucet", digest_size=32).digest()
 FAUCET = public_key_to_address(FAUCET_KEY)
@@ -213,8 +215,12 @@ class NanoLedger:
         self.lock = threading.RLock()
         self.path = path
         self.fault = Fault()
-        # Called with the blocks each change confirms (the websocket feed, nano_ws.py); not on replay.
-        self.on_confirmed: list[Callable[[list[Block]], None]] = []
+        # Called with (block, confirmation_type) for the blocks each change confirms (the websocket
+        # feed, nano_ws.py); not on replay.
+        self.on_confirmed: list[Callable[[list[tuple[Block, str]]], None]] = []
+        # Every n-th confirmation is reported twice, as the node may (0: never); sandbox_ws sets it.
+        self.duplicate_every = 0
+        self._announced = 0
         self._file: IO[str] | None = None
         self._clear()
         with self.lock:
@@ -265,10 +271,18 @@ class NanoLedger:
         self._write(block.to_record() for block in blocks)
         self._announce([block for block in blocks if block.confirmed])
 
-    def _announce(self, blocks: list[Block]) -> None:
-        if blocks:
+    def _announce(self, blocks: list[Block], types: dict[str, str] | None = None) -> None:
+        """Tell the listeners; a block confirmed by its own election is "active_quorum", others say how."""
+        out: list[tuple[Block, str]] = []
+        for block in blocks:
+            item = (block, (types or {}).get(block.hash, "active_quorum"))
+            out.append(item)
+            self._announced += 1
+            if self.duplicate_every and self._announced % self.duplicate_every == 0:
+                out.append(item)
+        if out:
             for listener in self.on_confirmed:
-                listener(blocks)
+                listener(out)
 
     def _replay(self, path: Path) -> None:
         with path.open(encoding="utf-8") as handle:
@@ -432,7 +446,12 @@ class NanoLedger:
                     stack.append(block.link)
             if done:
                 self._write([{"t": "confirm", "hashes": done}])
-                self._announce([self.blocks[h] for h in reversed(done)])  # dependencies first
+                # The node names how each was cemented: the asked block by its election; a dependency
+                # while its own election still ran (a recent block) or without any (an old one).
+                now = int(time.time())
+                types = {h: "active_confirmation_height" if now - self.blocks[h].local_timestamp < ELECTION_SECONDS
+                         else "inactive" for h in done[1:]} if block_hash else {}
+                self._announce([self.blocks[h] for h in reversed(done)], types)  # dependencies first
             return done
 
     # queries used by several actions -------------------------------------------------
@@ -887,6 +906,12 @@ def sandbox_backdate(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return {"hash": block.hash, "local_timestamp": str(block.local_timestamp)}
 
 
+def sandbox_ws(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
+    if "duplicate_every" in req:
+        ledger.duplicate_every = _count(req, "duplicate_every") or 0
+    return {"duplicate_every": str(ledger.duplicate_every)}
+
+
 def sandbox_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return {
         "faucet": FAUCET,
@@ -922,9 +947,10 @@ ACTIONS: dict[str, Action] = {
     "sandbox_version": sandbox_version,
     "sandbox_seed": sandbox_seed,
     "sandbox_backdate": sandbox_backdate,
+    "sandbox_ws": sandbox_ws,
 }
 # Calls that still work while a fault is injected, so a test can switch it off.
-FAULT_EXEMPT = frozenset({"sandbox_fault", "sandbox_info", "sandbox_version", "reset"})
+FAULT_EXEMPT = frozenset({"sandbox_fault", "sandbox_info", "sandbox_version", "sandbox_ws", "reset"})
 
 
 # --- HTTP ------------------------------------------------------------------------------
@@ -972,6 +998,7 @@ def routes(ctx: SandboxContext) -> list[Route]:
         feed = ConfirmationFeed()
         feed.start(*address)
         ledger.on_confirmed.append(feed.publish)
+        ledger.duplicate_every = WS_DUPLICATE_EVERY
         ctx.services["nano_ws"] = feed
         ctx.on_close(feed.stop)  # closers run last-first: the feed stops before the ledger closes
     return [
