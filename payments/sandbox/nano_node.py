@@ -498,13 +498,14 @@ def _accounts(req: dict[str, Any]) -> list[str]:
     return [_account(value) for value in accounts]
 
 
-def _hash(value: Any) -> str:
+def _hash(value: Any, error: str = "Bad hash number") -> str:
+    """A block hash; block_info's hash_impl says "Invalid block hash" instead."""
     if not isinstance(value, str) or len(value) != 64:
-        raise RpcError("Bad hash number")
+        raise RpcError(error)
     try:
         bytes.fromhex(value)
     except ValueError:
-        raise RpcError("Bad hash number") from None
+        raise RpcError(error) from None
     return value.upper()
 
 
@@ -516,18 +517,20 @@ def _flag(req: dict[str, Any], name: str, default: bool = False) -> bool:
 
 
 def _count(req: dict[str, Any], name: str = "count", *, required: bool = False) -> int | None:
-    """None means unlimited (absent, or -1 as many clients send)."""
+    """None means unlimited (absent, or -1 as many clients send). The node's texts: "Invalid count"
+    ("Invalid offset"), and a missing required count fails its JSON read ("Unable to parse JSON")."""
+    error = "Invalid offset" if name == "offset" else "Invalid count"
     value = req.get(name)
     if value is None:
         if required:
-            raise RpcError("Invalid count limit")
+            raise RpcError("Unable to parse JSON")
         return None
     try:
         number = int(str(value))
     except ValueError:
-        raise RpcError("Invalid count limit") from None
+        raise RpcError(error) from None
     if required and number == 0:
-        raise RpcError("Invalid count limit")  # the node's count_impl refuses 0 where count is required
+        raise RpcError(error)  # the node's count_impl refuses 0 where count is required
     if number < 0:
         return None
     return number
@@ -743,7 +746,7 @@ def _block_info(ledger: NanoLedger, block: Block, req: dict[str, Any], *, option
 
 
 def block_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
-    block = ledger.blocks.get(_hash(req.get("hash")))
+    block = ledger.blocks.get(_hash(req.get("hash"), "Invalid block hash"))
     if block is None:
         raise RpcError("Block not found")
     return _block_info(ledger, block, req, options=False)

