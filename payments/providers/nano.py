@@ -360,6 +360,12 @@ class NanoProvider:
                                f"That block sends {format_raw(block.amount)} XNO, not {format_raw(due)} XNO.")
         if not block.confirmed:
             raise self._refuse("not_confirmed", "That block is not confirmed yet; try again in a moment.")
+        # The rule of an address's first read (WatchedAccount.baseline): a send the node stored before the
+        # payment started (or at "0", before V18) predates it, however well its amount fits.
+        created_at = getattr(payment, "created_at", None)
+        if created_at is not None and block.local_timestamp < int(created_at.timestamp()):
+            raise self._refuse("too_old", "That send was made before this payment started, so it cannot pay it. "
+                                          "Send the amount shown, then paste the new block's hash.")
         return [Observation(provider=CODE, external_tx_id=block.hash, amount=block.amount, confirmed=True,
                             payment_ref=str(payment.pk), pay_to=payment.pay_to, source_account=block.block_account,
                             raw={"via": "verify", "hash": block.hash, "height": block.height})]

@@ -117,3 +117,29 @@ def test_new_money_completes_even_when_the_nodes_clock_is_behind(payment, node):
     run_tick(payment)
 
     assert payment.status == "completed" and payment.tx_id == send
+
+
+# --- a shopper-reported block hash: the same rule as an address's first read -------------------------
+
+
+@pytest.mark.parametrize(("stored_at", "accepted"), [(-3600, False), (None, False), (+4, True)])
+def test_a_reported_send_the_node_stored_before_the_payment_started_is_refused(payment, stored_at, accepted):
+    import json
+    from pathlib import Path
+
+    from payments.providers.errors import VerificationFailed
+
+    case = json.loads((Path(__file__).parent / "providers" / "fixtures" / "nano_node" / "block_info_state_send.json")
+                      .read_text())
+    answer = {**case["response"], "amount": str(due(payment)),
+              "local_timestamp": "0" if stored_at is None else str(created(payment) + stored_at),
+              "contents": {**case["response"]["contents"], "link_as_account": payment.pay_to}}
+    with responses.RequestsMock() as mocked:
+        mocked.post(RPC, json=answer)
+        if accepted:
+            [obs] = NanoProvider().verify(payment, case["request"]["hash"])
+            assert obs.payment_ref == str(payment.pk)
+            return
+        with pytest.raises(VerificationFailed) as refused:
+            NanoProvider().verify(payment, case["request"]["hash"])
+    assert refused.value.reason == "too_old" and "before this payment" in refused.value.user_message
