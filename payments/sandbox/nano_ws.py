@@ -149,8 +149,8 @@ class ConfirmationFeed:
             return None
         action, options = request.get("action"), request.get("options")
         options = options if isinstance(options, dict) else {}
-        if action == "ping":
-            return {"ack": "pong", "time": _now_ms()}
+        if action == "ping":  # always acknowledged, with the id if one was given (the node's send_ack)
+            return {"ack": "pong", "time": _now_ms(), **({"id": request["id"]} if request.get("id") else {})}
         if request.get("topic") != TOPIC or action not in ("subscribe", "update", "unsubscribe"):
             logger.info("nano ws: ignoring action %r on topic %r", action, request.get("topic"))
             return None

@@ -3,6 +3,7 @@ unsubscribe / ping actions, its account filter, and its confirmation message sha
 (docs.nano.org/integration-guides/websockets)."""
 import json
 import time
+from unittest.mock import ANY
 
 import pytest
 import requests
@@ -189,8 +190,8 @@ def test_update_without_a_subscription_gets_no_ack(node):
     with connect(feed.url, proxy=None) as ws:
         ws.send(json.dumps({"action": "update", "topic": "confirmation", "ack": True, "id": "u",
                             "options": {"accounts_add": [SHOP]}}))
-        ws.send(json.dumps({"action": "ping"}))
-        assert next_message(ws)["ack"] == "pong"  # nothing came before it
+        ws.send(json.dumps({"action": "ping", "id": "p"}))
+        assert next_message(ws) == {"ack": "pong", "time": ANY, "id": "p"}  # nothing came before it
     assert feed.subscriptions() == []
 
 
