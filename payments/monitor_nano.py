@@ -1,13 +1,16 @@
 """One Nano monitor tick: the database side of the batched scan.
 
 1. ONE query: the distinct addresses with reserved payments (and each one's oldest
-   reservation, which bounds how far back a first history read goes);
-2. their stored frontiers (NanoCursor);
+   reservation, which decides what is pre-existing at an address's first read);
+2. their stored frontiers and baselines (NanoCursor: money that predates the watch is
+   never matched to a payment, see payments.providers.nano.WatchedAccount);
 3. the provider's scan (RPC only; a node that is down raises and nothing changes);
 4. facts we already settled (confirmed/failed receipts) are skipped in bulk, the
    rest go through observation_apply, which is idempotent;
 5. moved frontiers are stored, except for an address whose facts failed to apply
-   (so the next tick reads it again).
+   (so the next tick reads it again), and so are the baselines of first reads;
+6. (full ticks only) the rows of addresses with no reserved payment left are deleted, so an
+   address watched again later takes a new baseline instead of trusting an old cursor.
 
 Safe to run twice at once: a cache lock usually keeps the second one out, and
 correctness never depends on it (receipts are unique by transaction hash).
@@ -23,7 +26,7 @@ import time
 from collections.abc import Iterable
 
 from django.core.cache import cache
-from django.db.models import Min
+from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
 from orders.actors import Actor
@@ -54,11 +57,24 @@ def watched_accounts(only: Iterable[str] | None = None) -> list[WatchedAccount]:
     rows = list(
         reserved.values("pay_to").annotate(since=Min("created_at")).order_by("pay_to")
     )
-    cursors: dict[str, str] = {}
+    cursors: dict[str, tuple[str, frozenset[str] | None]] = {}
     for chunk in chunked([row["pay_to"] for row in rows], DB_CHUNK):
-        cursors.update(NanoCursor.objects.filter(address__in=chunk).values_list("address", "frontier"))
-    return [WatchedAccount(row["pay_to"], cursors.get(row["pay_to"], ""), int(row["since"].timestamp()))
-            for row in rows]
+        for address, frontier, baseline_at, preexisting in NanoCursor.objects.filter(address__in=chunk).values_list(
+                "address", "frontier", "baseline_at", "preexisting"):
+            cursors[address] = (frontier, None if baseline_at is None else frozenset(preexisting))
+    accounts = []
+    for row in rows:
+        cursor, baseline = _cursor(cursors.get(row["pay_to"]))
+        accounts.append(WatchedAccount(row["pay_to"], cursor, int(row["since"].timestamp()), baseline))
+    return accounts
+
+
+def _cursor(stored: tuple[str, frozenset[str] | None] | None) -> tuple[str, frozenset[str] | None]:
+    # A row from before baselines existed has a cursor and no baseline: its cursor already bounds history.
+    if stored is None:
+        return "", None
+    frontier, baseline = stored
+    return frontier, baseline if baseline is not None or not frontier else frozenset()
 
 
 def _unsettled(observations: list) -> list:
@@ -78,15 +94,29 @@ def _unsettled(observations: list) -> list:
     return fresh
 
 
-def _store_cursors(cursors: dict[str, str]) -> None:
-    if not cursors:
-        return
+def _store_cursors(cursors: dict[str, str], baselines: dict[str, list[str]]) -> None:
     now = timezone.now()
-    NanoCursor.objects.bulk_create(
-        [NanoCursor(address=address, frontier=frontier, updated_at=now) for address, frontier in cursors.items()],
-        update_conflicts=True, unique_fields=["address"], update_fields=["frontier", "updated_at"],
-        batch_size=DB_CHUNK,
-    )
+    if cursors:
+        NanoCursor.objects.bulk_create(
+            [NanoCursor(address=address, frontier=frontier, updated_at=now) for address, frontier in cursors.items()],
+            update_conflicts=True, unique_fields=["address"], update_fields=["frontier", "updated_at"],
+            batch_size=DB_CHUNK,
+        )
+    if baselines:
+        NanoCursor.objects.bulk_create(
+            [NanoCursor(address=address, baseline_at=now, preexisting=hashes, updated_at=now)
+             for address, hashes in baselines.items()],
+            update_conflicts=True, unique_fields=["address"],
+            update_fields=["baseline_at", "preexisting", "updated_at"],
+            batch_size=DB_CHUNK,
+        )
+
+
+def _forget_unwatched() -> int:
+    """Delete the rows of addresses with no reserved payment: what arrives while nobody watches
+    is pre-existing for the next payment, which takes a new baseline."""
+    # An anti-join probing the reserved-amount index per row: cost follows the rows kept, not the payments.
+    return NanoCursor.objects.filter(~Exists(_reserved().filter(pay_to=OuterRef("address")))).delete()[0]
 
 
 def tick(*, provider=None) -> dict:
@@ -96,6 +126,7 @@ def tick(*, provider=None) -> dict:
     try:
         provider = provider or get_provider(CODE)
         summary = _tick(provider)
+        summary["forgotten"] = _forget_unwatched()
         summary["refunds"] = refunds_tick(provider=provider)  # the sellers' refund sends
         return summary
     finally:
@@ -128,10 +159,11 @@ def _tick(provider, only: set[str] | None = None) -> dict:
             log.exception("nano observation failed", extra={"tx": observation.external_tx_id,
                                                             "address": observation.pay_to})
             failed_addresses.add(observation.pay_to)
-    _store_cursors({a: f for a, f in scan.cursors.items() if a not in failed_addresses})
+    # A baseline is stored even for a failed address: what it says predates the watch stays true.
+    _store_cursors({a: f for a, f in scan.cursors.items() if a not in failed_addresses}, scan.baselines)
     summary = {
         "addresses": len(accounts), "rpc_calls": scan.rpc_calls, "history_reads": len(scan.history_reads),
-        "observations": len(scan.observations), "new": len(fresh), "applied": applied,
+        "observations": len(scan.observations), "preexisting": scan.preexisting, "new": len(fresh), "applied": applied,
         "failed": len(failed_addresses), "ms": round((time.perf_counter() - started) * 1000, 1),
         # Finding the money vs applying it (observation_apply, the same cost in any design).
         "find_ms": round((found_at - started) * 1000, 1), "apply_ms": round((time.perf_counter() - found_at) * 1000, 1),

@@ -10,11 +10,18 @@ the beat tick stays the safety net for anything missed while disconnected.
 Protocol (docs.nano.org/integration-guides/websockets): one "confirmation" subscription
 filtered to the addresses with reserved payments, kept current with "update"
 (accounts_add / accounts_del) every `refresh_seconds`; confirmations arriving within
-`batch_seconds` of each other are checked together.
+`batch_seconds` of each other are checked together. Every confirmation_type the node sends
+(active_quorum, active_confirmation_height, inactive) counts alike, and a duplicate only
+costs one more idempotent check.
+
+Each request carries its own id, so an ack names what the node now filters on. The node
+acknowledges only actions that succeeded (an update on a session with no subscription gets
+nothing), so a request still unacknowledged after `ack_timeout` seconds is replaced by a
+full subscribe, which the node applies whatever it had.
 """
 from __future__ import annotations
 
-import collections
+import itertools
 import json
 import logging
 import random
@@ -47,7 +54,7 @@ def parse(raw: str | bytes) -> dict:
 
 
 def is_our_ack(data: dict) -> bool:
-    return data.get("ack") in ("subscribe", "update") and data.get("id") == SUBSCRIPTION_ID
+    return data.get("ack") in ("subscribe", "update") and str(data.get("id", "")).startswith(SUBSCRIPTION_ID)
 
 
 def touched_addresses(data: dict, watched: set[str]) -> set[str]:
@@ -69,13 +76,13 @@ def touched_addresses(data: dict, watched: set[str]) -> set[str]:
     return touched
 
 
-def _subscribe(addresses: Iterable[str]) -> str:
-    return json.dumps({"action": "subscribe", "topic": TOPIC, "ack": True, "id": SUBSCRIPTION_ID,
+def _subscribe(addresses: Iterable[str], request_id: str = SUBSCRIPTION_ID) -> str:
+    return json.dumps({"action": "subscribe", "topic": TOPIC, "ack": True, "id": request_id,
                        "options": {"accounts": sorted(addresses)}})
 
 
-def _update(added: Iterable[str], removed: Iterable[str]) -> str:
-    return json.dumps({"action": "update", "topic": TOPIC, "ack": True, "id": SUBSCRIPTION_ID,
+def _update(added: Iterable[str], removed: Iterable[str], request_id: str = SUBSCRIPTION_ID) -> str:
+    return json.dumps({"action": "update", "topic": TOPIC, "ack": True, "id": request_id,
                        "options": {"accounts_add": sorted(added), "accounts_del": sorted(removed)}})
 
 
@@ -99,11 +106,14 @@ def _default_check(addresses: set[str]) -> dict:
 
 class ConfirmationListener:
     def __init__(self, url: str, *, refresh_seconds: float = 5.0, batch_seconds: float = 0.25,
+                 ack_timeout: float | None = None,
                  watched: Callable[[], set[str]] = _default_watched,
                  check: Callable[[set[str]], dict] = _default_check) -> None:
         self.url = url
         self.refresh_seconds = refresh_seconds
         self.batch_seconds = batch_seconds
+        self.ack_timeout = ack_timeout if ack_timeout is not None else max(10.0, 3 * refresh_seconds)
+        self._requests = itertools.count(1)
         self._watched = watched
         self._check = check
         self.subscribed = threading.Event()  # set once the node acknowledged the subscription
@@ -127,10 +137,15 @@ class ConfirmationListener:
             stop.wait(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
+    def _request_id(self) -> str:
+        return f"{SUBSCRIPTION_ID}-{next(self._requests)}"
+
     def _follow(self, connection: ClientConnection, stop: threading.Event) -> None:
         watched = self._watched()
-        connection.send(_subscribe(watched))
-        unacknowledged = collections.deque([frozenset(watched)])  # acks come back in order
+        request_id = self._request_id()
+        connection.send(_subscribe(watched, request_id))
+        # request id → (the filter the node has once it acknowledges it, when it was sent)
+        unacknowledged = {request_id: (frozenset(watched), time.monotonic())}
         log.info("nano websocket subscribing", extra={"url": self.url, "addresses": len(watched)})
         refresh_at = time.monotonic() + self.refresh_seconds
         due: set[str] = set()
@@ -142,9 +157,11 @@ class ConfirmationListener:
             except TimeoutError:
                 raw = None
             data = parse(raw) if raw is not None else {}
-            if is_our_ack(data) and unacknowledged:
-                self.watching = unacknowledged.popleft()
-                self.subscribed.set()
+            if is_our_ack(data):
+                acknowledged = unacknowledged.pop(str(data.get("id")), None)
+                if acknowledged is not None:
+                    self.watching = acknowledged[0]
+                    self.subscribed.set()
             elif touched := touched_addresses(data, watched):
                 if not due:
                     due_at = time.monotonic() + self.batch_seconds
@@ -155,9 +172,18 @@ class ConfirmationListener:
                 due = set()
             if now >= refresh_at:
                 current = self._watched()
-                if current != watched:
-                    connection.send(_update(current - watched, watched - current))
-                    unacknowledged.append(frozenset(current))
+                if any(now - sent_at > self.ack_timeout for _filter, sent_at in unacknowledged.values()):
+                    # The node refused something silently: say the whole filter again.
+                    log.warning("nano websocket request not acknowledged, subscribing again",
+                                extra={"url": self.url, "addresses": len(current)})
+                    request_id = self._request_id()
+                    connection.send(_subscribe(current, request_id))
+                    unacknowledged = {request_id: (frozenset(current), now)}
+                    watched = current
+                elif current != watched:
+                    request_id = self._request_id()
+                    connection.send(_update(current - watched, watched - current, request_id))
+                    unacknowledged[request_id] = (frozenset(current), now)
                     watched = current
                 refresh_at = now + self.refresh_seconds
 

@@ -63,6 +63,8 @@ RPC_PATH = "/nano"
 LEDGER_FILE = "nano.jsonl"
 LOG_FORMAT = {"format": "kassa-sandbox-nano", "version": 1}
 ZERO_HASH = "0" * 64
+ELECTION_SECONDS = 300  # an unconfirmed block younger than this still has an election running
+WS_DUPLICATE_EVERY = 5  # with the websocket on, every 5th confirmation is reported twice (sandbox_ws)
 SANDBOX_VENDOR = "Kassa sandbox Nano node"  # not "Nano Vxx": clients take it as the current protocol
 FAUCET_KEY = hashlib.blake2b(b"kassa sandbox faucet", digest_size=32).digest()
 FAUCET = public_key_to_address(FAUCET_KEY)
@@ -213,8 +215,12 @@ class NanoLedger:
         self.lock = threading.RLock()
         self.path = path
         self.fault = Fault()
-        # Called with the blocks each change confirms (the websocket feed, nano_ws.py); not on replay.
-        self.on_confirmed: list[Callable[[list[Block]], None]] = []
+        # Called with (block, confirmation_type) for the blocks each change confirms (the websocket
+        # feed, nano_ws.py); not on replay.
+        self.on_confirmed: list[Callable[[list[tuple[Block, str]]], None]] = []
+        # Every n-th confirmation is reported twice, as the node may (0: never); sandbox_ws sets it.
+        self.duplicate_every = 0
+        self._announced = 0
         self._file: IO[str] | None = None
         self._clear()
         with self.lock:
@@ -265,10 +271,18 @@ class NanoLedger:
         self._write(block.to_record() for block in blocks)
         self._announce([block for block in blocks if block.confirmed])
 
-    def _announce(self, blocks: list[Block]) -> None:
-        if blocks:
+    def _announce(self, blocks: list[Block], types: dict[str, str] | None = None) -> None:
+        """Tell the listeners; a block confirmed by its own election is "active_quorum", others say how."""
+        out: list[tuple[Block, str]] = []
+        for block in blocks:
+            item = (block, (types or {}).get(block.hash, "active_quorum"))
+            out.append(item)
+            self._announced += 1
+            if self.duplicate_every and self._announced % self.duplicate_every == 0:
+                out.append(item)
+        if out:
             for listener in self.on_confirmed:
-                listener(blocks)
+                listener(out)
 
     def _replay(self, path: Path) -> None:
         with path.open(encoding="utf-8") as handle:
@@ -284,6 +298,8 @@ class NanoLedger:
                     for block_hash in rec["hashes"]:
                         if block_hash in self.blocks:
                             self.blocks[block_hash].confirmed = True
+                elif rec.get("t") == "timestamp" and rec.get("hash") in self.blocks:
+                    self.blocks[rec["hash"]].local_timestamp = int(rec["ts"])
 
     def close(self) -> None:
         with self.lock:
@@ -383,6 +399,26 @@ class NanoLedger:
                 self._commit(out)
             return sent
 
+    def seed(self, source: str, account: str, sends: list[tuple[int, int, bool]]) -> list[Block]:
+        """(amount, local_timestamp, received) sends to `account`, confirmed, stored and not announced:
+        the address's past, not news."""
+        with self.lock:
+            out: list[Block] = []
+            sent: list[Block] = []
+            try:
+                for amount, timestamp, received in sends:
+                    sent.append(self._send(source, account, amount, received, True, timestamp, out)[0])
+            finally:
+                self._write(block.to_record() for block in out)
+            return sent
+
+    def backdate(self, block_hash: str, timestamp: int) -> Block:
+        with self.lock:
+            block = self.blocks[block_hash]
+            block.local_timestamp = timestamp
+            self._write([{"t": "timestamp", "hash": block_hash, "ts": timestamp}])
+            return block
+
     def receive_all(self, account: str) -> list[Block]:
         with self.lock:
             now = int(time.time())
@@ -410,7 +446,12 @@ class NanoLedger:
                     stack.append(block.link)
             if done:
                 self._write([{"t": "confirm", "hashes": done}])
-                self._announce([self.blocks[h] for h in reversed(done)])  # dependencies first
+                # The node names how each was cemented: the asked block by its election; a dependency
+                # while its own election still ran (a recent block) or without any (an old one).
+                now = int(time.time())
+                types = {h: "active_confirmation_height" if now - self.blocks[h].local_timestamp < ELECTION_SECONDS
+                         else "inactive" for h in done[1:]} if block_hash else {}
+                self._announce([self.blocks[h] for h in reversed(done)], types)  # dependencies first
             return done
 
     # queries used by several actions -------------------------------------------------
@@ -457,13 +498,14 @@ def _accounts(req: dict[str, Any]) -> list[str]:
     return [_account(value) for value in accounts]
 
 
-def _hash(value: Any) -> str:
+def _hash(value: Any, error: str = "Bad hash number") -> str:
+    """A block hash; block_info's hash_impl says "Invalid block hash" instead."""
     if not isinstance(value, str) or len(value) != 64:
-        raise RpcError("Bad hash number")
+        raise RpcError(error)
     try:
         bytes.fromhex(value)
     except ValueError:
-        raise RpcError("Bad hash number") from None
+        raise RpcError(error) from None
     return value.upper()
 
 
@@ -475,18 +517,20 @@ def _flag(req: dict[str, Any], name: str, default: bool = False) -> bool:
 
 
 def _count(req: dict[str, Any], name: str = "count", *, required: bool = False) -> int | None:
-    """None means unlimited (absent, or -1 as many clients send)."""
+    """None means unlimited (absent, or -1 as many clients send). The node's texts: "Invalid count"
+    ("Invalid offset"), and a missing required count fails its JSON read ("Unable to parse JSON")."""
+    error = "Invalid offset" if name == "offset" else "Invalid count"
     value = req.get(name)
     if value is None:
         if required:
-            raise RpcError("Invalid count limit")
+            raise RpcError("Unable to parse JSON")
         return None
     try:
         number = int(str(value))
     except ValueError:
-        raise RpcError("Invalid count limit") from None
+        raise RpcError(error) from None
     if required and number == 0:
-        raise RpcError("Invalid count limit")  # the node's count_impl refuses 0 where count is required
+        raise RpcError(error)  # the node's count_impl refuses 0 where count is required
     if number < 0:
         return None
     return number
@@ -702,7 +746,7 @@ def _block_info(ledger: NanoLedger, block: Block, req: dict[str, Any], *, option
 
 
 def block_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
-    block = ledger.blocks.get(_hash(req.get("hash")))
+    block = ledger.blocks.get(_hash(req.get("hash"), "Invalid block hash"))
     if block is None:
         raise RpcError("Block not found")
     return _block_info(ledger, block, req, options=False)
@@ -835,6 +879,42 @@ def sandbox_version(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return {"node_vendor": vendor}
 
 
+def _timestamp(value: Any) -> int:
+    try:
+        timestamp = int(value if value is not None else 0)
+    except (TypeError, ValueError):
+        raise RpcError("Invalid local_timestamp") from None
+    if timestamp < 0:
+        raise RpcError("Invalid local_timestamp")
+    return timestamp
+
+
+def sandbox_seed(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
+    account = _account(req.get("account"))
+    groups = {name: req.get(name) or [] for name in ("history", "receivable")}
+    if not all(isinstance(items, list) and all(isinstance(i, dict) for i in items) for items in groups.values()):
+        raise RpcError("history and receivable are lists of {amount, local_timestamp}")
+    sends = [(_amount(item.get("amount")), _timestamp(item.get("local_timestamp")), name == "history")
+             for name, items in groups.items() for item in items]
+    blocks = ledger.seed(_source(req.get("source")), account, sends)
+    hashes = [block.hash for block in blocks]
+    return {"history": hashes[:len(groups["history"])], "receivable": hashes[len(groups["history"]):]}
+
+
+def sandbox_backdate(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
+    block_hash = _hash(req.get("hash"))
+    if block_hash not in ledger.blocks:
+        raise RpcError("Block not found")
+    block = ledger.backdate(block_hash, _timestamp(req.get("local_timestamp")))
+    return {"hash": block.hash, "local_timestamp": str(block.local_timestamp)}
+
+
+def sandbox_ws(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
+    if "duplicate_every" in req:
+        ledger.duplicate_every = _count(req, "duplicate_every") or 0
+    return {"duplicate_every": str(ledger.duplicate_every)}
+
+
 def sandbox_info(ledger: NanoLedger, req: dict[str, Any]) -> dict[str, Any]:
     return {
         "faucet": FAUCET,
@@ -868,9 +948,12 @@ ACTIONS: dict[str, Action] = {
     "sandbox_fault": sandbox_fault,
     "sandbox_info": sandbox_info,
     "sandbox_version": sandbox_version,
+    "sandbox_seed": sandbox_seed,
+    "sandbox_backdate": sandbox_backdate,
+    "sandbox_ws": sandbox_ws,
 }
 # Calls that still work while a fault is injected, so a test can switch it off.
-FAULT_EXEMPT = frozenset({"sandbox_fault", "sandbox_info", "sandbox_version", "reset"})
+FAULT_EXEMPT = frozenset({"sandbox_fault", "sandbox_info", "sandbox_version", "sandbox_ws", "reset"})
 
 
 # --- HTTP ------------------------------------------------------------------------------
@@ -918,6 +1001,7 @@ def routes(ctx: SandboxContext) -> list[Route]:
         feed = ConfirmationFeed()
         feed.start(*address)
         ledger.on_confirmed.append(feed.publish)
+        ledger.duplicate_every = WS_DUPLICATE_EVERY
         ctx.services["nano_ws"] = feed
         ctx.on_close(feed.stop)  # closers run last-first: the feed stops before the ledger closes
     return [

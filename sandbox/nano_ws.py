@@ -9,12 +9,16 @@ Actions a client sends (each may carry "ack": true and an "id", echoed in the ac
   (a send's destination) is listed; an empty list lets nothing through. Invalid accounts
   are skipped. All as the node's confirmation_options::should_filter.
 - {"action": "update", "topic": "confirmation", "options": {"accounts_add": [...], "accounts_del": [...]}}
+  Acknowledged only on a subscribed connection and with options, as the node's (no ack otherwise).
 - {"action": "unsubscribe", "topic": "confirmation"}
 - {"action": "ping"} is answered {"ack": "pong", "time": ...}.
 
 A confirmation:
     {"topic": "confirmation", "time": "<ms>", "message": {"account", "amount", "hash",
-     "confirmation_type": "active_quorum", "block": {<state block>, "subtype": "send"}}}
+     "confirmation_type", "block": {<state block>, "subtype": "send"}}}
+confirmation_type is the node's: "active_quorum" (its own election), "active_confirmation_height"
+or "inactive" (cemented as a dependency, with or without an election running); the ledger picks it
+and may report a block twice (nano_node.NanoLedger._announce).
 
 Delivery is best effort, as the node's: the ledger hands confirmed blocks to a queue
 (it must never wait on a client while holding its lock) and one thread sends them.
@@ -67,10 +71,10 @@ def involves(block: Block, accounts: set[str] | None) -> bool:
     return block.account in accounts or block.link_as_account in accounts
 
 
-def confirmation_message(block: Block) -> dict[str, Any]:
+def confirmation_message(block: Block, confirmation_type: str = "active_quorum") -> dict[str, Any]:
     return {"topic": TOPIC, "time": _now_ms(), "message": {
         "account": block.account, "amount": str(block.amount), "hash": block.hash,
-        "confirmation_type": "active_quorum", "block": {**block.contents(), "subtype": block.subtype}}}
+        "confirmation_type": confirmation_type, "block": {**block.contents(), "subtype": block.subtype}}}
 
 
 class ConfirmationFeed:
@@ -79,7 +83,7 @@ class ConfirmationFeed:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: dict[ServerConnection, set[str] | None] = {}
-        self._outbox: queue.SimpleQueue[list[Block] | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[list[tuple[Block, str]] | None] = queue.SimpleQueue()
         self._server: Server | None = None
         self._threads: list[threading.Thread] = []
         self.url = ""
@@ -102,8 +106,8 @@ class ConfirmationFeed:
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def publish(self, blocks: list[Block]) -> None:
-        """Called by the ledger under its lock: only queues."""
+    def publish(self, blocks: list[tuple[Block, str]]) -> None:
+        """(block, confirmation_type) pairs; called by the ledger under its lock: only queues."""
         self._outbox.put(blocks)
 
     def subscriptions(self) -> list[set[str] | None]:
@@ -113,12 +117,12 @@ class ConfirmationFeed:
 
     def _send_loop(self) -> None:
         while (blocks := self._outbox.get()) is not None:
-            for block in blocks:
+            for block, confirmation_type in blocks:
                 with self._lock:
                     targets = [conn for conn, accounts in self._subscribers.items() if involves(block, accounts)]
                 if not targets:
                     continue
-                text = json.dumps(confirmation_message(block))
+                text = json.dumps(confirmation_message(block, confirmation_type))
                 for connection in targets:
                     with contextlib.suppress(ConnectionClosed):  # its own thread drops it
                         connection.send(text)
@@ -145,8 +149,8 @@ class ConfirmationFeed:
             return None
         action, options = request.get("action"), request.get("options")
         options = options if isinstance(options, dict) else {}
-        if action == "ping":
-            return {"ack": "pong", "time": _now_ms()}
+        if action == "ping":  # always acknowledged, with the id if one was given (the node's send_ack)
+            return {"ack": "pong", "time": _now_ms(), **({"id": request["id"]} if request.get("id") else {})}
         if request.get("topic") != TOPIC or action not in ("subscribe", "update", "unsubscribe"):
             logger.info("nano ws: ignoring action %r on topic %r", action, request.get("topic"))
             return None
@@ -155,7 +159,9 @@ class ConfirmationFeed:
                 self._subscribers[connection] = _accounts(options["accounts"]) if "accounts" in options else None
             elif action == "unsubscribe":
                 self._subscribers.pop(connection, None)
-            elif (accounts := self._subscribers.get(connection)) is not None:  # update a filtered subscription
+            elif connection not in self._subscribers or not isinstance(request.get("options"), dict):
+                return None  # the node's update fails here, and a failed action is never acknowledged
+            elif (accounts := self._subscribers[connection]) is not None:  # update a filtered subscription
                 accounts |= _accounts(options.get("accounts_add"))
                 accounts -= _accounts(options.get("accounts_del"))
         if request.get("ack") is not True:

@@ -10,6 +10,12 @@ The scan per chunk of 1000 addresses:
      catches sends the seller's wallet already received. A receive is reported
      under its SEND block hash (the receive's link), so one send seen first as
      receivable and later as received is one Receipt.
+
+Money that predates a payment never completes it. A real address has years of history and
+unreceived sends, and the node's `local_timestamp` is the time *that node* stored a block (recent
+after a re-sync, "0" before V18), so time cannot say what is new. The ledger can: the first read of
+an address (no baseline yet) takes a baseline, and afterwards only blocks above the cursor and
+receivable sends outside the baseline's set are new. See WatchedAccount.baseline for the first read.
 """
 from __future__ import annotations
 
@@ -43,7 +49,6 @@ CODE = "nano"
 CHUNK = 1000                 # accounts per accounts_receivable / accounts_frontiers call
 HISTORY_PAGE = 100           # account_history entries per call
 HISTORY_MAX_PAGES = 20       # a runaway history stops here (logged); the next tick goes on
-CLOCK_SLACK_SECONDS = 300    # node local_timestamp vs our created_at
 RECEIVABLE_THRESHOLD = RAW_PER_MICRO  # due amounts are whole µXNO: smaller sends are dust
 RECEIVABLE_MAX = 32_000      # per address per tick, after paging a full answer
 _HASH_RE = re.compile(r"[0-9A-Fa-f]{64}")
@@ -55,8 +60,14 @@ class WatchedAccount:
     """An address with reserved payments, as the monitor knows it."""
 
     address: str
-    cursor: str = ""   # the frontier seen at the last good tick ("" = never read)
-    since: int = 0     # unix time of its oldest reserved payment: older history cannot pay one
+    cursor: str = ""   # blocks at and below it are known ("" = none read yet)
+    since: int = 0     # unix time of its oldest reserved payment
+    # Receivable sends (hashes) that predate the watch. None: no baseline yet, so this read takes one.
+    # Payments start without any RPC, so the baseline is taken at the first good read after the start
+    # (possibly much later, if the node was down). At that read a block is pre-existing when the node
+    # stored it before `since` (or at "0", before V18): money sent after the start still completes its
+    # payment, and the timestamp decides only for this one window. A re-sync inside it is not detected.
+    baseline: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,8 @@ class ScanResult:
     observations: list[Observation] = field(default_factory=list)
     cursors: dict[str, str] = field(default_factory=dict)   # address → frontier to store (moved only)
     history_reads: list[str] = field(default_factory=list)  # addresses whose history was read
+    baselines: dict[str, list[str]] = field(default_factory=dict)  # address → pre-existing sends (first reads)
+    preexisting: int = 0    # blocks left out because they predate the watch
     rpc_calls: int = 0
 
 
@@ -207,18 +220,32 @@ class NanoProvider:
             addresses = [account.address for account in chunk]
             receivable = self._receivable(addresses, count)
             frontiers = client.accounts_frontiers(addresses)
-            for blocks in receivable.values():
-                result.observations.extend(self._from_receivable(block) for block in blocks if block.amount > 0)
+            first_seen = self._preexisting_receivable([a for a in chunk if a.baseline is None], receivable)
             for account in chunk:
+                known = account.baseline if account.baseline is not None else first_seen.get(account.address, set())
+                if account.baseline is None:
+                    result.baselines[account.address] = sorted(known)
+                for block in receivable.get(account.address, ()):
+                    if block.hash.upper() in known:
+                        result.preexisting += 1
+                    elif block.amount > 0:
+                        result.observations.append(self._from_receivable(block))
                 frontier = frontiers.get(account.address)
                 if not frontier or frontier == account.cursor:
                     continue
-                entries, settled = self._history_since(account, frontier)
+                entries, settled, boundary = self._history_since(account, frontier)
                 result.history_reads.append(account.address)
-                result.observations.extend(self._from_history(account.address, e) for e in entries
-                                           if e.kind == "receive" and e.amount > 0 and e.link)
+                for entry in entries:
+                    if entry.kind != "receive" or entry.amount <= 0 or not entry.link:
+                        continue
+                    if entry.link.upper() in known:  # the wallet received a send that predates the watch
+                        result.preexisting += 1
+                        continue
+                    result.observations.append(self._from_history(account.address, entry))
                 if settled:  # an unconfirmed block stays above the cursor, so it is read again
                     result.cursors[account.address] = frontier
+                elif boundary:  # a first read: what lies below stays pre-existing
+                    result.cursors[account.address] = boundary
         result.rpc_calls = client.calls - calls_before
         return result
 
@@ -243,26 +270,46 @@ class NanoProvider:
                 log.warning("nano receivable list cut at %s", RECEIVABLE_MAX, extra={"address": address})
         return found
 
-    def _history_since(self, account: WatchedAccount, frontier: str) -> tuple[list[HistoryEntry], bool]:
-        """Blocks newer than the cursor (or than `since` for a new cursor), and whether all are confirmed."""
+    def _preexisting_receivable(self, first_reads: list[WatchedAccount],
+                                receivable: Mapping[str, list[ReceivableBlock]]) -> dict[str, set[str]]:
+        """At an address's first read: its receivable sends the node stored before `since` (or at "0").
+
+        One blocks_info per 1000 hashes, only for addresses read for the first time (once per address).
+        A send the node cannot describe counts as new: it is matched only on the usual evidence.
+        """
+        owner = {block.hash.upper(): account for account in first_reads if account.since
+                 for block in receivable.get(account.address, ())}
+        old: dict[str, set[str]] = {}
+        for part in chunked(sorted(owner), CHUNK):
+            for block_hash, info in self.client.blocks_info(part).items():
+                account = owner.get(block_hash)
+                if account and info.local_timestamp < account.since:  # 0 ("unknown", pre-V18) is old too
+                    old.setdefault(account.address, set()).add(block_hash)
+        return old
+
+    def _history_since(self, account: WatchedAccount, frontier: str) -> tuple[list[HistoryEntry], bool, str]:
+        """Blocks above the cursor, whether all are confirmed, and (first read only) the newest pre-existing block.
+
+        Without a cursor: after a baseline everything is new (the address had no blocks then); at the
+        first read the walk stops at the first block the node stored before `since` (or at "0").
+        """
         entries: list[HistoryEntry] = []
         head: str | None = None
-        floor = account.since - CLOCK_SLACK_SECONDS if account.since else None
+        first_read = not account.cursor and account.baseline is None
         for _page in range(HISTORY_MAX_PAGES):
             page = self.client.account_history(account.address, count=HISTORY_PAGE, raw=True, head=head)
             for entry in page.entries:
                 if entry.hash.upper() == account.cursor.upper():
-                    return entries, all(e.confirmed for e in entries)
-                # local_timestamp 0 means "unknown" (blocks from old nodes): keep reading.
-                if floor and not account.cursor and 0 < entry.local_timestamp < floor:
-                    return entries, all(e.confirmed for e in entries)
+                    return entries, all(e.confirmed for e in entries), ""
+                if first_read and entry.local_timestamp < account.since:
+                    return entries, all(e.confirmed for e in entries), entry.hash.upper()
                 entries.append(entry)
             if not page.previous:
-                return entries, all(e.confirmed for e in entries)
+                return entries, all(e.confirmed for e in entries), ""
             head = page.previous
         log.warning("nano history read stopped at %s pages", HISTORY_MAX_PAGES,
                     extra={"address": account.address, "frontier": frontier})
-        return entries, all(e.confirmed for e in entries)
+        return entries, all(e.confirmed for e in entries), ""
 
     @staticmethod
     def _from_receivable(block: ReceivableBlock) -> Observation:
@@ -277,7 +324,8 @@ class NanoProvider:
                            raw={"via": "history", "receive_block": entry.hash.upper(), "hash": entry.link.upper()})
 
     def poll(self, payments) -> list[Observation]:
-        """A one-off check of these payments' addresses (no stored cursor: history back to `since`)."""
+        """A one-off check of these payments' addresses: a first read each (no cursor, no baseline), so
+        blocks the node stored before the oldest payment's start are left out."""
         oldest: dict[str, int] = {}
         for payment in payments:
             if payment.pay_to:
@@ -312,6 +360,12 @@ class NanoProvider:
                                f"That block sends {format_raw(block.amount)} XNO, not {format_raw(due)} XNO.")
         if not block.confirmed:
             raise self._refuse("not_confirmed", "That block is not confirmed yet; try again in a moment.")
+        # The rule of an address's first read (WatchedAccount.baseline): a send the node stored before the
+        # payment started (or at "0", before V18) predates it, however well its amount fits.
+        created_at = getattr(payment, "created_at", None)
+        if created_at is not None and block.local_timestamp < int(created_at.timestamp()):
+            raise self._refuse("too_old", "That send was made before this payment started, so it cannot pay it. "
+                                          "Send the amount shown, then paste the new block's hash.")
         return [Observation(provider=CODE, external_tx_id=block.hash, amount=block.amount, confirmed=True,
                             payment_ref=str(payment.pk), pay_to=payment.pay_to, source_account=block.block_account,
                             raw={"via": "verify", "hash": block.hash, "height": block.height})]

@@ -157,8 +157,10 @@ class AccountInfo:
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One account_history entry. ``kind`` is send/receive/change/epoch/open whichever
-    form (raw or not) was asked for; ``account`` is the counterparty."""
+    """One account_history entry. ``kind`` is send/receive/change/epoch whichever form (raw or
+    not) was asked for, a legacy open counting as a receive (as the node's non-raw form says);
+    ``account`` is the counterparty. ``link`` is, for a receive, the send it received: a state
+    block's `link`, a legacy receive or open block's `source`."""
 
     hash: str
     kind: str
@@ -175,16 +177,17 @@ class HistoryEntry:
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> HistoryEntry:
         balance = data.get("balance")
+        kind = data.get("subtype") or data.get("type", "")  # raw: type is "state", subtype says what
         return cls(
             hash=data["hash"],
-            kind=data.get("subtype") or data.get("type", ""),  # raw: type is "state", subtype says what
+            kind="receive" if kind == "open" else kind,
             account=_normalize(data.get("account", "")),
             amount=_int(data.get("amount")),
             height=_int(data.get("height")),
             local_timestamp=_int(data.get("local_timestamp")),
             # Nodes before V23 do not report it; treat absence as unconfirmed.
             confirmed=_truthy(data.get("confirmed", False)),
-            link=data.get("link", ""),
+            link=data.get("link") or data.get("source", ""),
             previous=data.get("previous", ""),
             balance=None if balance in (None, "") else _int(balance),
             raw=data,

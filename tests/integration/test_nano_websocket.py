@@ -1,6 +1,8 @@
 """A Nano payment completes from the node's websocket, with no beat tick: the sandbox node
 as a real process (RPC and websocket), the listener on a thread of this process with its
 own database connection, reading addresses and applying facts through the real monitor."""
+import time
+
 import pytest
 
 from orders.actors import Actor
@@ -58,5 +60,26 @@ def test_the_beat_tick_after_the_websocket_changes_nothing_more(shop, nano_liste
     simulate_payment(payment)
     wait_for(lambda: status(payment) == "completed", timeout=10, message="the websocket-triggered check")
     assert monitor_tick(("nano",))["nano"]["applied"] == 0
+    assert payment.events.filter(type="payment.completed").count() == 1
+    assert Receipt.objects.filter(payment=payment).count() == 1
+
+
+def test_duplicate_confirmations_of_every_type_complete_a_payment_once(shop, nano_listener, settings):
+    import requests
+
+    def node(**body):
+        return requests.post(settings.NANO_RPC_URL, json=body, timeout=5).json()
+
+    node(action="sandbox_ws", duplicate_every="1")  # every confirmation twice
+    try:
+        payment = start_payment(shop)
+        nano_listener()
+        sent = node(action="send", destination=payment.pay_to, amount=str(payment.amount_due * 10**24),
+                    auto_receive=True, confirmed=False)
+        node(action="confirm", hash=sent["receive_block"])  # the send comes as a dependency: another type
+        wait_for(lambda: status(payment) == "completed", timeout=10, message="the websocket-triggered check")
+        time.sleep(0.5)  # the duplicates' checks have run
+    finally:
+        node(action="sandbox_ws", duplicate_every="5")
     assert payment.events.filter(type="payment.completed").count() == 1
     assert Receipt.objects.filter(payment=payment).count() == 1

@@ -26,7 +26,8 @@ class FakeProvider:
         self.asked.append(list(accounts))
         if self.error:
             raise self.error
-        return ScanResult(observations=list(self.observations), cursors=dict(self.cursors), rpc_calls=2)
+        return ScanResult(observations=list(self.observations), cursors=dict(self.cursors), rpc_calls=2,
+                          baselines=dict(getattr(self, "baselines", {})))
 
 
 def paid(payment, tx="A" * 64, *, amount=None, confirmed=True):
@@ -64,8 +65,9 @@ def test_settled_receipts_are_skipped_without_a_transaction(django_assert_max_nu
     obs = paid(payment)
     tick(provider=FakeProvider([obs]))
     # Same fact again (still receivable on the node), twice in one scan: 2 reads + 1 receipt check, no writes;
-    # + 1 read for Nano refunds awaiting the seller's send (none here, so no RPC for them).
-    with django_assert_max_num_queries(4):
+    # + 1 read for Nano refunds awaiting the seller's send (none here, so no RPC for them)
+    # + 1 delete of the rows of addresses no longer watched (none here).
+    with django_assert_max_num_queries(5):
         summary = tick(provider=FakeProvider([obs, obs]))
     assert summary == {**summary, "new": 0, "applied": 0}
 
@@ -165,6 +167,25 @@ def test_a_check_of_some_addresses_reads_only_those_and_does_not_wait_for_the_be
     assert [account.address for account in provider.asked[0]] == [payment.pay_to]
     assert summary["applied"] == 1 and summary["addresses"] == 1
     assert Payment.objects.get(pk=payment.pk).status == "completed"
+
+
+def test_an_address_no_longer_watched_is_forgotten_so_its_next_payment_takes_a_new_baseline():
+    watched = PaymentFactory()
+    released = PaymentFactory(amount_reserved=False)
+    NanoCursor.objects.create(address=watched.pay_to, frontier="A" * 64)
+    NanoCursor.objects.create(address=released.pay_to, frontier="B" * 64, preexisting=["C" * 64])
+    assert tick(provider=FakeProvider())["forgotten"] == 1
+    assert list(NanoCursor.objects.values_list("address", flat=True)) == [watched.pay_to]
+
+
+def test_a_first_read_stores_its_baseline_and_later_reads_use_it():
+    payment = PaymentFactory()
+    provider = FakeProvider()
+    provider.baselines = {payment.pay_to: ["D" * 64]}
+    tick(provider=provider)
+    assert provider.asked[0][0].baseline is None
+    [account] = watched_accounts()
+    assert account.baseline == frozenset({"D" * 64}) and account.cursor == ""
 
 
 def test_watched_addresses_are_the_reserved_ones():

@@ -1,7 +1,9 @@
 """The Nano websocket listener against the sandbox node's real websocket, with the
 watched-address read and the check replaced by recorders (the database path is in
 tests/integration/test_nano_websocket.py)."""
+import contextlib
 import queue
+import threading
 import time
 
 import pytest
@@ -165,3 +167,64 @@ def test_the_subscription_names_the_watched_addresses(node, following):
     _url, feed = node
     following(Recorder({SHOP, LATER_SHOP}), refresh_seconds=60)
     assert feed.subscriptions() == [{SHOP, LATER_SHOP}]
+
+
+# --- the node's habits: acks that never come, confirmation types, duplicates (issue 21 item 3) ----------
+
+
+class SilentOnUpdate:
+    """A node websocket that acknowledges `subscribe` but not the first `update` (the node sends no ack
+    for an update that failed, e.g. one without a subscription); later updates are acknowledged."""
+
+    def __init__(self):
+        from websockets.sync.server import serve
+
+        self.received: list[dict] = []
+        self.server = serve(self._serve, "127.0.0.1", 0, compression=None)
+        self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _serve(self, connection):
+        import json
+
+        with contextlib.suppress(Exception):
+            for raw in connection:
+                request = json.loads(raw)
+                self.received.append(request)
+                updates = [r for r in self.received if r["action"] == "update"]
+                if request["action"] == "update" and len(updates) == 1:
+                    continue
+                connection.send(json.dumps({"ack": request["action"], "time": "1", "id": request["id"]}))
+
+
+def test_an_update_the_node_never_acknowledges_does_not_shift_the_later_acks():
+    node = SilentOnUpdate()
+    recorder = Recorder({SHOP})
+    try:
+        with listeners_running() as run:
+            listener = run(listener_for(node.url, recorder, refresh_seconds=0.1, ack_timeout=1.0))
+            recorder.watched = {SHOP, LATER_SHOP}   # first update: never acknowledged
+            time.sleep(0.4)
+            recorder.watched = {LATER_SHOP}         # second update: acknowledged
+            deadline = time.monotonic() + 5
+            while listener.watching != {LATER_SHOP} and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert listener.watching == {LATER_SHOP}
+            # The silent update is replaced by a full subscribe once its ack is overdue.
+            while [r["action"] for r in node.received].count("subscribe") < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert node.received[-1]["action"] == "subscribe"
+            assert node.received[-1]["options"] == {"accounts": [LATER_SHOP]}
+    finally:
+        node.server.shutdown()
+
+
+def test_every_confirmation_type_and_duplicates_each_lead_to_a_check(node, following):
+    url, _feed = node
+    requests.post(f"{url}/nano", json={"action": "sandbox_ws", "duplicate_every": "1"}, timeout=5)
+    recorder = Recorder({SHOP})
+    following(recorder, refresh_seconds=60, batch_seconds=0.01)
+    old = requests.post(f"{url}/nano", json={"action": "send", "destination": SHOP, "amount": "1",
+                                             "auto_receive": True, "confirmed": False}, timeout=5).json()
+    requests.post(f"{url}/nano", json={"action": "confirm", "hash": old["receive_block"]}, timeout=5)
+    assert recorder.next_check() == {SHOP}  # the checks are idempotent: duplicates only cost a read

@@ -62,9 +62,9 @@ def test_errors_match_the_node(ledger):
     assert rpc(ledger, action="nope") == {"error": "Unknown command"}
     assert rpc(ledger, action="account_info", account="nano_123") == {"error": "Bad account number"}
     assert rpc(ledger, action="account_info", account=SHOP) == {"error": "Account not found"}
-    assert rpc(ledger, action="block_info", hash="zz") == {"error": "Bad hash number"}
+    assert rpc(ledger, action="block_info", hash="zz") == {"error": "Invalid block hash"}
     assert rpc(ledger, action="block_info", hash="0" * 64) == {"error": "Block not found"}
-    assert rpc(ledger, action="account_history", account=SHOP) == {"error": "Invalid count limit"}
+    assert rpc(ledger, action="account_history", account=SHOP) == {"error": "Unable to parse JSON"}
     assert rpc(ledger, action="send", destination=SHOP, amount="-5") == {"error": "Bad amount number"}
     assert rpc(ledger, action="send", destination=SHOP, amount="0") == {"error": "Invalid amount number"}
     bad = handle_rpc(ledger, Request("POST", "/nano", body=b"{nope"))
@@ -93,8 +93,8 @@ def test_accounts_pending_says_it_is_deprecated_from_v24(ledger):
 
 def test_a_required_count_of_zero_is_invalid(ledger):
     ledger.send(FAUCET, SHOP, 1, auto_receive=True)
-    assert rpc(ledger, action="account_history", account=SHOP, count="0") == {"error": "Invalid count limit"}
-    assert rpc(ledger, action="account_history", account=SHOP, count="1x") == {"error": "Invalid count limit"}
+    assert rpc(ledger, action="account_history", account=SHOP, count="0") == {"error": "Invalid count"}
+    assert rpc(ledger, action="account_history", account=SHOP, count="1x") == {"error": "Invalid count"}
 
 
 def test_receivable_shapes_and_count_per_account(ledger):
@@ -176,3 +176,38 @@ def test_bulk_send_and_batch_reads_are_fast_enough_for_the_benchmark(ledger):
     assert sum(len(blocks) for blocks in out["blocks"].values()) == 100_000
     assert elapsed < 1.0, f"accounts_receivable for 1000 accounts took {elapsed:.2f}s"
     assert seeded < 15, f"seeding 100k sends took {seeded:.1f}s"
+
+
+# --- test-only: an address's past (issue 21 item 2) ---------------------------------------------
+
+
+def test_seed_gives_an_address_a_past_that_survives_a_restart(tmp_path):
+    path = tmp_path / "nano.jsonl"
+    ledger = NanoLedger(path)
+    announced = []
+    ledger.on_confirmed.append(announced.extend)
+    seeded = rpc(ledger, action="sandbox_seed", account=SHOP, source=SHOPPER,
+                 history=[{"amount": "7", "local_timestamp": "0"}],
+                 receivable=[{"amount": "9", "local_timestamp": "1500000000"}, {"amount": "11"}])
+    assert len(seeded["history"]) == 1 and len(seeded["receivable"]) == 2 and announced == []
+    rpc(ledger, action="sandbox_backdate", hash=seeded["receivable"][1], local_timestamp="1600000000")
+    ledger.close()
+
+    again = NanoLedger(path)
+    [received] = rpc(again, action="account_history", account=SHOP, count=5, raw=True)["history"]
+    assert (received["link"], received["local_timestamp"]) == (seeded["history"][0], "0")
+    blocks = rpc(again, action="blocks_info", hashes=seeded["receivable"])["blocks"]
+    assert [blocks[h]["local_timestamp"] for h in seeded["receivable"]] == ["1500000000", "1600000000"]
+    pending = rpc(again, action="accounts_receivable", accounts=[SHOP], count=5, source=True)["blocks"][SHOP]
+    assert set(pending) == set(seeded["receivable"])
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    ({"action": "sandbox_backdate", "hash": "A" * 64, "local_timestamp": "1"}, "Block not found"),
+    ({"action": "sandbox_backdate", "hash": "xyz", "local_timestamp": "1"}, "Bad hash number"),
+    ({"action": "sandbox_seed", "account": SHOP, "history": "lots"}, "history and receivable are lists"),
+    ({"action": "sandbox_seed", "account": SHOP, "history": [{"amount": "1", "local_timestamp": "-5"}]},
+     "Invalid local_timestamp"),
+])
+def test_seed_and_backdate_refuse_bad_input_with_the_nodes_error_shape(ledger, body, error):
+    assert rpc(ledger, **body)["error"].startswith(error)

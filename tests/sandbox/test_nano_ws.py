@@ -2,6 +2,8 @@
 unsubscribe / ping actions, its account filter, and its confirmation message shape
 (docs.nano.org/integration-guides/websockets)."""
 import json
+import time
+from unittest.mock import ANY
 
 import pytest
 import requests
@@ -178,3 +180,51 @@ def test_a_stopped_feed_refuses_connections():
     feed.stop()
     with pytest.raises(OSError):
         connect(url, proxy=None, open_timeout=2)
+
+
+# --- the node's own habits (issue 21 item 3) --------------------------------------------------
+
+
+def test_update_without_a_subscription_gets_no_ack(node):
+    _url, feed = node
+    with connect(feed.url, proxy=None) as ws:
+        ws.send(json.dumps({"action": "update", "topic": "confirmation", "ack": True, "id": "u",
+                            "options": {"accounts_add": [SHOP]}}))
+        ws.send(json.dumps({"action": "ping", "id": "p"}))
+        assert next_message(ws) == {"ack": "pong", "time": ANY, "id": "p"}  # nothing came before it
+    assert feed.subscriptions() == []
+
+
+def test_confirmations_carry_the_nodes_confirmation_types(node):
+    url, feed = node
+    with connect(feed.url, proxy=None) as ws:
+        subscribe(ws, accounts=[SHOP])
+        elected = send(url, SHOP, 1)  # confirmed by its own election
+        old = rpc(url, action="send", destination=SHOP, amount="2", auto_receive=True, confirmed=False)
+        rpc(url, action="sandbox_backdate", hash=old["block"], local_timestamp=str(int(time.time()) - 3600))
+        rpc(url, action="confirm", hash=old["receive_block"])
+        recent = rpc(url, action="send", destination=SHOP, amount="3", auto_receive=True, confirmed=False)
+        rpc(url, action="confirm", hash=recent["receive_block"])
+        types = {}
+        for _ in range(5):
+            body = next_message(ws)["message"]
+            types[body["hash"]] = body["confirmation_type"]
+    assert types == {
+        elected: "active_quorum",
+        old["block"]: "inactive",                              # cemented with its receive, no election of its own
+        old["receive_block"]: "active_quorum",
+        recent["block"]: "active_confirmation_height",         # its election was running when the receive cemented it
+        recent["receive_block"]: "active_quorum",
+    }
+
+
+def test_the_node_sometimes_reports_a_confirmation_twice(node):
+    url, feed = node
+    rpc(url, action="sandbox_ws", duplicate_every=2)
+    with connect(feed.url, proxy=None) as ws:
+        subscribe(ws, accounts=[SHOP])
+        sent = [send(url, SHOP, amount) for amount in (1, 2, 3, 4)]
+        hashes = [next_message(ws)["message"]["hash"] for _ in range(6)]
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=0.3)
+    assert sorted(hashes) == sorted(sent + sent[1::2])
