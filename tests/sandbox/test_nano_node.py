@@ -1,7 +1,6 @@
 """The sandbox Nano node's ledger and RPC shapes, called in-process (no HTTP)."""
 import hashlib
 import json
-import time
 
 import pytest
 
