@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "sellers",
     "orders",
     "payments",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -188,7 +189,18 @@ STORAGES = {
     },
 }
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# --- Email (README "Email") ---------------------------------------------------
+# EMAIL_URL: smtp://user:pass@host:587, smtp+tls://… (STARTTLS), smtps:// or smtp+ssl:// (implicit TLS),
+# consolemail:// (the default: printed by the worker). `make run` points it at the sandbox's catcher.
+globals().update({name: value for name, value in env.email_url("EMAIL_URL", default="consolemail://").items()
+                  if value not in (None, "")})
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Kassa <no-reply@kassa.local>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Staff who get the daily digest of the review queue.
+STAFF_DIGEST_EMAILS = env.list("STAFF_DIGEST_EMAILS", default=[])
+# A queued email whose after-commit task never ran is sent by the beat sweep after this long.
+EMAIL_SWEEP_AFTER_SECONDS = env.int("EMAIL_SWEEP_AFTER_SECONDS", default=60)
 
 # Requests larger than this get 413 from BodySizeLimitMiddleware before any parsing.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
