@@ -264,6 +264,8 @@ SANDBOX_STATE_DIR = env.str("SANDBOX_STATE_DIR", default=str(VAR_DIR / "sandbox"
 NANO_RPC_URL = env.str("NANO_RPC_URL", default=f"{SANDBOX_URL}/nano")
 # The node's websocket (confirmations pushed as they happen; `manage.py nano_listen`).
 # A real node serves it on 7078 beside RPC on 7076; so does `sandbox serve` (--nano-ws-port).
+# The sandbox's mail catcher (SMTP; inbox at SANDBOX_URL/mail/). `make run` sends Kassa's email there.
+SANDBOX_SMTP_PORT = env.int("SANDBOX_SMTP_PORT", default=7025)
 SANDBOX_NANO_WS_PORT = env.int("SANDBOX_NANO_WS_PORT", default=7078)
 NANO_WS_URL = env.str("NANO_WS_URL", default=f"ws://{urlsplit(SANDBOX_URL).hostname}:{SANDBOX_NANO_WS_PORT}")
 NANO_WS_REFRESH_SECONDS = env.float("NANO_WS_REFRESH_SECONDS", default=5.0)

@@ -1,7 +1,7 @@
 """`sandbox serve` runs the sandbox providers; `sandbox pay` pays a payment through them.
 
     python manage.py sandbox serve [--port 7076] [--host 127.0.0.1] [--state-dir var/sandbox] [--quiet]
-                                   [--nano-ws-port 7078 | --no-nano-ws]
+                                   [--nano-ws-port 7078 | --no-nano-ws] [--smtp-port 7025 | --no-smtp]
     python manage.py sandbox pay <payment-id> [--amount 1.5] [--late] [--auto-receive] [--tick]
     python manage.py sandbox pay --refund <refund-id> [--tick]   # a Nano refund, sent from the seller's address
 """
@@ -13,7 +13,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from payments.sandbox.server import DEFAULT_HOST, DEFAULT_PORT, add_nano_ws_arguments, nano_ws_port
+from payments.sandbox.server import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    add_nano_ws_arguments,
+    add_smtp_arguments,
+    nano_ws_port,
+)
 
 
 class Command(BaseCommand):
@@ -27,6 +33,8 @@ class Command(BaseCommand):
         serve.add_argument("--state-dir", default=None, help="defaults to SANDBOX_STATE_DIR")
         serve.add_argument("--quiet", action="store_true", help="no per-request log lines")
         add_nano_ws_arguments(serve)
+        add_smtp_arguments(serve)
+        serve.set_defaults(smtp_port=settings.SANDBOX_SMTP_PORT)
         pay = sub.add_parser("pay", help="pay a payment as a shopper would")
         pay.add_argument("payment_id", nargs="?")
         pay.add_argument("--refund", metavar="REFUND_ID",
@@ -42,7 +50,8 @@ class Command(BaseCommand):
 
             ws_port = nano_ws_port(options["port"], options["nano_ws_port"], options["no_nano_ws"])
             serve(options["host"], options["port"], options["state_dir"] or settings.SANDBOX_STATE_DIR,
-                  quiet=options["quiet"], nano_ws_port=ws_port)
+                  quiet=options["quiet"], nano_ws_port=ws_port,
+                  smtp_port=None if options["no_smtp"] else options["smtp_port"])
         else:
             self._pay(**options)
 
