@@ -19,7 +19,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from config import statements
-from notifications.models import OutboxEmail
+from notifications.kinds import SELLER_KINDS
+from notifications.models import OutboxEmail, SellerEmailSettings
 from notifications.tasks import send_email
 from sellers.models import Seller
 
@@ -146,3 +147,17 @@ def outbox_resend(*, email_ids) -> int:
         for email_id in rows:
             transaction.on_commit(lambda email_id=email_id: _send_later(email_id))
     return len(rows)
+
+
+def seller_email_settings_save(*, seller: Seller, enabled_kinds: list[str], order_paid_mode: str, recipients,
+                               require_customer_email: bool):
+    """The seller's choices from the settings card; recipients must be the seller's members (the form's queryset)."""
+    with transaction.atomic():
+        config, _ = SellerEmailSettings.objects.select_for_update().get_or_create(seller=seller)
+        config.disabled_kinds = [kind.value for kind in SELLER_KINDS if kind.value not in enabled_kinds]
+        config.order_paid_mode = order_paid_mode
+        config.require_customer_email = require_customer_email
+        config.save()
+        config.recipients.set(recipients)
+    log.info("email settings saved", extra={"seller": seller.pk})
+    return config
