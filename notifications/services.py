@@ -19,9 +19,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from config import statements
+from config.celery_app import app as celery_app
 from notifications.kinds import SELLER_KINDS
 from notifications.models import OutboxEmail, SellerEmailSettings
-from notifications.tasks import send_email
 from sellers.models import Seller
 
 log = logging.getLogger("kassa.email")
@@ -62,8 +62,12 @@ def queue_email(*, kind: str, key: str, to: list[str], subject: str, template: s
     return email
 
 
+SEND_TASK = "notifications.tasks.send_email"
+
+
 def _send_later(email_id: int) -> None:
-    send_email.delay(email_id)
+    # Queued by name: tasks import this module (the app's ready() registers them).
+    celery_app.tasks[SEND_TASK].delay(email_id)
 
 
 def _claim(email_id: int, now) -> OutboxEmail | None:

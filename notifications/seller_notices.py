@@ -1,4 +1,5 @@
-"""Seller notices caused by sellers' own rows (webhook endpoints), queued through notifications."""
+"""Seller notices caused by sellers' own rows (webhook endpoints). sellers sends a signal and this
+module, connected in NotificationsConfig.ready(), queues the email inside the same transaction."""
 from django.conf import settings
 from django.urls import reverse
 
@@ -8,7 +9,7 @@ from notifications.services import queue_email
 from sellers.models import WebhookEndpoint
 
 
-def webhook_disabled_queue(endpoint: WebhookEndpoint) -> None:
+def webhook_disabled_queue(*, endpoint: WebhookEndpoint, **_) -> None:
     """Once per disabling (the key carries when), so an endpoint re-enabled and disabled again tells again."""
     seller = endpoint.seller
     subject = "A webhook endpoint was disabled"
