@@ -47,8 +47,8 @@ def _shopper_footer(seller: Seller) -> str:
     return f"Sent by Kassa on behalf of {seller.name}.{contact}"
 
 
-def _seller_notice(kind: str, key: str, seller: Seller, subject: str, **context) -> None:
-    queue_email(kind=kind, key=key, to=seller_recipients(seller, kind), subject=subject, template="notice",
+def _seller_notice(kind: str, key: str, seller: Seller, subject: str, config=None, **context) -> None:
+    queue_email(kind=kind, key=key, to=seller_recipients(seller, kind, config), subject=subject, template="notice",
                 context={"brand": seller.name, "heading": subject, **context}, seller=seller)
 
 
@@ -118,11 +118,12 @@ def refund_awaiting_seller_queue(refund: Refund, payment: Payment) -> None:
 
 def order_paid_queue(payment: Payment, order: Order) -> None:
     seller = payment.seller
-    if seller_email_settings(seller).order_paid_mode != "each":
+    config = seller_email_settings(seller)
+    if config.order_paid_mode != "each":
         return  # the daily digest (payments.notice_reports) covers it
     amount = format_minor(payment.amount, payment.currency)
     _seller_notice(Kind.ORDER_PAID, f"order_paid:order:{order.pk}", seller,
-                   f"Order {_reference(order)} paid: {amount}",
+                   f"Order {_reference(order)} paid: {amount}", config=config,
                    facts=[("Order", _reference(order)), ("Amount", amount),
                           ("Method", METHOD_LABELS.get(payment.method, payment.method)),
                           ("Shopper", order.customer_email or "—")],

@@ -95,6 +95,9 @@ def test_late_money_tells_the_shopper_and_the_seller(seller):
     assert late.to == ["shopper@example.com"] and "LATE-1" in late.text
     attention = OutboxEmail.objects.get(kind="money_attention")
     assert attention.to == ["owner@asha.example"] and "paid late" in attention.subject
+    # The shared notice template escapes the seller's name in HTML and keeps it plain in text.
+    assert "Asha &lt;Prints&gt; &amp; Co" in late.html and "<Prints>" not in late.html
+    assert "Asha <Prints> & Co" in late.text
 
 
 @pytest.mark.parametrize("code", ["duplicate", "overpaid"])
