@@ -74,3 +74,50 @@ def test_a_worker_killed_after_the_smtp_send_leaves_one_message_in_the_catcher(c
     assert email.status == "sent" and email.attempts == 2
     [message] = requests.get(catcher, timeout=5).json()
     assert message["message_id"] == email.message_id and message["deliveries"] == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_sigkilled_after_the_smtp_send_leaves_one_message(catcher, settings):
+    """The same crash with a real Celery worker process, killed by SIGKILL at that point."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from config.celery_app import app
+    from notifications.services import email_render
+    from tests.integration.conftest import ROOT
+
+    text, html = email_render("notice", {"heading": "Receipt"})
+    email = OutboxEmail.objects.create(kind="receipt", key="receipt:payment:sigkill", to=["shopper@example.com"],
+                                       subject="SIGKILL test receipt", text=text, html=html)
+    db = settings.DATABASES["default"]
+    queue = f"kassa-mail-crash-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "REDIS_URL": settings.REDIS_URL,
+           "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+                           f"/{db['NAME']}",
+           "EMAIL_URL": f"smtp://127.0.0.1:{settings.SANDBOX_SMTP_PORT}"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tests.integration.crashing_worker", "worker", "-Q", queue,
+         "--pool", "solo", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    app.conf.task_always_eager = False
+    try:
+        app.tasks["notifications.tasks.send_email"].apply_async(args=[email.pk], queue=queue)
+        assert worker.wait(60) == -9, "the worker should have been SIGKILLed after the SMTP send"
+    finally:
+        app.conf.task_always_eager = True
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+    email.refresh_from_db()
+    assert email.status == "sending" and email.attempts == 1
+    assert [m["subject"] for m in requests.get(catcher, timeout=5).json()] == ["SIGKILL test receipt"]
+
+    assert outbox_sweep(now=timezone.now() + SENDING_LEASE + timedelta(seconds=1)) == 1
+    email.refresh_from_db()
+    assert email.status == "sent"
+    [message] = requests.get(catcher, timeout=5).json()
+    assert message["message_id"] == email.message_id and message["deliveries"] == 2
