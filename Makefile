@@ -4,11 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 SANDBOX_PORT ?= 7076
+SANDBOX_SMTP_PORT ?= 7025
 # Every Procfile line reads these (honcho and supervisord set their own $PORT).
 export WEB_PORT := $(PORT)
 export SANDBOX_PORT
 export SITE_URL ?= http://127.0.0.1:$(PORT)
 export SANDBOX_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
+# Kassa's email goes to the sandbox's mail catcher (inbox at $(SANDBOX_URL)/mail/).
+export SANDBOX_SMTP_PORT
+export EMAIL_URL ?= smtp://127.0.0.1:$(SANDBOX_SMTP_PORT)
 # The settings default to production (both off); make run and make test are the development setup.
 export DEBUG ?= true
 export SANDBOX_MODE ?= true
@@ -51,6 +55,7 @@ run: seed supervisor-conf
 	@echo "  storefronts http://127.0.0.1:$(PORT)/s/asha-prints/  http://127.0.0.1:$(PORT)/s/nordic-knits/"
 	@echo "  API docs    http://127.0.0.1:$(PORT)/api/docs/"
 	@echo "  sandbox     $(SANDBOX_URL)/health  (partner demo: $(SANDBOX_URL)/partner/)"
+	@echo "  mail inbox  $(SANDBOX_URL)/mail/  (every email Kassa sends)"
 	@echo "Ctrl-C stops everything."
 	@echo ""
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/supervisord --configuration $(RUN_DIR)/kassa.conf

@@ -81,7 +81,7 @@ def start_node(state_dir: str):
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "sandbox", "serve", "--port", str(port), "--no-nano-ws", "--quiet",
+        [sys.executable, "manage.py", "sandbox", "serve", "--port", str(port), "--no-nano-ws", "--no-smtp", "--quiet",
          "--state-dir", state_dir],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -79,6 +79,26 @@ BEAT_SCHEDULE = {
         "schedule": 24 * 3600.0,
         "kwargs": {"overlap_days": 90},
     },
+    # Email (notifications): the outbox sweep (retries after backoff, lost after-commit tasks, crashed
+    # sends), and the scheduled emails, keyed per period so each goes once; hourly runs catch every
+    # seller's local midnight.
+    "send-due-emails": {
+        "task": "notifications.tasks.send_due_emails",
+        "schedule": 30.0,
+        "options": {"expires": 29},
+    },
+    "email-order-paid-digests": {
+        "task": "payments.tasks.email_order_paid_digests",
+        "schedule": 3600.0,
+    },
+    "email-weekly-reports": {
+        "task": "payments.tasks.email_weekly_reports",
+        "schedule": 3600.0,
+    },
+    "email-review-digest": {
+        "task": "payments.tasks.email_review_digest",
+        "schedule": 3600.0,
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 
@@ -87,7 +107,10 @@ app.conf.beat_schedule = BEAT_SCHEDULE
 # Daily batch jobs and the rollups may run for minutes; they stay on the default queue so a tick never
 # waits behind them either.
 TICKS_QUEUE = "ticks"
-BATCH_JOBS = {"payments.tasks.settle", "sellers.tasks.refresh_dashboard_rollups"}
+# Email waits on SMTP servers (up to EMAIL_TIMEOUT per message): never on the ticks queue.
+BATCH_JOBS = {"payments.tasks.settle", "sellers.tasks.refresh_dashboard_rollups", "notifications.tasks.send_due_emails",
+              "payments.tasks.email_order_paid_digests", "payments.tasks.email_weekly_reports",
+              "payments.tasks.email_review_digest"}
 app.conf.task_routes = {entry["task"]: {"queue": TICKS_QUEUE}
                         for entry in BEAT_SCHEDULE.values() if entry["task"] not in BATCH_JOBS}
 # A shopper's "I've paid" check is as short as a tick and as urgent.

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "sellers",
     "orders",
     "payments",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -188,7 +189,18 @@ STORAGES = {
     },
 }
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# --- Email (README "Email") ---------------------------------------------------
+# EMAIL_URL: smtp://user:pass@host:587, smtp+tls://… (STARTTLS), smtps:// or smtp+ssl:// (implicit TLS),
+# consolemail:// (the default: printed by the worker). `make run` points it at the sandbox's catcher.
+globals().update({name: value for name, value in env.email_url("EMAIL_URL", default="consolemail://").items()
+                  if value not in (None, "")})
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Kassa <no-reply@kassa.local>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Staff who get the daily digest of the review queue.
+STAFF_DIGEST_EMAILS = env.list("STAFF_DIGEST_EMAILS", default=[])
+# A queued email whose after-commit task never ran is sent by the beat sweep after this long.
+EMAIL_SWEEP_AFTER_SECONDS = env.int("EMAIL_SWEEP_AFTER_SECONDS", default=60)
 
 # Requests larger than this get 413 from BodySizeLimitMiddleware before any parsing.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
@@ -255,6 +267,8 @@ SANDBOX_STATE_DIR = env.str("SANDBOX_STATE_DIR", default=str(VAR_DIR / "sandbox"
 NANO_RPC_URL = env.str("NANO_RPC_URL", default=f"{SANDBOX_URL}/nano")
 # The node's websocket (confirmations pushed as they happen; `manage.py nano_listen`).
 # A real node serves it on 7078 beside RPC on 7076; so does `sandbox serve` (--nano-ws-port).
+# The sandbox's mail catcher (SMTP; inbox at SANDBOX_URL/mail/). `make run` sends Kassa's email there.
+SANDBOX_SMTP_PORT = env.int("SANDBOX_SMTP_PORT", default=7025)
 SANDBOX_NANO_WS_PORT = env.int("SANDBOX_NANO_WS_PORT", default=7078)
 NANO_WS_URL = env.str("NANO_WS_URL", default=f"ws://{urlsplit(SANDBOX_URL).hostname}:{SANDBOX_NANO_WS_PORT}")
 NANO_WS_REFRESH_SECONDS = env.float("NANO_WS_REFRESH_SECONDS", default=5.0)

@@ -25,6 +25,21 @@ class BuyForm(forms.Form):
         return nonce if re.fullmatch(r"[A-Za-z0-9_\-]{16,64}", nonce or "") else ""
 
 
+class CheckoutEmailForm(forms.Form):
+    """The receipt's address, asked on checkout; required when the seller says so."""
+
+    customer_email = forms.EmailField(
+        label="Email for your receipt", required=False, max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@example.com"}))
+
+    def __init__(self, *args, required: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["customer_email"].required = required
+        if not required:
+            self.fields["customer_email"].label = "Email for your receipt (optional)"
+        self.fields["customer_email"].error_messages["required"] = "Enter your email address for the receipt."
+
+
 class VerifyForm(forms.Form):
     reference = forms.CharField(
         label="Transaction or block hash (optional)", required=False, max_length=200, strip=True,

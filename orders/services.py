@@ -135,6 +135,21 @@ def order_partner_bind(*, order: Order, partner_user_id: str, actor: Actor) -> b
         order.partner_user_id = partner_user_id
     return bool(bound)
 
+def order_set_customer_email(*, order: Order, email: str, actor: Actor) -> bool:
+    """The shopper's receipt address from checkout, while the order is open. Returns whether it changed."""
+    email = email.strip()
+    if not email or email == order.customer_email:
+        return False
+    with transaction.atomic():
+        changed = Order.objects.filter(pk=order.pk, status=Order.Status.OPEN).update(
+            customer_email=email, updated_at=timezone.now())
+        if changed:
+            order_event_write(order=order, type="order.customer_email_set", actor=actor)
+    if changed:
+        order.customer_email = email
+    return bool(changed)
+
+
 # --- the seller's catalog (dashboard) -----------------------------------------------------------
 
 PRODUCT_FIELDS = ("name", "description", "unit_amount", "currency")

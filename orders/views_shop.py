@@ -14,6 +14,8 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import select_template
@@ -23,9 +25,10 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.redis import REDIS_ERRORS, redis_failed
+from notifications.selectors import customer_email_required
 from orders.actors import Actor
 from orders.buy_nonce import buy_nonce_bind, buy_nonce_claim, buy_nonce_release, buy_nonce_token
-from orders.forms import BuyForm, VerifyForm
+from orders.forms import BuyForm, CheckoutEmailForm, VerifyForm
 from orders.models import Order
 from orders.partner_session import partner_user_id_for
 from orders.selectors import (
@@ -38,7 +41,7 @@ from orders.selectors import (
     storefront_products,
     storefront_seller,
 )
-from orders.services import ItemSpec, OrderError, order_create, order_partner_bind
+from orders.services import ItemSpec, OrderError, order_create, order_partner_bind, order_set_customer_email
 from orders.throttle import throttle_shoppers
 from payments.models import Payment
 from payments.money import due_in_wire_units
@@ -149,7 +152,19 @@ def _order_for_nonce(key: str) -> Order | None:
 
 # --- checkout ---------------------------------------------------------------------------
 
-def _render_checkout(request, order, *, status: int = 200, error: str = ""):
+def _email_form(request, order, data=None) -> CheckoutEmailForm:
+    """Prefilled with what the order has (the API's customer_email), else a partner shopper's
+    id when the partner app identifies shoppers by email."""
+    initial = order.customer_email or partner_user_id_for(request) or order.partner_user_id
+    try:
+        validate_email(initial)
+    except ValidationError:
+        initial = ""
+    return CheckoutEmailForm(data, required=customer_email_required(order.seller),
+                             initial={"customer_email": initial})
+
+
+def _render_checkout(request, order, *, status: int = 200, error: str = "", email_form=None):
     latest = order_latest_payment(order=order)
     return render(request, "shop/checkout.html", {
         "seller": order.seller,
@@ -157,6 +172,7 @@ def _render_checkout(request, order, *, status: int = 200, error: str = ""):
         "items": order.items.all(),
         "methods": checkout_methods(order=order),
         "active_payment": latest if latest and latest.is_active else None,
+        "email_form": email_form or _email_form(request, order),
         "error": error,
     }, status=status)
 
@@ -194,6 +210,10 @@ def pay(request, token: str, method: str):
             return redirect(_url("shop-done", order))
         if not order.seller.is_accepting_payments:
             return _unavailable(request, order.seller, order=order)
+        email_form = _email_form(request, order, request.POST)
+        if not email_form.is_valid():
+            return _render_checkout(request, order, status=400, email_form=email_form)
+        order_set_customer_email(order=order, email=email_form.cleaned_data["customer_email"], actor=_shopper())
         try:
             # A verified partner shopper paying an unbound order makes it (and its payments) theirs.
             order_partner_bind(order=order, partner_user_id=partner_user_id_for(request), actor=_shopper())

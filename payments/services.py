@@ -21,6 +21,7 @@ from config.atomic import atomic
 from orders.actors import Actor
 from orders.models import Order
 from orders.services import OrderError, order_event_write, order_transition
+from payments import notices
 from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt, Refund, RefundRequest
 from payments.money import due_in_wire_units, fee_split, wire_per_minor
 from payments.providers.base import Observation
@@ -118,6 +119,7 @@ def _flag(payment: Payment, code: str, *, actor: Actor, data: dict | None = None
         fields.append("review_status")
     payment.save(update_fields=fields)
     payment_event_write(payment=payment, type=f"payment.exception.{code}", actor=actor, data=data)
+    notices.money_attention_queue(payment, code)
 
 
 # --- start --------------------------------------------------------------------------
@@ -349,6 +351,8 @@ def observation_apply(*, observation: Observation, actor: Actor | None = None) -
             matched = None if created else _match_payment(obs)  # a new receipt was matched on insert
             if matched is None:
                 log.warning("unmatched receipt", extra={"provider": obs.provider, "tx": obs.external_tx_id})
+                if receipt.state == Receipt.State.CONFIRMED:
+                    notices.unmatched_receipt_queue(receipt)
                 return ApplyResult(receipt, None, changed=True)
             receipt.payment = matched
             receipt.resolution = Receipt.Resolution.MATCHED
@@ -439,6 +443,7 @@ def _apply_to_payment(payment: Payment, receipt: Receipt, obs: Observation, acto
         return  # unconfirmed money on a closed payment: wait for confirmation before flagging
     if payment.status in ("expired", "cancelled", "failed"):
         _flag(payment, Payment.Exception_.PAID_LATE, actor=actor, data={**data, "status": payment.status})
+        notices.paid_late_queue(payment)
         _after_commit_event(payment, "payment.paid_late")
     else:  # completed or refunded: extra money on a paid payment
         _flag(payment, Payment.Exception_.OVERPAID, actor=actor, data=data)
@@ -466,6 +471,8 @@ def _complete(payment: Payment, *, actor: Actor, tx_id: str, overpaid: bool, dat
     events = [(payment.seller_id, "payment.completed", payment_data(payment))]
     if order is not None:
         events.append((payment.seller_id, "order.paid", order_data(order)))
+        notices.receipt_queue(payment, order)
+        notices.order_paid_queue(payment, order)
     webhook_events_emit_many(events)  # one endpoint query for both
 
 
@@ -765,6 +772,8 @@ def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None =
         payment_event_write(payment=locked, type="refund.requested", actor=actor,
                             data={"refund": str(refund.pk), "amount": amount, **(
                                 {"awaiting_seller": True, "amount_raw": refund.amount_raw} if nano else {})})
+        if nano:
+            notices.refund_awaiting_seller_queue(refund, locked)
     if nano:  # the monitor, or a block hash the seller pastes, completes it (refund_nano_send_record)
         return refund
     return _refund_send(refund, locked)
@@ -856,6 +865,7 @@ def refund_mark_succeeded(*, refund: Refund, actor: Actor, provider_refund_id: s
         locked.save(update_fields=["status", "completed_at", "provider_refund_id"])
         payment.refunded_amount += locked.amount
         payment.save(update_fields=["refunded_amount", "updated_at"])
+        notices.refund_succeeded_queue(locked, payment)
         if payment.status not in Payment.PAID_STATUSES:
             _late_refund_settled(payment, locked, actor)
             return locked
@@ -972,6 +982,7 @@ def refund_request_create(*, payment: Payment, partner_user_id: str, reason: str
                                                partner_user_id=partner_user_id, reason=reason.strip()[:500])
         payment_event_write(payment=locked, type="refund_request.created", actor=Actor.shopper("partner"),
                             data={"refund_request": request.pk, "reason": request.reason[:200]})
+        notices.refund_request_queue(request, locked)
     return request
 
 

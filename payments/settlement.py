@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from payments import notices
 from payments.models import LedgerEntry, Payment, Settlement, SettlementItem
 from payments.providers.errors import ProviderError, ProviderRejected
 from payments.providers.registry import get_provider
@@ -363,6 +364,7 @@ def settlement_mark(*, method: str, status: str, provider_ref: str = "", settlem
         elif status == "failed":
             settlement.status, settlement.failure_reason = Settlement.Status.FAILED, failure_reason[:300]
             _release(settlement)
+            notices.settlement_failed_queue(settlement)
         else:
             return True
         if provider_ref and not settlement.provider_ref:

@@ -92,3 +92,24 @@ def purge_invalid_webhooks() -> int:
     from payments.webhooks import inbound_webhooks_purge_invalid
 
     return inbound_webhooks_purge_invalid(older_than_days=settings.INBOUND_INVALID_RETENTION_DAYS)
+
+
+@shared_task(ignore_result=True)
+def email_order_paid_digests() -> int:
+    from payments.notice_reports import order_paid_digests_queue
+
+    return order_paid_digests_queue()
+
+
+@shared_task(ignore_result=True)
+def email_weekly_reports() -> int:
+    from payments.notice_reports import weekly_reports_queue
+
+    return weekly_reports_queue()
+
+
+@shared_task(ignore_result=True)
+def email_review_digest() -> bool:
+    from payments.notice_reports import review_digest_queue
+
+    return review_digest_queue()

@@ -58,10 +58,12 @@ HANDLER_MODULES: list[str] = [
     "sandbox.nano_node",
     "sandbox.razorpay_api", "sandbox.coinpay_api",
     "sandbox.partner_api",
+    "sandbox.mail",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7076
+DEFAULT_SMTP_PORT = 7025
 DEFAULT_STATE_DIR = Path("var/sandbox")
 MAX_BODY_BYTES = 64 * 1024 * 1024  # bulk_send seeding of 100k sends is ~10 MB
 
@@ -397,11 +399,17 @@ def serve(
     modules: Iterable[str] | None = None,
     quiet: bool = False,
     nano_ws_port: int | None = None,
+    smtp_port: int | None = None,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM (honcho stops processes with SIGTERM). With
-    ``nano_ws_port`` the Nano node's websocket listens there too (sandbox.nano_ws)."""
-    app = build_app(state_dir, modules=modules,
-                    options={"nano_ws": (host, nano_ws_port)} if nano_ws_port is not None else None)
+    ``nano_ws_port`` the Nano node's websocket listens there too (sandbox.nano_ws), with
+    ``smtp_port`` the mail catcher's SMTP server (sandbox.mail)."""
+    options = {}
+    if nano_ws_port is not None:
+        options["nano_ws"] = (host, nano_ws_port)
+    if smtp_port is not None:
+        options["smtp"] = (host, smtp_port)
+    app = build_app(state_dir, modules=modules, options=options)
     server = SandboxHTTPServer((host, port), app, log_requests=not quiet)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -409,6 +417,8 @@ def serve(
     print(f"Kassa sandbox on {server.base_url} (state in {app.ctx.state_dir}; routes: {prefixes})", flush=True)
     if (feed := app.ctx.services.get("nano_ws")) is not None:
         print(f"Nano node websocket on {feed.url}", flush=True)
+    if "smtp" in app.ctx.services:
+        print(f"Mail catcher: SMTP on {host}:{smtp_port}, inbox {server.base_url}/mail/", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -429,16 +439,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", default=os.environ.get("SANDBOX_STATE_DIR", str(DEFAULT_STATE_DIR)))
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     add_nano_ws_arguments(parser)
+    add_smtp_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     ws_port = nano_ws_port(args.port, args.nano_ws_port, args.no_nano_ws)
-    serve(args.host, args.port, args.state_dir, quiet=args.quiet, nano_ws_port=ws_port)
+    serve(args.host, args.port, args.state_dir, quiet=args.quiet, nano_ws_port=ws_port,
+          smtp_port=None if args.no_smtp else args.smtp_port)
 
 
 def add_nano_ws_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nano-ws-port", type=int, default=None,
                         help="the Nano node's websocket port (default: --port + 2, e.g. 7078 as on a real node)")
     parser.add_argument("--no-nano-ws", action="store_true", help="serve no Nano websocket")
+
+
+def add_smtp_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--smtp-port", type=int, default=int(os.environ.get("SANDBOX_SMTP_PORT", DEFAULT_SMTP_PORT)),
+                        help="the mail catcher's SMTP port (default SANDBOX_SMTP_PORT or 7025)")
+    parser.add_argument("--no-smtp", action="store_true", help="run no mail catcher")
 
 
 def nano_ws_port(port: int, requested: int | None, disabled: bool) -> int | None:

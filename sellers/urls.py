@@ -1,7 +1,17 @@
 """/dashboard/: the seller dashboard. Object ids in URLs are always looked up within request.seller."""
 from django.urls import path
 
-from sellers.views import developers, orders, overview, payments, products, refund_requests, refunds, settings
+from sellers.views import (
+    developers,
+    email_settings,
+    orders,
+    overview,
+    payments,
+    products,
+    refund_requests,
+    refunds,
+    settings,
+)
 
 app_name = "dashboard"
 
@@ -26,6 +36,7 @@ urlpatterns = [
     path("products/<int:pk>/archive/", products.product_archive_view, name="product_archive"),
     path("products/payment-link/", products.payment_link_new, name="payment_link_new"),
     path("settings/", settings.settings_view, name="settings"),
+    path("settings/email/", email_settings.email_settings_view, name="email_settings"),
     path("developers/", developers.developers, name="developers"),
     path("developers/keys/", developers.api_key_new, name="api_key_new"),
     path("developers/keys/<int:pk>/revoke/", developers.api_key_revoke, name="api_key_revoke"),

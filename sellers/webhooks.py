@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sellers.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from sellers.signals import webhook_endpoint_disabled
 
 log = logging.getLogger("kassa.webhooks")
 
@@ -147,6 +148,7 @@ def _track_endpoint_health(endpoint_id: int, ok: bool, now) -> None:
         endpoint.disabled_at = now
         endpoint.disabled_reason = "Every delivery failed for 3 days."
         endpoint.save(update_fields=["is_active", "disabled_at", "disabled_reason"])
+        webhook_endpoint_disabled.send(sender=WebhookEndpoint, endpoint=endpoint)
 
 
 def deliveries_send_due(*, limit: int = 200) -> int:

@@ -10,8 +10,9 @@ VIEW_MODELS = {
     "orders": ["product", "order", "orderevent"],
     "payments": ["payment", "paymentevent", "receipt", "refund", "refundrequest", "inboundwebhook",
                  "ledgerentry", "settlement"],
+    "notifications": ["outboxemail", "selleremailsettings"],
 }
-SUPPORT_ACTIONS = ["recheck_payment", "reprocess_webhook"]
+SUPPORT_ACTIONS = ["recheck_payment", "reprocess_webhook", "resend_email"]
 FINANCE_ACTIONS = [*SUPPORT_ACTIONS, "expire_payment", "refund_payment", "decide_late_payment", "assign_receipt",
                    "manage_settlements"]
 GROUPS = {"Support": SUPPORT_ACTIONS, "Finance": FINANCE_ACTIONS}
@@ -21,7 +22,7 @@ def _permissions(action_codenames: list[str]) -> list[Permission]:
     views = Q()
     for app_label, models in VIEW_MODELS.items():
         views |= Q(content_type__app_label=app_label, codename__in=[f"view_{m}" for m in models])
-    actions = Q(content_type__app_label="payments", codename__in=action_codenames)
+    actions = Q(content_type__app_label__in=["payments", "notifications"], codename__in=action_codenames)
     return list(Permission.objects.filter(views | actions))
 
 

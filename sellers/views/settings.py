@@ -11,6 +11,7 @@ from sellers.forms import PayoutDestinationForm, SettingsForm
 from sellers.models import METHOD_CHOICES, PayoutDestination
 from sellers.services import payout_destination_set, seller_update_settings
 from sellers.two_factor import has_two_factor
+from sellers.views.email_settings import email_settings_form
 from sellers.views.mixins import WRITE_ROLES, seller_required
 from sellers.views.payout_hints import PAYOUT_HINTS
 
@@ -76,4 +77,5 @@ def settings_view(request):
         "fee_bps": seller.effective_fee_bps, "fee_is_default": seller.fee_bps is None,
         "fee_pct": f"{Decimal(seller.effective_fee_bps) / 100:f}".rstrip("0").rstrip(".") + "%",
         "two_factor_on": has_two_factor(request.user),
+        "email_form": email_settings_form(seller),
     }, status=status)

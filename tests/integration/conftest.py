@@ -29,14 +29,15 @@ def free_port() -> int:
 
 def start_sandbox(state_dir, env=None) -> tuple[subprocess.Popen, str]:
     """`manage.py sandbox serve` as a real process on a free port; returns it once /health answers.
-    Its Nano websocket is on another free port: `process.nano_ws_url`."""
-    port, ws_port = free_port(), free_port()
+    Its Nano websocket and mail catcher are on other free ports: `process.nano_ws_url`, `process.smtp_port`."""
+    port, ws_port, smtp_port = free_port(), free_port(), free_port()
     env = {**(os.environ if env is None else env), "SANDBOX_MODE": "true"}  # the only mode with the sandbox app
     process = subprocess.Popen(
         [sys.executable, "manage.py", "sandbox", "serve", "--port", str(port), "--nano-ws-port", str(ws_port),
-         "--quiet", "--state-dir", str(state_dir)],
+         "--smtp-port", str(smtp_port), "--quiet", "--state-dir", str(state_dir)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     process.nano_ws_url = f"ws://127.0.0.1:{ws_port}"
+    process.smtp_port = smtp_port
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -64,6 +65,7 @@ def sandbox_process(tmp_path_factory):
     for name, value in urls.items():
         setattr(django_settings, name, value)
     reset_providers()
+    django_settings.SANDBOX_SMTP_PORT = process.smtp_port  # where tests point EMAIL_PORT to reach the catcher
     yield url
     for name, value in previous.items():
         setattr(django_settings, name, value)

@@ -31,10 +31,11 @@ def wait_for(predicate, timeout: float, what: str):
 
 @pytest.fixture
 def make_run(tmp_path):
-    web, sandbox, nano_ws = free_port(), free_port(), free_port()
+    web, sandbox, nano_ws, smtp = free_port(), free_port(), free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     env.update(VAR_DIR=str(tmp_path), WEB_PORT=str(web), SANDBOX_PORT=str(sandbox),
                SANDBOX_NANO_WS_PORT=str(nano_ws), SANDBOX_URL=f"http://127.0.0.1:{sandbox}",
+               SANDBOX_SMTP_PORT=str(smtp), EMAIL_URL=f"smtp://127.0.0.1:{smtp}",
                SITE_URL=f"http://127.0.0.1:{web}", DEBUG="true", SANDBOX_MODE="true",
                PATH=f"{BIN}:{os.environ['PATH']}")
     run_dir = tmp_path / "run"
@@ -49,6 +50,7 @@ def make_run(tmp_path):
         return subprocess.run([BIN / "supervisorctl", "--configuration", conf, *args], env=env,
                               capture_output=True, text=True).stdout.strip()
 
+    ctl.env, ctl.sandbox_url = env, f"http://127.0.0.1:{sandbox}"
     try:
         yield f"http://127.0.0.1:{web}", ctl
     finally:
@@ -91,3 +93,22 @@ def test_a_killed_worker_comes_back_while_healthz_stays_up(make_run):
     assert {name: pid for name, pid in after.items() if name != "worker"} == \
            {name: pid for name, pid in before.items() if name != "worker"}, "nothing else was restarted"
     assert answers and set(answers) == {200}, f"/healthz while the worker was down: {answers}"
+
+
+def test_email_reaches_the_sandbox_inbox(make_run):
+    """What `make run` wires up: EMAIL_URL points at the sandbox process's SMTP catcher."""
+    _url, ctl = make_run
+    inbox = f"{ctl.sandbox_url}/mail/messages.json"
+
+    def inbox_answers() -> bool:
+        try:
+            return requests.get(inbox, timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(inbox_answers, 60, "the sandbox inbox under make run")
+    subprocess.run([sys.executable, "manage.py", "sendtestemail", "shopper@example.com"], cwd=ROOT, env=ctl.env,
+                   check=True, capture_output=True)
+    [message] = requests.get(inbox, timeout=5).json()
+    assert message["to"] == ["shopper@example.com"] and "Test email" in message["subject"]
+    assert requests.get(f"{ctl.sandbox_url}/mail/", timeout=5).ok

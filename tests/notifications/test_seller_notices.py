@@ -1,0 +1,25 @@
+"""Seller notices from sellers' own rows: a webhook endpoint disabled."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from notifications.models import OutboxEmail
+from sellers import webhooks
+from sellers.models import WebhookEndpoint
+from tests.factories import MembershipFactory, SellerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_disabled_webhook_endpoint_tells_the_seller_once():
+    seller = SellerFactory()
+    MembershipFactory(seller=seller, user=UserFactory(username="dev", email="dev@shop.example"))
+    now = timezone.now()
+    endpoint = WebhookEndpoint.objects.create(seller=seller, url="https://hooks.shop.example/kassa", secret="s",
+                                              failing_since=now - timedelta(days=4))
+    webhooks._track_endpoint_health(endpoint.pk, False, now)
+    webhooks._track_endpoint_health(endpoint.pk, False, now + timedelta(minutes=1))  # already disabled
+    notice = OutboxEmail.objects.get(kind="webhook_disabled")
+    assert notice.to == ["dev@shop.example"] and "https://hooks.shop.example/kassa" in notice.text
+    assert "3 days" in notice.text
