@@ -18,6 +18,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.errors import DomainError
+
 log = logging.getLogger("kassa.api")
 
 
@@ -66,12 +68,8 @@ def _validation_response(detail) -> Response:
 
 def _domain_error(exc) -> Response | None:
     """Service errors carry a safe user_message, a code and an HTTP status."""
-    from orders.services import OrderError
-    from payments.providers.errors import PaymentError
-
-    if isinstance(exc, (PaymentError, OrderError)):
-        return Response(error_body(getattr(exc, "code", "error"), exc.user_message),
-                        status=getattr(exc, "http_status", status.HTTP_409_CONFLICT))
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.user_message), status=exc.http_status)
     return None
 
 

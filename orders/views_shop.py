@@ -28,7 +28,13 @@ from orders.buy_nonce import buy_nonce_bind, buy_nonce_claim, buy_nonce_release,
 from orders.forms import BuyForm, VerifyForm
 from orders.models import Order
 from orders.partner_session import partner_user_id_for
-from orders.selectors import (
+from orders.services import ItemSpec, OrderError, order_create, order_partner_bind
+from orders.throttle import throttle_shoppers
+from payments.models import Payment
+from payments.money import due_in_wire_units
+from payments.providers.errors import PaymentError
+from payments.representations import nano_send_data
+from payments.selectors_shop import (
     METHOD_LABELS,
     checkout_methods,
     checkout_order,
@@ -38,12 +44,6 @@ from orders.selectors import (
     storefront_products,
     storefront_seller,
 )
-from orders.services import ItemSpec, OrderError, order_create, order_partner_bind
-from orders.throttle import throttle_shoppers
-from payments.models import Payment
-from payments.money import due_in_wire_units
-from payments.providers.errors import PaymentError
-from payments.representations import nano_send_data
 from payments.services import payment_check_soon, payment_start, payment_verify
 from sellers import money as money_lib
 

@@ -26,8 +26,8 @@ from django.db import DatabaseError, close_old_connections
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
+from core.nano_codec import InvalidAddress, normalize_address
 from payments.providers.errors import ProviderError
-from payments.providers.nano_codec import InvalidAddress, normalize_address
 
 log = logging.getLogger("kassa.nano.listener")
 

@@ -68,8 +68,8 @@ def nano_send_data(refund) -> dict | None:
     and the send block once the node shows it. None for the other methods."""
     if not refund.send_to:
         return None
+    from core.nano_codec import format_raw
     from payments.providers.nano import payment_uri
-    from payments.providers.nano_codec import format_raw
 
     raw = int(refund.amount_raw)
     return {

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from config import statements
 from config.atomic import atomic
+from config.celery_app import task_named
 from orders.actors import Actor
 from orders.models import Order
 from orders.services import OrderError, order_event_write, order_transition
@@ -618,11 +619,9 @@ def payment_check_soon(*, payment: Payment) -> bool:
     address within ADDRESS_CHECK_SECONDS queue one check (it reads the whole address anyway).
     Returns False when a check for the address was already queued.
     """
-    from payments.tasks import verify_payment
-
     if not cache.add(f"kassa:check:{payment.method}:{payment.pay_to or payment.pk}", 1, ADDRESS_CHECK_SECONDS):
         return False
-    transaction.on_commit(lambda: verify_payment.delay(str(payment.pk)))
+    transaction.on_commit(lambda: task_named("payments.tasks.verify_payment").delay(str(payment.pk)))
     return True
 
 

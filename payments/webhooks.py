@@ -27,6 +27,7 @@ from django.http.request import HttpHeaders
 from django.utils import timezone
 
 from config.api import error_body
+from config.celery_app import app, task_named
 from config.redis import redis_client
 from orders.actors import Actor
 from payments.models import InboundWebhook, Payment, Refund
@@ -215,11 +216,11 @@ KICK_WINDOW_MS = 250  # a drain per window: processing starts within ~¼ s, and 
 KICK_MARGIN_MS = 20  # the drain is due a little after the key expires (clock slack)
 DRAIN_BATCH = 100
 DRAIN_MAX_ROWS = 2000  # then hand over to a fresh task so one drain never runs for ever
+PROCESS_TASK = "payments.tasks.process_inbound_webhook"
+DRAIN_TASK = "payments.tasks.process_pending_webhooks"
 
 
 def _coalesce() -> bool:
-    from config.celery_app import app
-
     return bool(settings.REDIS_URL) and not app.conf.task_always_eager
 
 
@@ -244,25 +245,21 @@ def webhooks_kick() -> bool:
     of ours is covered by a drain that starts later, so until then we skip Redis.
     """
     global _covered_until
-    from payments.tasks import process_pending_webhooks
-
     asked = time.monotonic()
     if asked < _covered_until:
         return False
     pipe = redis_client().pipeline(transaction=False)
     won, ttl_ms = pipe.set(KICK_KEY, b"1", nx=True, px=KICK_WINDOW_MS).pttl(KICK_KEY).execute()
     if won:
-        process_pending_webhooks.apply_async(countdown=(KICK_WINDOW_MS + KICK_MARGIN_MS) / 1000)
+        task_named(DRAIN_TASK).apply_async(countdown=(KICK_WINDOW_MS + KICK_MARGIN_MS) / 1000)
     # The key expires no earlier than asked + ttl; its drain is due KICK_MARGIN_MS after that.
     _covered_until = asked + max(ttl_ms, 0) / 1000
     return bool(won)
 
 
 def _enqueue(webhook_id: int) -> None:
-    from payments.tasks import process_inbound_webhook
-
     try:
-        process_inbound_webhook.delay_on_commit(webhook_id)
+        task_named(PROCESS_TASK).delay_on_commit(webhook_id)
     except Exception:  # noqa: BLE001 - broker down: the row stays "received" for the sweep/reprocess
         log.exception("webhook enqueue failed", extra={"webhook": webhook_id})
 
@@ -453,12 +450,9 @@ def inbound_webhooks_purge_invalid(*, older_than_days: int) -> int:
 
 
 def _retry_later(webhook_id: int) -> None:
-    from config.celery_app import app
-    from payments.tasks import process_inbound_webhook
-
     if app.conf.task_always_eager:
         return  # inline (tests, no broker): the next delivery or a reprocess picks it up
-    process_inbound_webhook.apply_async((webhook_id,), countdown=RETRY_COUNTDOWN_SECONDS)
+    task_named(PROCESS_TASK).apply_async((webhook_id,), countdown=RETRY_COUNTDOWN_SECONDS)
 
 
 def inbound_webhook_reprocess(*, webhook_id: int, actor: Actor | None = None) -> str:

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import StrictCharField, error_responses, get_owned_or_404, seller_of
-from sellers.analytics import EARLIEST_DAY, LATEST_DAY, MAX_CUSTOM_DAYS, DateRange, local_today, overview
+from payments.analytics import EARLIEST_DAY, LATEST_DAY, MAX_CUSTOM_DAYS, DateRange, local_today, overview
 from sellers.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
 from sellers.idempotency import idempotent
 from sellers.models import WebhookDelivery, WebhookEndpoint

@@ -253,7 +253,7 @@ class WebhookAttempt(models.Model):
 
 class DailyStat(models.Model):
     """Dashboard rollup: one seller-local day per (currency, method), rebuilt from the raw
-    tables by sellers.analytics.daily_stats_refresh (beat). method "" holds order counts,
+    tables by payments.analytics.daily_stats_refresh (beat). method "" holds order counts,
     which have no method. Derived data only: it can always be deleted and rebuilt."""
 
     seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="+")

@@ -26,11 +26,3 @@ def purge_expired_idempotency_keys() -> int:
 
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - timedelta(hours=24)).delete()
     return deleted
-
-
-@shared_task(ignore_result=True)
-def refresh_dashboard_rollups(overlap_days: int = 3) -> int:
-    """Keeps the dashboard's DailyStat rollup fresh (sellers.analytics)."""
-    from sellers.analytics import daily_stats_refresh_all
-
-    return daily_stats_refresh_all(overlap_days=overlap_days)

@@ -22,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from config.errors import DomainError
 
-class PaymentError(Exception):
+
+class PaymentError(DomainError):
     """Base class. ``str(exc)`` is for logs; ``user_message`` is safe for shoppers."""
 
     code = "payment_error"

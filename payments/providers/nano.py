@@ -25,15 +25,15 @@ from typing import Any
 import segno
 from django.conf import settings
 
-from payments.providers.base import Observation, PaymentInstructions, RefundResult
-from payments.providers.errors import ProviderNotConfigured, ProviderRejected, VerificationFailed
-from payments.providers.nano_codec import (
+from core.nano_codec import (
     RAW_PER_MICRO,
     InvalidAddress,
     address_to_public_key,
     format_raw,
     normalize_address,
 )
+from payments.providers.base import Observation, PaymentInstructions, RefundResult
+from payments.providers.errors import ProviderNotConfigured, ProviderRejected, VerificationFailed
 from payments.providers.nano_rpc import HistoryEntry, NanoRpcClient, ReceivableBlock
 from payments.providers.rates import RateSource, rate_source_from_settings
 

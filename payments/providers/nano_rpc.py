@@ -26,8 +26,8 @@ from typing import Any
 import requests
 
 from config import json_input
+from core.nano_codec import InvalidAddress, normalize_address, parse_raw
 from payments.providers.errors import ProviderRejected, ProviderUnavailable
-from payments.providers.nano_codec import InvalidAddress, normalize_address, parse_raw
 
 logger = logging.getLogger("payments.providers.nano_rpc")
 

@@ -52,10 +52,10 @@ class Command(BaseCommand):
             return self._send_refund(refund, tick=tick)
         if not payment_id:
             raise CommandError("Give a payment id, or --refund <refund id>.")
+        from core.nano_codec import parse_xno
         from orders.actors import Actor
         from payments.models import Payment
         from payments.providers.errors import PaymentError
-        from payments.providers.nano_codec import parse_xno
         from payments.sandbox.simulate import simulate_payment
         from payments.services import payment_expire_now
 

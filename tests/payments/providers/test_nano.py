@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 import responses
 
+from core.nano_codec import RAW_PER_MICRO, public_key_hex
 from payments.providers.errors import (
     ProviderNotConfigured,
     ProviderRejected,
@@ -20,7 +21,6 @@ from payments.providers.nano import (
     payment_uri,
     refund_raw,
 )
-from payments.providers.nano_codec import RAW_PER_MICRO, public_key_hex
 from payments.providers.nano_rpc import NanoRpcClient
 from payments.providers.rates import FixedRateSource, HttpRateSource, rate_source_from_settings
 from payments.sandbox.nano_node import FAUCET

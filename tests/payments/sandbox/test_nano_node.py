@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from payments.providers.nano_codec import MAX_RAW, public_key_to_address
+from core.nano_codec import MAX_RAW, public_key_to_address
 from payments.sandbox.nano_node import (
     FAUCET,
     ZERO_HASH,

@@ -18,10 +18,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from core.nano_codec import public_key_to_address
 from orders.models import Order, OrderEvent, OrderItem, Product
 from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt, Refund
 from payments.money import fee_split
-from payments.providers.nano_codec import public_key_to_address
 from sellers.models import ApiKey, PayoutDestination, Seller, SellerMembership
 from sellers.services import API_KEY_PREFIX_LEN, hash_api_key
 

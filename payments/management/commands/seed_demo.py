@@ -8,6 +8,6 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=int, default=300, help="historical orders per seller (default 300)")
 
     def handle(self, *args, orders: int, **options):
-        from sellers.demo import seed
+        from payments.demo import seed
 
         seed(orders, self.stdout.write)
