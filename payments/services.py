@@ -24,7 +24,7 @@ from orders.models import Order
 from orders.services import OrderError, order_event_write, order_transition
 from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt, Refund, RefundRequest
 from payments.money import due_in_wire_units, fee_split, wire_per_minor
-from payments.providers.base import Observation
+from payments.providers.base import Observation, Quote
 from payments.providers.errors import (
     NoFreeAmountSlot,
     PaymentError,
@@ -123,18 +123,6 @@ def _flag(payment: Payment, code: str, *, actor: Actor, data: dict | None = None
 
 # --- start --------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Quote:
-    """What a method charges for an order: pay_currency minor units, and where to."""
-
-    pay_currency: str
-    amount_due: int
-    pay_to: str = ""
-    rate: object = None
-    rate_source: str = ""
-    unique_amount: bool = False
-
-
 def check_method_available(*, order: Order, method: str) -> None:
     seller = order.seller
     if not seller.is_accepting_payments:
@@ -210,7 +198,7 @@ def payment_start(*, order_id, method: str, actor: Actor, seller: Seller | None 
         quote = provider.quote(order.seller, order)
         # A provider whose start() only formats (Nano: a URI) is asked here, so the row is written
         # once; one that calls out (gateways) is asked after commit, outside the order lock.
-        local = getattr(provider, "start_is_local", False)
+        local = provider.start_is_local
         payment = _insert_with_unique_amount(order, method, quote, actor, provider.start if local else None)
         payment_event_write(payment=payment, type="payment.started", actor=actor, to_status=payment.status,
                             data={"method": method, "amount_due": str(payment.amount_due),

@@ -313,15 +313,13 @@ def _razorpay_capture(event: GatewayEvent, observation) -> None:
     """A failed capture changes nothing: the fallback poll captures later."""
     from payments.providers.errors import ProviderError
 
-    provider = get_provider("razorpay")
     try:
-        entity = provider.capture(observation.external_tx_id, observation.amount,
-                                  str(observation.raw.get("currency") or ""))
+        captured = get_provider(event.provider).capture(observation)
     except ProviderError as exc:
         log.warning("razorpay capture deferred", extra={"tx": observation.external_tx_id,
                                                          "error": exc.__class__.__name__})
         return
-    if (captured := provider.observation_from_entity(entity)) is not None:
+    if captured is not None:
         _apply_observations(GatewayEvent(provider=event.provider, event_id=event.event_id, type=event.type,
                                          observations=[captured]))
 

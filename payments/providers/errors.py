@@ -142,6 +142,12 @@ class NoFreeAmountSlot(PaymentError):
     )
 
 
+class Unsupported(ProviderRejected):
+    """The method has no such operation (a Nano webhook, a CoinPay capture): a "no", never retried."""
+
+    code = "unsupported"
+
+
 class ProviderNotConfigured(PaymentError):
     """The method is unknown, disabled, or lacks credentials/URL.
 

@@ -58,9 +58,6 @@ class SignedWebhooks:
             raise SignatureInvalid(f"{self.code} webhook signature mismatch", provider=self.code)
         return self.read_event(body, headers)
 
-    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[Observation]:
-        return self.parse_event(body, headers).observations
-
 
 def json_object(body: bytes) -> dict:
     """The body as a JSON object (ValueError for anything else, hostile nesting included)."""

@@ -247,13 +247,13 @@ def test_verify_compares_public_keys_so_xrb_addresses_match(provider, node):
 
 def test_nano_has_no_webhooks(provider):
     with pytest.raises(ProviderRejected):
-        provider.parse_webhook(b"{}", {})
+        provider.read_event(b"{}", {})
 
 
 def test_kassa_never_claims_to_send_a_nano_refund(provider):
     """Non-custodial: the seller sends it (tests/payments/test_nano_refunds.py); refund() refuses."""
     with pytest.raises(ProviderRejected, match="cannot send the seller's XNO"):
-        provider.refund(fake_payment(currency="INR", rate=Decimal("120.005")), 333)
+        provider.refund(fake_payment(currency="INR", rate=Decimal("120.005")), 333, idempotency_key="k")
 
 
 def test_refund_raw_converts_at_the_locked_rate_and_returns_a_whole_payment_as_received():
