@@ -47,7 +47,7 @@ BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "deliver-webhooks": {
-        "task": "sellers.tasks.deliver_due_webhooks",
+        "task": "webhooks.tasks.deliver_due_webhooks",
         "schedule": 15.0,
         "options": {"expires": 14},
     },

@@ -38,7 +38,7 @@ from payments.representations import order_data, payment_data, refund_data
 from payments.selectors import active_payment, order_locked_for_payment, payment_source_account, reserved_amounts
 from payments.states import payment_can_transition, refund_can_transition
 from sellers.models import Seller
-from sellers.services import webhook_event_emit, webhook_events_emit_many
+from webhooks.services import webhook_event_emit, webhook_events_emit_many
 
 log = logging.getLogger("kassa.payments")
 

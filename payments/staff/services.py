@@ -21,8 +21,8 @@ from payments.services import (
     payment_resolve_review,
 )
 from payments.webhooks import inbound_webhook_reprocess
-from sellers.models import WebhookEndpoint
-from sellers.services import webhook_endpoint_enable
+from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_endpoint_enable
 
 log = logging.getLogger("kassa.staff")
 

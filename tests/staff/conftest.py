@@ -38,6 +38,7 @@ def gateway_capture(payment, *, tx=None):
 class FakeProvider:
     """Stands in for every provider: poll returns what a test queued; refunds succeed."""
 
+    start_is_local = False
     observations: list = field(default_factory=list)
     polled: list = field(default_factory=list)
     refunds: list = field(default_factory=list)

@@ -19,7 +19,7 @@ import requests
 from django.db import transaction
 from django.utils import timezone
 
-from sellers.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger("kassa.webhooks")
 
