@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
 from core.nano_codec import InvalidAddress, normalize_address
+from payments.monitor_nano import check_addresses, watched_addresses
 from payments.providers.errors import ProviderError
 
 log = logging.getLogger("kassa.nano.listener")
@@ -80,8 +81,6 @@ def _update(added: Iterable[str], removed: Iterable[str]) -> str:
 
 
 def _default_watched() -> set[str]:
-    from payments.monitor_nano import watched_addresses
-
     try:
         return watched_addresses()
     finally:
@@ -89,8 +88,6 @@ def _default_watched() -> set[str]:
 
 
 def _default_check(addresses: set[str]) -> dict:
-    from payments.monitor_nano import check_addresses
-
     try:
         return check_addresses(addresses)
     finally:

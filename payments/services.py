@@ -20,7 +20,7 @@ from config import statements
 from config.atomic import atomic
 from config.celery_app import task_named
 from orders.actors import Actor
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from orders.services import OrderError, order_event_write, order_transition
 from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt, Refund, RefundRequest
 from payments.money import due_in_wire_units, fee_split, wire_per_minor
@@ -31,6 +31,7 @@ from payments.providers.errors import (
     ProviderError,
     ProviderNotConfigured,
     ProviderRejected,
+    VerificationFailed,
 )
 from payments.providers.nano import refund_raw as nano_refund_raw
 from payments.providers.registry import get_provider
@@ -536,8 +537,6 @@ def _expire_orders(order_ids: set, now, actor: Actor) -> None:
     Requires: the caller holds these orders' row locks (taken with their payments), so
     none is skipped here.
     """
-    from orders.models import OrderEvent
-
     still_active = set(Payment.objects.filter(order_id__in=order_ids, status__in=Payment.ACTIVE_STATUSES)
                        .values_list("order_id", flat=True))
     targets = list(Order.objects.select_for_update(no_key=True)
@@ -569,8 +568,6 @@ def payment_verify(*, payment: Payment, reference: str = "") -> Payment:
     Kassa already credited to another payment opens a review on both instead.
     Raises ProviderError (VerificationFailed, ProviderUnavailable, …) for the caller to show.
     """
-    from payments.providers.errors import VerificationFailed
-
     claimed = reference.strip()
     # Transaction ids are printable ASCII; anything else is no receipt's (and PostgreSQL refuses NUL in text).
     credited = (Receipt.objects.filter(provider=payment.method, external_tx_id__in={claimed, claimed.upper()})

@@ -26,13 +26,18 @@ from django.db.models import F
 from django.http.request import HttpHeaders
 from django.utils import timezone
 
+from config import statements
 from config.api import error_body
 from config.celery_app import app, task_named
 from config.redis import redis_client
 from orders.actors import Actor
+from payments.metrics import WEBHOOKS_RECEIVED
 from payments.models import InboundWebhook, Payment, Refund
+from payments.providers.errors import ProviderError
 from payments.providers.gateway_events import GatewayEvent, UnprocessableEvent, json_object
 from payments.providers.registry import get_provider
+from payments.services import PaymentStateError, observation_apply, refund_mark_failed, refund_mark_succeeded
+from payments.settlement import settlement_mark
 from sellers.api_auth import rate_exceeded
 
 log = logging.getLogger("kassa.webhooks")
@@ -84,8 +89,6 @@ def _metric(provider: str, valid: bool) -> None:
 @cache
 def _received_counter(provider: str, valid: bool):
     """The labelled child, looked up once (labels() validates and locks on every call)."""
-    from payments.metrics import WEBHOOKS_RECEIVED
-
     return WEBHOOKS_RECEIVED.labels(provider, "yes" if valid else "no")
 
 
@@ -189,7 +192,6 @@ def _insert_unless_duplicate(values: dict) -> int | None:
         except IntegrityError:
             return None
         return row.pk
-    from config import statements
 
     fields, sql, defaults = _insert_statement()
     values = {**values, "headers": json.dumps(values["headers"])}
@@ -289,8 +291,6 @@ def inbound_webhooks_drain(*, batch_size: int = DRAIN_BATCH, max_rows: int = DRA
 # --- processing ------------------------------------------------------------------------
 
 def _apply_observations(event: GatewayEvent) -> None:
-    from payments.services import observation_apply
-
     touched = set()
     for observation in event.observations:
         result = observation_apply(observation=observation, actor=Actor.provider(event.provider))
@@ -311,8 +311,6 @@ def _razorpay_authorized(event: GatewayEvent) -> None:
 
 def _razorpay_capture(event: GatewayEvent, observation) -> None:
     """A failed capture changes nothing: the fallback poll captures later."""
-    from payments.providers.errors import ProviderError
-
     try:
         captured = get_provider(event.provider).capture(observation)
     except ProviderError as exc:
@@ -339,8 +337,6 @@ def _find_refund(event: GatewayEvent) -> Refund:
 
 
 def _apply_refund(event: GatewayEvent) -> None:
-    from payments.services import refund_mark_failed, refund_mark_succeeded
-
     refund, update, actor = _find_refund(event), event.refund, Actor.provider(event.provider)
     if update.status == "succeeded":
         refund_mark_succeeded(refund=refund, actor=actor, provider_refund_id=update.provider_refund_id)
@@ -350,8 +346,6 @@ def _apply_refund(event: GatewayEvent) -> None:
 
 
 def _apply_settlement(event: GatewayEvent) -> None:
-    from payments.settlement import settlement_mark
-
     update = event.settlement
     if not settlement_mark(method=event.provider, provider_ref=update.provider_ref,
                            settlement_id=update.kassa_settlement_id, status=update.status,
@@ -461,8 +455,6 @@ def inbound_webhook_reprocess(*, webhook_id: int, actor: Actor | None = None) ->
     """
     webhook = InboundWebhook.objects.get(pk=webhook_id)
     if not webhook.signature_valid:
-        from payments.services import PaymentStateError
-
         raise PaymentStateError("A webhook whose signature did not verify cannot be processed.")
     InboundWebhook.objects.filter(pk=webhook_id).update(status=InboundWebhook.Status.RECEIVED, error="")
     log.info("webhook reprocess", extra={"webhook": webhook_id, **(actor.describe() if actor else {})})

@@ -12,6 +12,7 @@ from sellers.models import (
     Seller,
     SellerMembership,
 )
+from sellers.money import format_minor
 
 
 class MembershipInline(admin.TabularInline):
@@ -52,8 +53,6 @@ class SellerAdmin(StaffActionsMixin, admin.ModelAdmin):
 
     @admin.display(description="volume", ordering="volume")
     def volume_display(self, obj):
-        from sellers.money import format_minor
-
         return format_minor(obj.volume, obj.default_currency)
 
     @admin.display(description="orders", ordering="orders_total")

@@ -7,6 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.timezone import now
 
+from sellers.money import is_supported_currency
+from sellers.validators import validate_payout_destination
+
 METHOD_CHOICES = [("nano", "Nano (XNO)"), ("razorpay", "Razorpay"), ("coinpay", "CoinPay")]
 ALL_METHODS = [code for code, _ in METHOD_CHOICES]
 
@@ -17,8 +20,6 @@ def validate_timezone(value: str) -> None:
 
 
 def validate_currency(value: str) -> None:
-    from sellers.money import is_supported_currency
-
     if not is_supported_currency(value):
         raise ValidationError(f"“{value}” is not a supported currency code.")
 
@@ -111,8 +112,6 @@ class PayoutDestination(models.Model):
         return f"{self.seller.slug}:{self.method}"
 
     def clean(self) -> None:
-        from sellers.validators import validate_payout_destination
-
         self.value = (self.value or "").strip()
         validate_payout_destination(self.method, self.value)
 

@@ -19,6 +19,7 @@ import requests
 from django.db import transaction
 from django.utils import timezone
 
+from sellers.validators import validate_webhook_url
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger("kassa.webhooks")
@@ -68,7 +69,6 @@ def _refusal(delivery: WebhookDelivery, force: bool) -> str:
     """Why this delivery must not be sent at all (final, never retried), or ""."""
     from django.core.exceptions import ValidationError
 
-    from sellers.validators import validate_webhook_url
 
     if not delivery.endpoint.is_active and not force:
         return "Endpoint is disabled."
