@@ -34,7 +34,8 @@ from core.nano_codec import (
 from payments.providers.base import Observation, PaymentInstructions, Quote, RefundResult
 from payments.providers.errors import ProviderNotConfigured, ProviderRejected, Unsupported, VerificationFailed
 from payments.providers.gateway_events import GatewayEvent
-from payments.providers.nano_rpc import HistoryEntry, NanoRpcClient, ReceivableBlock
+from payments.providers.nano_results import HistoryEntry, ReceivableBlock
+from payments.providers.nano_rpc import NanoRpcClient
 from payments.providers.rates import RateSource, rate_source_from_settings
 from sellers.money import currency_exponent
 from sellers.selectors import payout_destination_value
