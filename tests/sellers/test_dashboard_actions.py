@@ -8,6 +8,7 @@ from payments.providers.base import RefundResult
 from sellers.models import SellerMembership
 from tests import factories
 from tests.sellers.dashboard_helpers import login, open_order, paid_order
+from tests.services_patch import use_provider
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery
 
@@ -24,7 +25,7 @@ class FakeRefunds:
 @pytest.fixture(autouse=True)
 def fake_provider(monkeypatch):
     fake = FakeRefunds()
-    monkeypatch.setattr("payments.services.get_provider", lambda method: fake)
+    use_provider(monkeypatch, lambda method: fake)
     return fake
 
 
