@@ -68,8 +68,10 @@ test: install-dev
 bench: install-dev
 	$(BIN)/python -m bench.run_all
 
+# lint-imports checks the app layers in .importlinter (make test runs it too, in tests/test_import_layers.py).
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf var/db.sqlite3* var/celery var/sandbox

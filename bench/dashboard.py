@@ -43,7 +43,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from sellers.analytics import daily_stats_refresh, local_today  # noqa: E402
+from payments.analytics import daily_stats_refresh, local_today  # noqa: E402
 from sellers.models import DailyStatState, Seller, SellerMembership  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "dashboard.json"

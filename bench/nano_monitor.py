@@ -126,7 +126,7 @@ def seed(size: int, n_addresses: int) -> list:
 
 
 def send_many(node, payments, *, auto_receive: bool) -> None:
-    from payments.providers.nano_codec import RAW_PER_MICRO
+    from core.nano_codec import RAW_PER_MICRO
 
     sends = [{"destination": pay_to, "amount": str(micro * RAW_PER_MICRO)} for pay_to, micro in payments]
     for start in range(0, len(sends), 5000):
@@ -135,7 +135,7 @@ def send_many(node, payments, *, auto_receive: bool) -> None:
 
 def baseline(node_url: str, payments) -> dict:
     """The seed design: per payment, account_info(address) then block_info(frontier)."""
-    from payments.providers.nano_codec import RAW_PER_MICRO
+    from core.nano_codec import RAW_PER_MICRO
     from payments.providers.nano_rpc import NanoRpcClient
 
     client = NanoRpcClient(node_url, retries=0)

@@ -18,6 +18,10 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.errors import DomainError
+from config.outage import is_outage, outage_body
+from config.redis import OUTAGE_SECONDS, redis_failed
+
 log = logging.getLogger("kassa.api")
 
 
@@ -66,19 +70,12 @@ def _validation_response(detail) -> Response:
 
 def _domain_error(exc) -> Response | None:
     """Service errors carry a safe user_message, a code and an HTTP status."""
-    from orders.services import OrderError
-    from payments.providers.errors import PaymentError
-
-    if isinstance(exc, (PaymentError, OrderError)):
-        return Response(error_body(getattr(exc, "code", "error"), exc.user_message),
-                        status=getattr(exc, "http_status", status.HTTP_409_CONFLICT))
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.user_message), status=exc.http_status)
     return None
 
 
 def exception_handler(exc, context):
-    from config.outage import is_outage, outage_body
-    from config.redis import OUTAGE_SECONDS, redis_failed
-
     if is_outage(exc):  # Redis unreachable where nothing stands in for it: retry soon, not a 500
         redis_failed("api", exc)
         return Response(outage_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,

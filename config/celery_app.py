@@ -16,6 +16,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+def task_named(name: str):
+    """A registered task, for a service that queues it: tasks import services, so a service never
+    imports a tasks module (each app's ready() imports its tasks, which registers them)."""
+    return app.tasks[name]
+
+
 @setup_logging.connect
 def _django_logging(**kwargs) -> None:
     """With a receiver for this signal Celery leaves logging alone (it would otherwise put its own
@@ -41,7 +47,7 @@ BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "deliver-webhooks": {
-        "task": "sellers.tasks.deliver_due_webhooks",
+        "task": "webhooks.tasks.deliver_due_webhooks",
         "schedule": 15.0,
         "options": {"expires": 14},
     },
@@ -70,12 +76,12 @@ BEAT_SCHEDULE = {
     },
     # Dashboard rollup: recent days often; a deep re-roll nightly catches late changes to older days.
     "refresh-dashboard-rollups": {
-        "task": "sellers.tasks.refresh_dashboard_rollups",
+        "task": "payments.tasks.refresh_dashboard_rollups",
         "schedule": 600.0,
         "kwargs": {"overlap_days": 3},
     },
     "refresh-dashboard-rollups-deep": {
-        "task": "sellers.tasks.refresh_dashboard_rollups",
+        "task": "payments.tasks.refresh_dashboard_rollups",
         "schedule": 24 * 3600.0,
         "kwargs": {"overlap_days": 90},
     },
@@ -108,9 +114,11 @@ app.conf.beat_schedule = BEAT_SCHEDULE
 # waits behind them either.
 TICKS_QUEUE = "ticks"
 # Email waits on SMTP servers (up to EMAIL_TIMEOUT per message): never on the ticks queue.
-BATCH_JOBS = {"payments.tasks.settle", "sellers.tasks.refresh_dashboard_rollups", "notifications.tasks.send_due_emails",
-              "payments.tasks.email_order_paid_digests", "payments.tasks.email_weekly_reports",
-              "payments.tasks.email_review_digest"}
+BATCH_JOBS = {
+    "payments.tasks.settle", "payments.tasks.refresh_dashboard_rollups", "notifications.tasks.send_due_emails",
+    "payments.tasks.email_order_paid_digests", "payments.tasks.email_weekly_reports",
+    "payments.tasks.email_review_digest",
+}
 app.conf.task_routes = {entry["task"]: {"queue": TICKS_QUEUE}
                         for entry in BEAT_SCHEDULE.values() if entry["task"] not in BATCH_JOBS}
 # A shopper's "I've paid" check is as short as a tick and as urgent.

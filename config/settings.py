@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "sellers",
+    "webhooks",
     "orders",
     "payments",
     "notifications",
@@ -347,7 +348,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.models.Order.Status",
         "PaymentStatusEnum": "payments.models.Payment.Status",
         "RefundStatusEnum": "payments.models.Refund.Status",
-        "WebhookDeliveryStatusEnum": "sellers.models.WebhookDelivery.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
         "OrderUpdateStatusEnum": [("fulfilled", "fulfilled")],
     },
 }

@@ -9,13 +9,14 @@ from django.utils import timezone
 
 from config import statements
 from config.atomic import atomic
+from config.errors import DomainError
 from orders.actors import Actor
 from orders.models import Order, OrderEvent, OrderItem, Product
 from orders.states import order_can_transition
 from sellers.models import Seller
 
 
-class OrderError(Exception):
+class OrderError(DomainError):
     """A refused order operation; the message is safe to show."""
 
     code = "order_error"

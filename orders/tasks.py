@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from orders.buy_nonce import buy_nonce_purge
+
 
 @shared_task(ignore_result=True)
 def purge_buy_nonces() -> int:
-    from orders.buy_nonce import buy_nonce_purge
-
     return buy_nonce_purge()

@@ -16,14 +16,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from orders.partner import partner_enabled
 from orders.partner_session import partner_identity
-from orders.selectors_partner import (
+from payments.providers.errors import PaymentError
+from payments.selectors_partner import (
     partner_order,
     partner_order_payments,
     partner_order_timeline,
     partner_payment,
     partner_payments,
 )
-from payments.providers.errors import PaymentError
 from payments.services import refund_request_create
 
 PAGE_SIZE = 20

@@ -13,3 +13,4 @@ class PaymentsConfig(AppConfig):
 
         provider_classes_load()
         monitor_ticks_load()
+        import payments.tasks  # noqa: F401  services queue these by name (config.celery_app.task_named)

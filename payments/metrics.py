@@ -1,6 +1,8 @@
 """Kassa's own Prometheus metrics (django-prometheus adds the HTTP/DB ones)."""
 from prometheus_client import Counter, Gauge, Histogram
 
+from payments.selectors import review_queue_depth
+
 PAYMENTS_FINAL = Counter("kassa_payments_final_total", "Payments reaching a final status", ["method", "status"])
 MONITOR_TICK_SECONDS = Histogram("kassa_monitor_tick_seconds", "Duration of one monitor tick", ["method"])
 MONITOR_RPC_CALLS = Counter("kassa_monitor_rpc_calls_total", "Provider calls made by the monitor", ["method"])
@@ -9,8 +11,6 @@ WEBHOOKS_DELIVERED = Counter("kassa_webhooks_delivered_total", "Outbound webhook
 
 
 def _review_depth() -> float:
-    from payments.selectors import review_queue_depth
-
     try:
         return float(review_queue_depth())
     except Exception:  # the DB may be unreachable while scraping; report nothing rather than fail

@@ -9,6 +9,7 @@ import time
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from payments.metrics import MONITOR_TICK_SECONDS
 from payments.providers.errors import ProviderError
 
 log = logging.getLogger("kassa.monitor")
@@ -31,8 +32,6 @@ def monitor_ticks_load() -> None:
 
 
 def monitor_tick(methods: tuple[str, ...] | None = None) -> dict:
-    from payments.metrics import MONITOR_TICK_SECONDS
-
     summary = {}
     for method in methods or tuple(METHOD_TICKS):
         started = time.perf_counter()

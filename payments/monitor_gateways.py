@@ -23,6 +23,8 @@ from orders.actors import Actor
 from payments.models import Payment
 from payments.providers.errors import ProviderRejected
 from payments.providers.registry import get_provider
+from payments.services import observation_apply
+from payments.webhooks import inbound_webhooks_requeue_stale
 
 
 def _claim(method: str, now) -> list[Payment]:
@@ -47,9 +49,6 @@ def _claim(method: str, now) -> list[Payment]:
 
 
 def _tick(method: str) -> dict:
-    from payments.services import observation_apply
-    from payments.webhooks import inbound_webhooks_requeue_stale
-
     requeued = inbound_webhooks_requeue_stale(provider=method)
     payments = _claim(method, timezone.now())
     provider, applied, rejected = get_provider(method), 0, 0

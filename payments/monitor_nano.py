@@ -30,6 +30,7 @@ from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
 from orders.actors import Actor
+from payments.metrics import MONITOR_RPC_CALLS
 from payments.models import NanoCursor, Payment, Receipt
 from payments.monitor_nano_refunds import tick as refunds_tick
 from payments.providers.nano import CODE, WatchedAccount, chunked
@@ -139,7 +140,6 @@ def check_addresses(addresses: Iterable[str], *, provider=None) -> dict:
 
 
 def _tick(provider, only: set[str] | None = None) -> dict:
-    from payments.metrics import MONITOR_RPC_CALLS
     from payments.services import observation_apply
 
     started = time.perf_counter()

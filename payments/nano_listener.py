@@ -33,8 +33,9 @@ from django.db import DatabaseError, close_old_connections
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
+from core.nano_codec import InvalidAddress, normalize_address
+from payments.monitor_nano import check_addresses, watched_addresses
 from payments.providers.errors import ProviderError
-from payments.providers.nano_codec import InvalidAddress, normalize_address
 
 log = logging.getLogger("kassa.nano.listener")
 
@@ -87,8 +88,6 @@ def _update(added: Iterable[str], removed: Iterable[str], request_id: str = SUBS
 
 
 def _default_watched() -> set[str]:
-    from payments.monitor_nano import watched_addresses
-
     try:
         return watched_addresses()
     finally:
@@ -96,8 +95,6 @@ def _default_watched() -> set[str]:
 
 
 def _default_check(addresses: set[str]) -> dict:
-    from payments.monitor_nano import check_addresses
-
     try:
         return check_addresses(addresses)
     finally:

@@ -18,10 +18,10 @@ from notifications.models import OutboxEmail
 from notifications.selectors import digest_sellers, seller_recipients
 from notifications.services import queue_email
 from orders.models import Order
+from payments.analytics import DateRange, day_bounds, overview
+from payments.selectors_dashboard import orders_for_list
 from payments.selectors_staff import review_querysets
-from sellers.analytics import DateRange, day_bounds, overview
 from sellers.csv_export import COLUMNS, order_rows
-from sellers.dashboard_queries import orders_for_list
 from sellers.models import Seller
 from sellers.money import format_minor
 

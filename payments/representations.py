@@ -2,7 +2,9 @@
 the REST API and outbound webhooks so the two never drift apart."""
 from __future__ import annotations
 
+from core.nano_codec import format_raw
 from payments.money import due_in_wire_units
+from payments.providers.nano import payment_uri
 
 
 def _iso(value) -> str | None:
@@ -68,8 +70,6 @@ def nano_send_data(refund) -> dict | None:
     and the send block once the node shows it. None for the other methods."""
     if not refund.send_to:
         return None
-    from payments.providers.nano import payment_uri
-    from payments.providers.nano_codec import format_raw
 
     raw = int(refund.amount_raw)
     return {

@@ -4,13 +4,12 @@ from __future__ import annotations
 from config import statements
 from orders.models import Order
 from payments.models import Payment, Receipt, Refund
+from payments.selectors_staff import review_count
 from sellers.models import PayoutDestination, Seller
 
 
 def review_queue_depth() -> int:
     """The same count the admin index shows (every kind of item in /admin/review/)."""
-    from payments.selectors_staff import review_count
-
     return review_count()
 
 

@@ -27,8 +27,9 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from orders.models import Order
 from payments.models import InboundWebhook, LedgerEntry, Payment, Receipt, Settlement
-from sellers.models import ALL_METHODS, METHOD_CHOICES, Seller, WebhookEndpoint
+from sellers.models import ALL_METHODS, METHOD_CHOICES, Seller
 from sellers.validators import is_valid_payout_destination
+from webhooks.models import WebhookEndpoint
 
 PAID = Payment.PAID_STATUSES
 ACTIVE = Payment.ACTIVE_STATUSES

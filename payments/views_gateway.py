@@ -14,6 +14,7 @@ from config.api import error_body
 from orders.models import Order
 from payments.models import Payment
 from payments.providers.errors import PaymentError, SignatureInvalid, VerificationFailed
+from payments.services import payment_verify
 from payments.webhooks import inbound_webhook_receive, kept_headers
 
 log = logging.getLogger("kassa.gateway")
@@ -57,8 +58,6 @@ def razorpay_callback(request, token: str):
     The posted order id only selects among THIS checkout's Razorpay payments; the
     signature is checked against the order id we stored when the payment started.
     """
-    from payments.services import payment_verify
-
     order = get_object_or_404(Order, checkout_token=token)
     payments = Payment.objects.filter(order=order, method="razorpay").exclude(provider_ref="").order_by("-created_at")
     payment = payments.filter(provider_ref=request.POST.get("razorpay_order_id", "")).first() or payments.first()

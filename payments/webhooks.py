@@ -26,12 +26,18 @@ from django.db.models import F
 from django.http.request import HttpHeaders
 from django.utils import timezone
 
+from config import statements
 from config.api import error_body
+from config.celery_app import app, task_named
 from config.redis import redis_client
 from orders.actors import Actor
+from payments.metrics import WEBHOOKS_RECEIVED
 from payments.models import InboundWebhook, Payment, Refund
+from payments.providers.errors import ProviderError
 from payments.providers.gateway_events import GatewayEvent, UnprocessableEvent, json_object
 from payments.providers.registry import get_provider
+from payments.services import PaymentStateError, observation_apply, refund_mark_failed, refund_mark_succeeded
+from payments.settlement import settlement_mark
 from sellers.api_auth import rate_exceeded
 
 log = logging.getLogger("kassa.webhooks")
@@ -83,8 +89,6 @@ def _metric(provider: str, valid: bool) -> None:
 @cache
 def _received_counter(provider: str, valid: bool):
     """The labelled child, looked up once (labels() validates and locks on every call)."""
-    from payments.metrics import WEBHOOKS_RECEIVED
-
     return WEBHOOKS_RECEIVED.labels(provider, "yes" if valid else "no")
 
 
@@ -188,7 +192,6 @@ def _insert_unless_duplicate(values: dict) -> int | None:
         except IntegrityError:
             return None
         return row.pk
-    from config import statements
 
     fields, sql, defaults = _insert_statement()
     values = {**values, "headers": json.dumps(values["headers"])}
@@ -215,11 +218,11 @@ KICK_WINDOW_MS = 250  # a drain per window: processing starts within ~¼ s, and 
 KICK_MARGIN_MS = 20  # the drain is due a little after the key expires (clock slack)
 DRAIN_BATCH = 100
 DRAIN_MAX_ROWS = 2000  # then hand over to a fresh task so one drain never runs for ever
+PROCESS_TASK = "payments.tasks.process_inbound_webhook"
+DRAIN_TASK = "payments.tasks.process_pending_webhooks"
 
 
 def _coalesce() -> bool:
-    from config.celery_app import app
-
     return bool(settings.REDIS_URL) and not app.conf.task_always_eager
 
 
@@ -244,25 +247,21 @@ def webhooks_kick() -> bool:
     of ours is covered by a drain that starts later, so until then we skip Redis.
     """
     global _covered_until
-    from payments.tasks import process_pending_webhooks
-
     asked = time.monotonic()
     if asked < _covered_until:
         return False
     pipe = redis_client().pipeline(transaction=False)
     won, ttl_ms = pipe.set(KICK_KEY, b"1", nx=True, px=KICK_WINDOW_MS).pttl(KICK_KEY).execute()
     if won:
-        process_pending_webhooks.apply_async(countdown=(KICK_WINDOW_MS + KICK_MARGIN_MS) / 1000)
+        task_named(DRAIN_TASK).apply_async(countdown=(KICK_WINDOW_MS + KICK_MARGIN_MS) / 1000)
     # The key expires no earlier than asked + ttl; its drain is due KICK_MARGIN_MS after that.
     _covered_until = asked + max(ttl_ms, 0) / 1000
     return bool(won)
 
 
 def _enqueue(webhook_id: int) -> None:
-    from payments.tasks import process_inbound_webhook
-
     try:
-        process_inbound_webhook.delay_on_commit(webhook_id)
+        task_named(PROCESS_TASK).delay_on_commit(webhook_id)
     except Exception:  # noqa: BLE001 - broker down: the row stays "received" for the sweep/reprocess
         log.exception("webhook enqueue failed", extra={"webhook": webhook_id})
 
@@ -292,8 +291,6 @@ def inbound_webhooks_drain(*, batch_size: int = DRAIN_BATCH, max_rows: int = DRA
 # --- processing ------------------------------------------------------------------------
 
 def _apply_observations(event: GatewayEvent) -> None:
-    from payments.services import observation_apply
-
     touched = set()
     for observation in event.observations:
         result = observation_apply(observation=observation, actor=Actor.provider(event.provider))
@@ -314,17 +311,13 @@ def _razorpay_authorized(event: GatewayEvent) -> None:
 
 def _razorpay_capture(event: GatewayEvent, observation) -> None:
     """A failed capture changes nothing: the fallback poll captures later."""
-    from payments.providers.errors import ProviderError
-
-    provider = get_provider("razorpay")
     try:
-        entity = provider.capture(observation.external_tx_id, observation.amount,
-                                  str(observation.raw.get("currency") or ""))
+        captured = get_provider(event.provider).capture(observation)
     except ProviderError as exc:
         log.warning("razorpay capture deferred", extra={"tx": observation.external_tx_id,
                                                          "error": exc.__class__.__name__})
         return
-    if (captured := provider.observation_from_entity(entity)) is not None:
+    if captured is not None:
         _apply_observations(GatewayEvent(provider=event.provider, event_id=event.event_id, type=event.type,
                                          observations=[captured]))
 
@@ -344,8 +337,6 @@ def _find_refund(event: GatewayEvent) -> Refund:
 
 
 def _apply_refund(event: GatewayEvent) -> None:
-    from payments.services import refund_mark_failed, refund_mark_succeeded
-
     refund, update, actor = _find_refund(event), event.refund, Actor.provider(event.provider)
     if update.status == "succeeded":
         refund_mark_succeeded(refund=refund, actor=actor, provider_refund_id=update.provider_refund_id)
@@ -355,8 +346,6 @@ def _apply_refund(event: GatewayEvent) -> None:
 
 
 def _apply_settlement(event: GatewayEvent) -> None:
-    from payments.settlement import settlement_mark
-
     update = event.settlement
     if not settlement_mark(method=event.provider, provider_ref=update.provider_ref,
                            settlement_id=update.kassa_settlement_id, status=update.status,
@@ -453,12 +442,9 @@ def inbound_webhooks_purge_invalid(*, older_than_days: int) -> int:
 
 
 def _retry_later(webhook_id: int) -> None:
-    from config.celery_app import app
-    from payments.tasks import process_inbound_webhook
-
     if app.conf.task_always_eager:
         return  # inline (tests, no broker): the next delivery or a reprocess picks it up
-    process_inbound_webhook.apply_async((webhook_id,), countdown=RETRY_COUNTDOWN_SECONDS)
+    task_named(PROCESS_TASK).apply_async((webhook_id,), countdown=RETRY_COUNTDOWN_SECONDS)
 
 
 def inbound_webhook_reprocess(*, webhook_id: int, actor: Actor | None = None) -> str:
@@ -469,8 +455,6 @@ def inbound_webhook_reprocess(*, webhook_id: int, actor: Actor | None = None) ->
     """
     webhook = InboundWebhook.objects.get(pk=webhook_id)
     if not webhook.signature_valid:
-        from payments.services import PaymentStateError
-
         raise PaymentStateError("A webhook whose signature did not verify cannot be processed.")
     InboundWebhook.objects.filter(pk=webhook_id).update(status=InboundWebhook.Status.RECEIVED, error="")
     log.info("webhook reprocess", extra={"webhook": webhook_id, **(actor.describe() if actor else {})})

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from payments.providers.nano_codec import (
+from core.nano_codec import (
     MAX_RAW,
     InvalidAddress,
     address_to_public_key,

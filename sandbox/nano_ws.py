@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
-from payments.providers.nano_codec import InvalidAddress, normalize_address
+from core.nano_codec import InvalidAddress, normalize_address
 
 if TYPE_CHECKING:
     from sandbox.nano_node import Block

@@ -13,12 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import StrictCharField, error_responses, get_owned_or_404, seller_of
-from sellers.analytics import EARLIEST_DAY, LATEST_DAY, MAX_CUSTOM_DAYS, DateRange, local_today, overview
+from payments.analytics import EARLIEST_DAY, LATEST_DAY, MAX_CUSTOM_DAYS, DateRange, local_today, overview
 from sellers.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
 from sellers.idempotency import idempotent
-from sellers.models import WebhookDelivery, WebhookEndpoint
-from sellers.services import webhook_endpoint_create, webhook_endpoint_delete
 from sellers.validators import validate_webhook_url
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import webhook_endpoint_create, webhook_endpoint_delete
 
 ENDPOINT_ID = OpenApiParameter("endpoint_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 MAX_ENDPOINTS = 20

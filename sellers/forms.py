@@ -13,9 +13,10 @@ from django.core.exceptions import ValidationError
 
 from orders.models import Order, Product
 from payments.models import Payment
-from sellers.models import METHOD_CHOICES, WebhookEndpoint
+from sellers.models import METHOD_CHOICES
 from sellers.money import EXPONENTS, format_major, format_minor, parse_major
 from sellers.validators import validate_webhook_url
+from webhooks.models import WebhookEndpoint
 
 COMMON_CURRENCIES = ["INR", "USD", "EUR", "GBP", "XNO"]
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})

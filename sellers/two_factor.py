@@ -24,6 +24,8 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from sellers.models import SellerMembership
+
 log = logging.getLogger("kassa.auth")
 
 RECOVERY_CODE_COUNT = 10
@@ -40,7 +42,6 @@ def two_factor_required(user) -> bool:
     """Staff always; otherwise when any seller the user belongs to requires it."""
     if user.is_staff:
         return True
-    from sellers.models import SellerMembership
 
     return SellerMembership.objects.filter(user=user, seller__require_two_factor=True).exists()
 

@@ -3,6 +3,8 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from core.nano_codec import InvalidAddress, address_to_public_key
+
 RAZORPAY_ACCOUNT_RE = re.compile(r"^acc_[A-Za-z0-9]{14}$")
 # CoinPay wallets are chain addresses or CoinPay wallet ids; keep it strict but chain-agnostic.
 COINPAY_WALLET_RE = re.compile(r"^[A-Za-z0-9_:\-]{8,128}$")
@@ -12,8 +14,6 @@ def validate_payout_destination(method: str, value: str) -> None:
     if not value:
         raise ValidationError({"value": "Enter a destination."})
     if method == "nano":
-        from payments.providers.nano_codec import InvalidAddress, address_to_public_key
-
         try:
             address_to_public_key(value)
         except InvalidAddress as exc:

@@ -13,7 +13,7 @@ from sellers.models import PayoutDestination, Seller, SellerMembership
 
 def nano_address(seed: str) -> str:
     """A valid (checksummed) Nano address derived from a seed string."""
-    from payments.providers.nano_codec import public_key_to_address
+    from core.nano_codec import public_key_to_address
 
     return public_key_to_address(hashlib.sha256(seed.encode()).digest())
 

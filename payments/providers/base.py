@@ -11,7 +11,20 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:  # pragma: no cover
     from orders.models import Order
     from payments.models import Payment
+    from payments.providers.gateway_events import GatewayEvent
     from sellers.models import Seller
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a method charges for an order: pay_currency minor units, and where to."""
+
+    pay_currency: str
+    amount_due: int
+    pay_to: str = ""
+    rate: object = None
+    rate_source: str = ""
+    unique_amount: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,9 +74,15 @@ class RefundResult:
 
 @runtime_checkable
 class PaymentProvider(Protocol):
+    """Exactly what callers use. A member that does not apply to a method still exists and raises
+    Unsupported (payments.providers.errors), so no caller probes with getattr."""
+
     code: str
+    start_is_local: bool  # start() only formats instructions (no call out): asked inside payment_start's transaction
 
     def is_available(self, seller: Seller, order: Order) -> bool: ...
+
+    def quote(self, seller: Seller, order: Order) -> Quote: ...
 
     def start(self, payment: Payment) -> PaymentInstructions: ...
 
@@ -71,7 +90,17 @@ class PaymentProvider(Protocol):
 
     def verify(self, payment: Payment, reference: str) -> list[Observation]: ...
 
-    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[Observation]: ...
+    def capture(self, observation: Observation) -> Observation | None:
+        """Capture the authorized attempt `observation` saw; the captured fact, or None."""
+        ...
+
+    def webhook_signature_valid(self, body: bytes, headers: Mapping[str, str]) -> bool: ...
+
+    def webhook_event_id(self, body: bytes, headers: Mapping[str, str]) -> str: ...
+
+    def read_event(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
+        """Read a body whose signature verified (ValueError when it is not a JSON object)."""
+        ...
 
     def refund(self, payment: Payment, amount_minor: int, *, idempotency_key: str) -> RefundResult: ...
 

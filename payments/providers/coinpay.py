@@ -22,8 +22,8 @@ from typing import Any
 from django.conf import settings
 
 from config import json_input
-from payments.providers.base import Observation, PaymentInstructions, RefundResult
-from payments.providers.errors import ProviderRejected, ProviderUnavailable, VerificationFailed
+from payments.providers.base import Observation, PaymentInstructions, Quote, RefundResult
+from payments.providers.errors import ProviderRejected, ProviderUnavailable, Unsupported, VerificationFailed
 from payments.providers.gateway_events import (
     GatewayEvent,
     RefundUpdate,
@@ -60,6 +60,7 @@ def to_minor(amount: Any, currency: str) -> int:
 
 class CoinPayProvider(SignedWebhooks):
     code = "coinpay"
+    start_is_local = False  # start() calls the gateway: payment_start asks it after commit
 
     def __init__(self) -> None:
         self._clients = ClientsByUrl(self.code)
@@ -107,8 +108,6 @@ class CoinPayProvider(SignedWebhooks):
         return bool(settings.COINPAY_USERNAME and settings.COINPAY_PASSWORD) and order.amount > 0
 
     def quote(self, seller, order):
-        from payments.services import Quote
-
         return Quote(pay_currency=order.currency, amount_due=order.amount)
 
     def start(self, payment) -> PaymentInstructions:
@@ -151,6 +150,9 @@ class CoinPayProvider(SignedWebhooks):
 
     def fetch_transaction(self, tx_id: str) -> dict:
         return self._call("GET", f"/api/transactions/{tx_id}")
+
+    def capture(self, observation: Observation) -> Observation | None:
+        raise Unsupported("CoinPay transactions complete without a capture", provider=self.code)
 
     def poll(self, payments) -> list[Observation]:
         observations = []

@@ -22,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from config.errors import DomainError
 
-class PaymentError(Exception):
+
+class PaymentError(DomainError):
     """Base class. ``str(exc)`` is for logs; ``user_message`` is safe for shoppers."""
 
     code = "payment_error"
@@ -138,6 +140,12 @@ class NoFreeAmountSlot(PaymentError):
         "Too many payments are waiting for this seller right now. "
         "Please try again in a few minutes or choose another payment method."
     )
+
+
+class Unsupported(ProviderRejected):
+    """The method has no such operation (a Nano webhook, a CoinPay capture): a "no", never retried."""
+
+    code = "unsupported"
 
 
 class ProviderNotConfigured(PaymentError):

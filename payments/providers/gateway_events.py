@@ -11,6 +11,7 @@ from typing import Any
 
 from config import json_input
 from payments.providers.base import Observation
+from payments.providers.errors import SignatureInvalid
 from sellers.money import MAX_AMOUNT_MINOR
 
 
@@ -52,14 +53,9 @@ class SignedWebhooks:
 
     def parse_event(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         """Raises SignatureInvalid, or ValueError for a body that is not a JSON object."""
-        from payments.providers.errors import SignatureInvalid
-
         if not self.webhook_signature_valid(body, headers):
             raise SignatureInvalid(f"{self.code} webhook signature mismatch", provider=self.code)
         return self.read_event(body, headers)
-
-    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[Observation]:
-        return self.parse_event(body, headers).observations
 
 
 def json_object(body: bytes) -> dict:

@@ -26,22 +26,25 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 
 import segno
 from django.conf import settings
 
-from payments.providers.base import Observation, PaymentInstructions, RefundResult
-from payments.providers.errors import ProviderNotConfigured, ProviderRejected, VerificationFailed
-from payments.providers.nano_codec import (
+from core.nano_codec import (
     RAW_PER_MICRO,
     InvalidAddress,
     address_to_public_key,
     format_raw,
     normalize_address,
 )
-from payments.providers.nano_rpc import HistoryEntry, NanoRpcClient, ReceivableBlock
+from payments.providers.base import Observation, PaymentInstructions, Quote, RefundResult
+from payments.providers.errors import ProviderNotConfigured, ProviderRejected, Unsupported, VerificationFailed
+from payments.providers.gateway_events import GatewayEvent
+from payments.providers.nano_results import HistoryEntry, ReceivableBlock
+from payments.providers.nano_rpc import NanoRpcClient
 from payments.providers.rates import RateSource, rate_source_from_settings
+from sellers.money import currency_exponent
+from sellers.selectors import payout_destination_value
 
 log = logging.getLogger("kassa.providers.nano")
 
@@ -138,8 +141,6 @@ def payment_qr_svg(uri: str, title: str = "Scan to pay with a Nano wallet") -> s
 
 def _seller_address(seller) -> str:
     """The seller's normalized Nano address, or "" when missing or invalid."""
-    from sellers.selectors import payout_destination_value  # a read through the sellers app, not ORM here
-
     try:
         return normalize_address(payout_destination_value(seller, CODE))
     except InvalidAddress:
@@ -180,9 +181,6 @@ class NanoProvider:
 
     def quote(self, seller, order):
         """XNO orders are due as priced; fiat orders at a rate locked now, rounded UP to 1 µXNO."""
-        from payments.services import Quote
-        from sellers.money import currency_exponent
-
         address = _seller_address(seller)
         if not address:
             message = f"{seller.name} has no valid Nano address."
@@ -376,13 +374,25 @@ class NanoProvider:
 
     # --- webhooks and refunds ------------------------------------------------------------------
 
-    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[Observation]:
-        raise ProviderRejected("Nano has no webhooks; payments are found by polling the node", provider=CODE)
+    def webhook_signature_valid(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        return False  # Nano has no webhooks: nothing posted to Kassa speaks for the node
 
-    def refund(self, payment, amount_minor: int, **_: Any) -> RefundResult:
+    def webhook_event_id(self, body: bytes, headers: Mapping[str, str]) -> str:
+        return ""
+
+    def read_event(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
+        raise Unsupported("Nano has no webhooks; payments are found by polling the node", provider=CODE)
+
+    def capture(self, observation: Observation) -> Observation | None:
+        raise Unsupported("Nano payments are final when the node confirms them; nothing to capture", provider=CODE)
+
+    def refund(self, payment, amount_minor: int, *, idempotency_key: str) -> RefundResult:
         """Non-custodial: Kassa cannot move the seller's XNO. payments.services creates a Nano
         refund `awaiting_seller` (with refund_anchor and refund_raw) and never calls this."""
         raise ProviderRejected("Kassa cannot send the seller's XNO; the seller sends the refund", provider=CODE)
+
+    def refund_lookup(self, payment, *, refund_id: str, provider_refund_id: str = "") -> RefundResult | None:
+        raise Unsupported("A Nano refund is the seller's own send: the node shows it (refund_sends)", provider=CODE)
 
     # --- refunds: the seller sends, the node shows it -------------------------------------------
 

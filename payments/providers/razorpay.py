@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
-from payments.providers.base import Observation, PaymentInstructions, RefundResult
+from payments.providers.base import Observation, PaymentInstructions, Quote, RefundResult
 from payments.providers.errors import ProviderRejected, ProviderUnavailable, SignatureInvalid, VerificationFailed
 from payments.providers.gateway_events import (
     GatewayEvent,
@@ -48,6 +48,7 @@ def receipt_for(payment) -> str:
 
 class RazorpayProvider(SignedWebhooks):
     code = "razorpay"
+    start_is_local = False  # start() calls the gateway: payment_start asks it after commit
 
     def __init__(self) -> None:
         self._clients = ClientsByUrl(self.code)
@@ -70,8 +71,6 @@ class RazorpayProvider(SignedWebhooks):
             order.currency in SUPPORTED_CURRENCIES and order.amount >= MIN_AMOUNT
 
     def quote(self, seller, order):
-        from payments.services import Quote
-
         return Quote(pay_currency=order.currency, amount_due=order.amount)
 
     # --- start -------------------------------------------------------------------------
@@ -135,7 +134,11 @@ class RazorpayProvider(SignedWebhooks):
     def fetch_payment(self, payment_id: str) -> dict:
         return self._call("GET", f"/v1/payments/{payment_id}")
 
-    def capture(self, payment_id: str, amount: int, currency: str) -> dict:
+    def capture(self, observation: Observation) -> Observation | None:
+        currency = str(observation.raw.get("currency") or "")
+        return self.observation_from_entity(self._capture(observation.external_tx_id, observation.amount, currency))
+
+    def _capture(self, payment_id: str, amount: int, currency: str) -> dict:
         # Capturing twice answers 400 "already captured": the fetch below tells the truth.
         try:
             return self._call("POST", f"/v1/payments/{payment_id}/capture",
@@ -151,7 +154,7 @@ class RazorpayProvider(SignedWebhooks):
             attempts = self._call("GET", f"/v1/orders/{payment.provider_ref}/payments")
             for entity in attempts.get("items", []):
                 if entity.get("status") == "authorized":
-                    entity = self.capture(entity["id"], gateway_amount(entity.get("amount") or 0),
+                    entity = self._capture(entity["id"], gateway_amount(entity.get("amount") or 0),
                                           entity.get("currency", ""))
                 if obs := self.observation_from_entity(entity):
                     observations.append(obs)
@@ -176,7 +179,7 @@ class RazorpayProvider(SignedWebhooks):
         if entity.get("order_id") != payment.provider_ref:
             raise VerificationFailed("wrong_order", provider=self.code)
         if entity.get("status") == "authorized":
-            entity = self.capture(payment_id, gateway_amount(entity.get("amount") or 0), entity.get("currency", ""))
+            entity = self._capture(payment_id, gateway_amount(entity.get("amount") or 0), entity.get("currency", ""))
         obs = self.observation_from_entity(entity)
         return [obs] if obs else []
 

@@ -43,4 +43,4 @@ def starts_locally(method) -> bool:
     """Whether this method's start() only formats instructions (Nano: a payment URI) rather
     than calling a provider, so starting a payment touches nothing but our database."""
     return isinstance(method, str) and method in PROVIDER_CLASSES and \
-        getattr(get_provider(method), "start_is_local", False)
+        get_provider(method).start_is_local

@@ -19,8 +19,9 @@ from payments import services
 from payments.models import InboundWebhook, Payment, Receipt, Refund, Settlement
 from payments.providers.errors import PaymentError
 from payments.staff import services as staff_services
-from sellers.models import Seller, WebhookEndpoint
+from sellers.models import Seller
 from sellers.services import seller_set_status
+from webhooks.models import WebhookEndpoint
 
 
 @dataclass(frozen=True)

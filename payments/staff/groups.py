@@ -6,7 +6,8 @@ from django.db.models import Q
 
 # Every model staff look at: both groups can view them all.
 VIEW_MODELS = {
-    "sellers": ["seller", "sellermembership", "payoutdestination", "webhookendpoint", "webhookdelivery"],
+    "sellers": ["seller", "sellermembership", "payoutdestination"],
+    "webhooks": ["webhookendpoint", "webhookdelivery"],
     "orders": ["product", "order", "orderevent"],
     "payments": ["payment", "paymentevent", "receipt", "refund", "refundrequest", "inboundwebhook",
                  "ledgerentry", "settlement"],

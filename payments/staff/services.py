@@ -20,9 +20,10 @@ from payments.services import (
     payment_refund,
     payment_resolve_review,
 )
+from payments.settlement import settle_coinpay, settle_razorpay
 from payments.webhooks import inbound_webhook_reprocess
-from sellers.models import WebhookEndpoint
-from sellers.services import webhook_endpoint_enable
+from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_endpoint_enable
 
 log = logging.getLogger("kassa.staff")
 
@@ -105,8 +106,6 @@ def settlement_dismiss(*, settlement: Settlement, actor: Actor) -> bool:
 def settlement_retry(*, settlement: Settlement, actor: Actor) -> dict | None:
     """Run that method's settlement now (idempotent: it settles whatever is owed, the
     failed amount included), then close the failure. None if it is not an open failure."""
-    from payments.settlement import settle_coinpay, settle_razorpay
-
     if not Settlement.objects.filter(pk=settlement.pk, status=Settlement.Status.FAILED,
                                      reviewed_at__isnull=True).exists():
         return None

@@ -30,8 +30,9 @@ from payments.services import PaymentStateError, receipt_assign
 from payments.staff.actions import ACTIONS, can_run, run_staff_action
 from payments.staff.charts import gmv_chart, top_sellers_chart
 from payments.staff.forms import AnalyticsFilterForm, ReceiptAssignForm
-from sellers.models import Seller, WebhookEndpoint
+from sellers.models import Seller
 from sellers.money import format_major, is_supported_currency
+from webhooks.models import WebhookEndpoint
 
 REVIEW_MODELS = {"payment": Payment, "receipt": Receipt, "webhook": InboundWebhook, "seller": Seller,
                  "settlement": Settlement, "endpoint": WebhookEndpoint}

@@ -8,9 +8,11 @@ from django.views.decorators.http import require_POST
 
 from sellers import services
 from sellers.forms import ApiKeyForm, WebhookEndpointForm
-from sellers.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from sellers.models import ApiKey
 from sellers.views.mixins import seller_object, seller_required
-from sellers.webhooks import delivery_resend
+from webhooks import services as webhook_services
+from webhooks.delivery import delivery_resend
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 REVEAL_KEY = "dashboard_reveal"
 DELIVERY_LOG_SIZE = 25
@@ -66,7 +68,7 @@ def endpoint_new(request):
     form = WebhookEndpointForm(request.POST)
     if not form.is_valid():
         return _page(request, endpoint_form=form, status=400)
-    endpoint = services.webhook_endpoint_create(seller=request.seller, url=form.cleaned_data["url"],
+    endpoint = webhook_services.webhook_endpoint_create(seller=request.seller, url=form.cleaned_data["url"],
                                                 events=form.cleaned_data["events"],
                                                 description=form.cleaned_data.get("description") or "")
     _reveal(request, f"Signing secret for {endpoint.url}", endpoint.secret)
@@ -76,7 +78,8 @@ def endpoint_new(request):
 @require_POST
 @seller_required(write=True)
 def endpoint_rotate(request, pk):
-    endpoint = services.webhook_endpoint_rotate_secret(endpoint=seller_object(request, WebhookEndpoint.objects, pk=pk))
+    endpoint = seller_object(request, WebhookEndpoint.objects, pk=pk)
+    endpoint = webhook_services.webhook_endpoint_rotate_secret(endpoint=endpoint)
     _reveal(request, f"New signing secret for {endpoint.url}", endpoint.secret)
     return redirect("dashboard:developers")
 
@@ -85,7 +88,7 @@ def endpoint_rotate(request, pk):
 @seller_required(write=True)
 def endpoint_test(request, pk):
     endpoint = seller_object(request, WebhookEndpoint.objects.select_related("seller"), pk=pk)
-    services.webhook_endpoint_send_test(endpoint=endpoint)
+    webhook_services.webhook_endpoint_send_test(endpoint=endpoint)
     messages.success(request, f"Test payment.completed event queued for {endpoint.url}. See the delivery log.")
     return redirect("dashboard:developers")
 
@@ -93,7 +96,7 @@ def endpoint_test(request, pk):
 @require_POST
 @seller_required(write=True)
 def endpoint_enable(request, pk):
-    endpoint = services.webhook_endpoint_enable(endpoint=seller_object(request, WebhookEndpoint.objects, pk=pk))
+    endpoint = webhook_services.webhook_endpoint_enable(endpoint=seller_object(request, WebhookEndpoint.objects, pk=pk))
     messages.success(request, f"{endpoint.url} is enabled again.")
     return redirect("dashboard:developers")
 
@@ -103,7 +106,7 @@ def endpoint_enable(request, pk):
 def endpoint_delete(request, pk):
     endpoint = seller_object(request, WebhookEndpoint.objects, pk=pk)
     url = endpoint.url
-    services.webhook_endpoint_delete(endpoint=endpoint)
+    webhook_services.webhook_endpoint_delete(endpoint=endpoint)
     messages.success(request, f"Endpoint {url} deleted.")
     return redirect("dashboard:developers")
 

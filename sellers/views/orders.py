@@ -9,13 +9,14 @@ from django.views.decorators.http import require_POST
 from orders.models import Order, OrderEvent
 from orders.services import OrderError, order_mark_fulfilled, order_update_delivery
 from payments.models import Payment, PaymentEvent, Refund
+from payments.selectors_dashboard import orders_for_list, page_of
 from sellers.csv_export import orders_csv_response
-from sellers.dashboard_queries import orders_for_list, page_of
 from sellers.forms import DeliveryForm, OrderFilterForm, RefundForm
-from sellers.models import METHOD_CHOICES, WebhookDelivery
+from sellers.models import METHOD_CHOICES
 from sellers.views.mixins import actor, seller_object, seller_required
 from sellers.views.sorting import sort_links
-from sellers.webhooks import delivery_resend
+from webhooks.delivery import delivery_resend
+from webhooks.models import WebhookDelivery
 
 METHOD_LABELS = dict(METHOD_CHOICES)
 SORT_COLUMNS = ("created", "amount", "reference", "status")

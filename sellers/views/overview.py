@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from django.shortcuts import render
 
+from payments import analytics
 from payments.models import Payment
-from sellers import analytics
 from sellers.models import METHOD_CHOICES
 from sellers.money import SYMBOLS, minor_to_decimal
 from sellers.views.mixins import seller_required

@@ -7,8 +7,8 @@ from django.views.decorators.http import require_POST
 
 from payments.models import Payment
 from payments.providers.errors import PaymentError
+from payments.selectors_dashboard import page_of, payments_for_list
 from payments.services import payment_cancel, payment_refund
-from sellers.dashboard_queries import page_of, payments_for_list
 from sellers.forms import PaymentFilterForm, RefundForm
 from sellers.money import format_minor
 from sellers.views.mixins import actor, seller_object, seller_required

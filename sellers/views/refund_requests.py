@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 
 from payments.models import RefundRequest
 from payments.providers.errors import PaymentError
+from payments.selectors_dashboard import page_of
 from payments.services import refund_request_decide
-from sellers.dashboard_queries import page_of
 from sellers.money import format_minor
 from sellers.views.mixins import actor, seller_object, seller_required
 

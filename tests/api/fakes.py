@@ -1,14 +1,14 @@
 """A scriptable stand-in provider: the API tests exercise the API, not a provider."""
 from __future__ import annotations
 
-from payments.providers.base import Observation, PaymentInstructions, RefundResult
+from payments.providers.base import Observation, PaymentInstructions, Quote, RefundResult
 from payments.providers.errors import VerificationFailed
-from payments.services import Quote
 from tests.factories import nano_address
 
 
 class FakeProvider:
     code = "nano"
+    start_is_local = False        # start() is asked after commit, as for a gateway
     refund_status = "succeeded"   # what refund() reports: succeeded | failed | pending
 
     def is_available(self, seller, order) -> bool:

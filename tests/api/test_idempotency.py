@@ -9,11 +9,12 @@ from django.utils import timezone
 from orders.models import Order
 from payments.models import Payment, Refund
 from sellers import idempotency
-from sellers.models import IdempotencyKey, WebhookEndpoint
+from sellers.models import IdempotencyKey
 from tests.api.conftest import client_for
 from tests.api.test_orders_api import assert_error
 from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, PaymentFactory
+from webhooks.models import WebhookEndpoint
 
 URL = "/api/v1/orders/"
 

@@ -18,10 +18,10 @@ from orders.actors import Actor
 from payments.money import due_in_wire_units
 from payments.providers.base import Observation
 from payments.services import observation_apply, payment_expire_stale, payment_refund
-from sellers import webhooks
-from sellers.models import WebhookDelivery, WebhookEndpoint
-from sellers.services import webhook_endpoint_create, webhook_event_emit
 from tests.factories import GatewayPaymentFactory, OrderFactory, PaymentFactory
+from webhooks import delivery as webhooks
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import webhook_endpoint_create, webhook_event_emit
 
 pytestmark = pytest.mark.django_db
 

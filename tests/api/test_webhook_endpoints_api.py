@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sellers.models import WebhookDelivery, WebhookEndpoint
-from sellers.services import webhook_endpoint_create
 from tests.api.test_orders_api import assert_error
 from tests.factories import OrderFactory, PaymentFactory
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/webhook-endpoints/"

@@ -16,6 +16,7 @@ from payments.providers.base import RefundResult
 from tests import factories
 from tests.conftest import screenshot
 from tests.sellers.dashboard_helpers import open_order, paid_order
+from tests.services_patch import use_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +30,7 @@ class _Refunds:
 
 @pytest.fixture
 def store(monkeypatch):
-    monkeypatch.setattr("payments.services.get_provider", lambda method: _Refunds())
+    use_provider(monkeypatch, lambda method: _Refunds())
     seller = factories.SellerFactory(name="Lotus <script>alert(1)</script> Prints", slug="lotus")
     user = factories.MembershipFactory(seller=seller, user__username="lotus-owner").user
     user.save()  # persist the factory's password for the login form

@@ -3,8 +3,8 @@ what to send, to whom, a QR code, copy buttons that JS reveals and that copy the
 Screenshots at 390 px and 1366 px go to test-artifacts/."""
 import pytest
 
+from core.nano_codec import RAW_PER_MICRO
 from payments.models import Refund
-from payments.providers.nano_codec import RAW_PER_MICRO
 from tests import factories
 from tests.conftest import screenshot
 from tests.sellers.dashboard_helpers import paid_order

@@ -5,11 +5,11 @@ import time
 
 import pytest
 
+from core.nano_codec import RAW_PER_MICRO
 from orders.actors import Actor
 from payments.models import LedgerEntry, Payment, Receipt
 from payments.monitor import monitor_tick
 from payments.providers.errors import VerificationFailed
-from payments.providers.nano_codec import RAW_PER_MICRO
 from payments.providers.nano_rpc import NanoRpcClient, NanoRpcError
 from payments.providers.registry import reset_providers
 from payments.sandbox_client import simulate_payment

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
+from core.nano_codec import RAW_PER_MICRO
 from orders.actors import Actor
 from payments.models import Payment, Receipt
 from payments.monitor import monitor_tick
-from payments.providers.nano_codec import RAW_PER_MICRO
 from payments.providers.nano_rpc import NanoRpcClient
 from payments.sandbox_client import simulate_payment
 from payments.services import payment_start

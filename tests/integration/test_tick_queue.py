@@ -73,7 +73,7 @@ def procfile_workers(sandbox_process):
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_a_monitor_tick_runs_within_two_intervals_behind_1000_queued_deliveries(procfile_workers):
-    from sellers.tasks import deliver_webhook
+    from webhooks.tasks import deliver_webhook
 
     seller = SellerFactory(default_currency="INR")
     PayoutDestinationFactory(seller=seller, method="nano")

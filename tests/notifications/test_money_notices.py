@@ -26,6 +26,7 @@ from tests.factories import (
     UserFactory,
     nano_address,
 )
+from tests.services_patch import use_provider
 
 pytestmark = pytest.mark.django_db
 SHOPPER = nano_address("notice-shopper")
@@ -131,7 +132,7 @@ class _Succeeds:
 
 
 def test_refund_succeeded_tells_the_shopper(seller, monkeypatch):
-    monkeypatch.setattr("payments.services.get_provider", lambda method: _Succeeds())
+    use_provider(monkeypatch, lambda method: _Succeeds())
     payment = GatewayPaymentFactory(order=OrderFactory(seller=seller, reference="RF-1"))
     observation_apply(observation=Observation(provider="razorpay", external_tx_id="pay_1", confirmed=True,
                                               amount=payment.amount_due, payment_ref=str(payment.pk)))
@@ -141,7 +142,7 @@ def test_refund_succeeded_tells_the_shopper(seller, monkeypatch):
 
 
 def test_nano_refund_awaiting_the_seller_then_succeeded(seller, monkeypatch):
-    monkeypatch.setattr("payments.services.get_provider", lambda method: _Succeeds())
+    use_provider(monkeypatch, lambda method: _Succeeds())
     payment = PaymentFactory(order=OrderFactory(seller=seller))
     send(payment)
     payment.refresh_from_db()

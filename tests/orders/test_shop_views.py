@@ -228,7 +228,7 @@ def test_checkout_hides_methods_whose_provider_is_unavailable_or_broken(client, 
 
 def test_checkout_does_not_hide_a_provider_module_that_cannot_be_imported(shop, order, monkeypatch):
     """No silent fallback: the method is not quietly dropped (the app refuses to start with it)."""
-    from orders.selectors import checkout_methods
+    from payments.selectors_shop import checkout_methods
 
     monkeypatch.setitem(registry.PROVIDER_CLASSES, "coinpay", "payments.providers.no_such_module.Provider")
     registry.reset_providers()

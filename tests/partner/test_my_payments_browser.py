@@ -9,6 +9,7 @@ from payments.services import refund_request_create
 from tests import factories
 from tests.conftest import ARTIFACTS
 from tests.partner.conftest import completed_payment
+from tests.services_patch import use_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -81,7 +82,7 @@ def test_seller_refund_requests_page(browser, live_server, history, width, monke
     from tests.api.fakes import FakeProvider
 
     # A Nano refund waits for the seller's own send; the fake node knows the shopper's account.
-    monkeypatch.setattr("payments.services.get_provider", lambda method: FakeProvider())
+    use_provider(monkeypatch, lambda method: FakeProvider())
 
     user = factories.MembershipFactory(seller=history.seller).user
     user.save()

@@ -12,6 +12,7 @@ from payments.providers.base import Observation
 from payments.providers.errors import VerificationFailed
 from payments.services import observation_apply, payment_expire_stale, payment_start, payment_verify, receipt_assign
 from tests.factories import OrderFactory, PaymentFactory, SellerFactory, nano_address
+from tests.services_patch import use_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +142,7 @@ def test_ive_paid_with_a_hash_credited_elsewhere_opens_a_review_on_both(monkeypa
     b = PaymentFactory(order__seller=seller, amount_due=3_996_001)
     a = PaymentFactory(order__seller=seller, amount_due=3_996_002)
     send(b, 3_996_001, tx="C" * 64, source=ALICE)  # credited to B on its exact amount
-    monkeypatch.setattr("payments.services.get_provider", lambda method: _BlockPaysOther())
+    use_provider(monkeypatch, lambda method: _BlockPaysOther())
     with pytest.raises(VerificationFailed) as caught:
         payment_verify(payment=a, reference="c" * 64)
     assert caught.value.reason == "other_payment" and "review" in caught.value.user_message

@@ -3,13 +3,13 @@ from dataclasses import replace
 
 import pytest
 
+from core.nano_codec import RAW_PER_MICRO
 from payments.models import NanoCursor, Payment, Receipt
 from payments.monitor import monitor_tick
 from payments.monitor_nano import LOCK_KEY, check_addresses, tick, watched_accounts, watched_addresses
 from payments.providers.base import Observation
 from payments.providers.errors import ProviderUnavailable
 from payments.providers.nano import ScanResult
-from payments.providers.nano_codec import RAW_PER_MICRO
 from tests.factories import PaymentFactory, SellerFactory, nano_address
 
 pytestmark = pytest.mark.django_db

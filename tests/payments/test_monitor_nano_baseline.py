@@ -6,10 +6,10 @@ answering in the real node's shapes: an address with history and unreceived send
 import pytest
 import responses
 
+from core.nano_codec import RAW_PER_MICRO
 from payments.models import NanoCursor, Receipt
 from payments.monitor_nano import tick
 from payments.providers.nano import NanoProvider
-from payments.providers.nano_codec import RAW_PER_MICRO
 from tests.factories import PaymentFactory, nano_address
 from tests.payments.nano_fake_node import FakeNode
 

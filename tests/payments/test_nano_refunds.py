@@ -4,13 +4,13 @@ Against the sandbox node served in a thread (real RPC shapes over HTTP)."""
 import pytest
 from rest_framework.test import APIClient
 
+from core.nano_codec import RAW_PER_MICRO, format_raw
 from orders.actors import Actor
 from orders.models import Order
 from payments import monitor_nano
 from payments.models import LedgerEntry, Payment, Refund
 from payments.providers import registry
 from payments.providers.errors import PaymentError, VerificationFailed
-from payments.providers.nano_codec import RAW_PER_MICRO, format_raw
 from payments.providers.nano_rpc import NanoRpcClient
 from payments.services import PaymentStateError, payment_refund, payment_start, refund_cancel, refund_nano_verify
 from sandbox.server import start_in_thread

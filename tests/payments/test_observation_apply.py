@@ -11,6 +11,7 @@ from payments.money import RAW_PER_MICRO_XNO
 from payments.providers.base import Observation
 from payments.services import observation_apply, payment_accept_late, payment_expire_stale, receipt_assign
 from tests.factories import GatewayPaymentFactory, PaymentFactory, nano_address
+from tests.services_patch import use_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -261,7 +262,7 @@ def test_late_money_can_be_sent_back_instead_of_accepted(monkeypatch):
         def refund_anchor(self, payment, shopper_account=""):  # Nano: the seller sends it back
             return RefundAnchor(payment.pay_to, nano_address("late-shopper"), 0)
 
-    monkeypatch.setattr("payments.services.get_provider", lambda method: Pending())
+    use_provider(monkeypatch, lambda method: Pending())
     payment = PaymentFactory(expires_at=timezone.now() - timedelta(hours=1))
     payment_expire_stale()
     send(payment)

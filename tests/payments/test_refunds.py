@@ -16,6 +16,7 @@ from payments.services import (
 )
 from payments.staff.services import payment_refund_duplicate
 from tests.factories import GatewayPaymentFactory, OrderFactory, PaymentFactory
+from tests.services_patch import use_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ def pay(payment, tx):
 @pytest.fixture
 def paid_twice(monkeypatch):
     """An order paid by `first`, then paid again by `second` (flagged duplicate)."""
-    monkeypatch.setattr("payments.services.get_provider", lambda method: Succeeds())
+    use_provider(monkeypatch, lambda method: Succeeds())
     order = OrderFactory()  # a gateway method: a Nano refund waits for the seller's own send
     first = pay(GatewayPaymentFactory(order=order, seller=order.seller), "pay_first")
     second = pay(GatewayPaymentFactory(order=order, seller=order.seller), "pay_second")
@@ -80,7 +81,7 @@ def test_a_refund_request_claim_is_released_on_any_error(monkeypatch, error):
     def boom(**kwargs):
         raise error
 
-    monkeypatch.setattr("payments.services.payment_refund", boom)
+    monkeypatch.setattr("payments.services.refunds.payment_refund", boom)
     with pytest.raises(type(error)):
         refund_request_decide(request=request, approve=True, actor=Actor.system("seller"))
     request.refresh_from_db()
@@ -124,7 +125,7 @@ def gateway_payment(settings):
 def test_a_refund_whose_call_failed_in_transit_stays_pending_then_reconciles_once(monkeypatch, gateway_payment,
                                                                                    error):
     gateway = Flaky(error)
-    monkeypatch.setattr("payments.services.get_provider", lambda method: gateway)
+    use_provider(monkeypatch, lambda method: gateway)
     refund = payment_refund(payment=gateway_payment, actor=Actor.system("seller"), amount_minor=100)
     assert Refund.objects.get(pk=refund.pk).status == "pending"
     assert gateway_payment.events.filter(type="refund.processing").exists()
@@ -146,7 +147,7 @@ def test_a_refund_the_provider_never_received_is_resent_with_the_same_key(monkey
         raise ProviderUnavailable("connection refused")
 
     gateway.refund = lost
-    monkeypatch.setattr("payments.services.get_provider", lambda method: gateway)
+    use_provider(monkeypatch, lambda method: gateway)
     refund = payment_refund(payment=gateway_payment, actor=Actor.system("seller"))
     assert refund.status == "pending" and gateway.books == {}
     refunds_reconcile_pending()
@@ -155,7 +156,7 @@ def test_a_refund_the_provider_never_received_is_resent_with_the_same_key(monkey
 
 
 def test_only_an_explicit_rejection_fails_a_refund(monkeypatch, gateway_payment):
-    monkeypatch.setattr("payments.services.get_provider", lambda method: Flaky(ProviderRejected("no", status=400)))
+    use_provider(monkeypatch, lambda method: Flaky(ProviderRejected("no", status=400)))
     refund = payment_refund(payment=gateway_payment, actor=Actor.system("seller"))
     assert Refund.objects.get(pk=refund.pk).status == "failed"
 
@@ -164,7 +165,7 @@ def test_the_dashboard_shows_a_pending_refund_as_processing(client, monkeypatch,
     from tests.factories import MembershipFactory
     from tests.sellers.dashboard_helpers import login
 
-    monkeypatch.setattr("payments.services.get_provider", lambda method: Flaky(ProviderUnavailable("timeout")))
+    use_provider(monkeypatch, lambda method: Flaky(ProviderUnavailable("timeout")))
     payment_refund(payment=gateway_payment, actor=Actor.system("seller"), amount_minor=100)
     login(client, MembershipFactory(seller=gateway_payment.seller).user)
     body = client.get(f"/dashboard/orders/{gateway_payment.order_id}/").content.decode()
@@ -186,7 +187,7 @@ def test_the_reconcile_tick_is_in_the_beat_schedule_on_the_ticks_queue(monkeypat
     entry = next(e for e in BEAT_SCHEDULE.values() if e["task"] == "payments.tasks.reconcile_pending_refunds")
     assert app.amqp.router.route(entry.get("options", {}), entry["task"])["queue"].name == TICKS_QUEUE
     gateway = Flaky(ProviderUnavailable("timeout"))
-    monkeypatch.setattr("payments.services.get_provider", lambda method: gateway)
+    use_provider(monkeypatch, lambda method: gateway)
     refund = payment_refund(payment=gateway_payment, actor=Actor.system("seller"))
     assert reconcile_pending_refunds.delay().get() == 1
     assert Refund.objects.get(pk=refund.pk).status == "succeeded"

@@ -20,9 +20,10 @@ from payments.money import RAW_PER_MICRO_XNO
 from payments.providers import registry
 from payments.providers.base import Observation
 from payments.services import observation_apply
-from sellers.models import WebhookDelivery
-from sellers.services import api_key_create, webhook_endpoint_create
+from sellers.services import api_key_create
 from tests.factories import OrderFactory, PaymentFactory, PayoutDestinationFactory
+from webhooks.models import WebhookDelivery
+from webhooks.services import webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 

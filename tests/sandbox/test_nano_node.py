@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from payments.providers.nano_codec import MAX_RAW, public_key_to_address
+from core.nano_codec import MAX_RAW, public_key_to_address
 from sandbox.nano_node import (
     FAUCET,
     ZERO_HASH,

@@ -5,10 +5,12 @@ import pytest
 from orders.models import Order, OrderEvent
 from payments.models import Payment, Refund
 from payments.providers.base import RefundResult
-from sellers import services
-from sellers.models import SellerMembership, WebhookDelivery
+from sellers.models import SellerMembership
 from tests import factories
 from tests.sellers.dashboard_helpers import login, open_order, paid_order
+from tests.services_patch import use_provider
+from webhooks import services as webhook_services
+from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +25,7 @@ class FakeRefunds:
 @pytest.fixture(autouse=True)
 def fake_provider(monkeypatch):
     fake = FakeRefunds()
-    monkeypatch.setattr("payments.services.get_provider", lambda method: fake)
+    use_provider(monkeypatch, lambda method: fake)
     return fake
 
 
@@ -116,7 +118,7 @@ def test_timeline_merges_order_and_payment_events(client, seller, seller_user):
 
 def test_resend_webhook_uses_latest_delivery(client, seller, seller_user, monkeypatch):
     order, payment = paid_order(seller)
-    endpoint = services.webhook_endpoint_create(seller=seller, url="https://hooks.example/x", events=[])
+    endpoint = webhook_services.webhook_endpoint_create(seller=seller, url="https://hooks.example/x", events=[])
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, seller=seller, message_id="msg_1",
                                               event_type="payment.completed", status="dead",
                                               payload={"type": "payment.completed", "data": {"id": str(payment.pk)}})

@@ -5,10 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from payments import analytics
 from payments.models import LedgerEntry
-from sellers import analytics
+from payments.tasks import refresh_dashboard_rollups
 from sellers.models import DailyStat, DailyStatState
-from sellers.tasks import refresh_dashboard_rollups
 from tests.sellers.dashboard_helpers import open_order, paid_order
 
 pytestmark = pytest.mark.django_db

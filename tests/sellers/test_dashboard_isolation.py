@@ -5,9 +5,11 @@ import pytest
 from orders.models import Order, Product
 from payments.models import Payment, Refund, RefundRequest
 from sellers import services
-from sellers.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from sellers.models import ApiKey
 from tests import factories
 from tests.sellers.dashboard_helpers import login, paid_order
+from webhooks import services as webhook_services
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +24,8 @@ def _dashboard_id_routes() -> set[str]:
 def foreign(other_seller):
     """One object of every kind, all belonging to another seller."""
     order, payment = paid_order(other_seller)
-    endpoint = services.webhook_endpoint_create(seller=other_seller, url="https://other.example/hook", events=[])
+    endpoint = webhook_services.webhook_endpoint_create(seller=other_seller, url="https://other.example/hook",
+                                                        events=[])
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, seller=other_seller, message_id="msg_x",
                                               event_type="payment.completed", payload={"data": {"id": str(payment.pk)}})
     key, _ = services.api_key_create(seller=other_seller, name="theirs")

@@ -7,7 +7,7 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from sellers.dashboard_queries import PAGE_SIZE
+from payments.selectors_dashboard import PAGE_SIZE
 from tests.sellers.dashboard_helpers import login, open_order, paid_order
 
 pytestmark = pytest.mark.django_db

@@ -2,9 +2,10 @@
 import pytest
 
 from sellers import services
-from sellers.models import WebhookDelivery
 from tests import factories
 from tests.sellers.dashboard_helpers import login, open_order, paid_order
+from webhooks import services as webhook_services
+from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ BUDGET = {"/dashboard/": 12, "/dashboard/orders/": 8, "/dashboard/payments/": 8,
 
 
 def _populate(seller, n):
-    endpoint = services.webhook_endpoint_create(seller=seller, url="https://example.com/hook", events=[])
+    endpoint = webhook_services.webhook_endpoint_create(seller=seller, url="https://example.com/hook", events=[])
     for i in range(n):
         paid_order(seller, amount=1000 + i)
         factories.ProductFactory(seller=seller)

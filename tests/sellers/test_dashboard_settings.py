@@ -2,10 +2,11 @@
 import pytest
 
 from orders.models import Order, Product
-from sellers.models import ApiKey, PayoutDestination, WebhookDelivery, WebhookEndpoint
+from sellers.models import ApiKey, PayoutDestination
 from sellers.services import hash_api_key
 from tests import factories
 from tests.sellers.dashboard_helpers import login
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -115,7 +116,7 @@ def test_api_key_shown_once_and_revocable(client, seller, seller_user):
 
 
 def test_webhook_endpoint_secret_once_rotate_test_and_delete(client, seller, seller_user, monkeypatch):
-    monkeypatch.setattr("sellers.services._enqueue_deliveries", lambda ids: None)
+    monkeypatch.setattr("webhooks.services._enqueue_deliveries", lambda ids: None)
     login(client, seller_user)
     body = client.post("/dashboard/developers/endpoints/", {"url": "https://hooks.example/k",
                                                              "events": ["payment.completed"]}, follow=True)

@@ -13,6 +13,7 @@ from payments.providers.base import Observation, RefundResult
 from payments.services import observation_apply, payment_expire_now
 from payments.staff.groups import staff_groups_sync
 from tests.factories import GatewayPaymentFactory, PaymentFactory, nano_address
+from tests.services_patch import use_provider
 
 _tx = itertools.count(1)
 
@@ -38,6 +39,7 @@ def gateway_capture(payment, *, tx=None):
 class FakeProvider:
     """Stands in for every provider: poll returns what a test queued; refunds succeed."""
 
+    start_is_local = False
     observations: list = field(default_factory=list)
     polled: list = field(default_factory=list)
     refunds: list = field(default_factory=list)
@@ -61,7 +63,7 @@ class FakeProvider:
 @pytest.fixture
 def fake_provider(monkeypatch):
     provider = FakeProvider()
-    monkeypatch.setattr("payments.services.get_provider", lambda method: provider)
+    use_provider(monkeypatch, lambda method: provider)
     monkeypatch.setattr("payments.staff.services.get_provider", lambda method: provider)
     return provider
 

@@ -55,7 +55,7 @@ def _failed_settlement():
 def _disabled_endpoint():
     from django.utils import timezone
 
-    from sellers.models import WebhookEndpoint
+    from webhooks.models import WebhookEndpoint
 
     now = timezone.now()
     return WebhookEndpoint.objects.create(seller=SellerFactory(), url="https://example.com/hook", secret="whsec_x",

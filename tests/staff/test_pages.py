@@ -9,9 +9,10 @@ from payments.models import InboundWebhook, LedgerEntry, PaymentEvent, Settlemen
 from payments.money import RAW_PER_MICRO_XNO
 from payments.selectors_staff import ledger_balances, review_count
 from payments.services import payment_accept_late
-from sellers.models import PayoutDestination, WebhookEndpoint
+from sellers.models import PayoutDestination
 from tests.factories import GatewayPaymentFactory, PaymentFactory, ReceiptFactory, SellerFactory, nano_address
 from tests.staff.conftest import gateway_capture
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 

@@ -2,6 +2,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from payments.services import payment_expire_stale, payment_release_reservations
+
 
 class Command(BaseCommand):
     help = "Expire stale pending payments (what beat runs every 30 s): --once for a single tick."
@@ -11,8 +13,6 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=30.0)
 
     def handle(self, *args, once: bool, interval: float, **options):
-        from payments.services import payment_expire_stale, payment_release_reservations
-
         while True:
             expired = payment_expire_stale()
             released = payment_release_reservations()

@@ -3,6 +3,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from payments.monitor import monitor_tick
+
 
 class Command(BaseCommand):
     help = "Run the payment monitor (what beat runs every 10 s): --once for a single tick."
@@ -13,8 +15,6 @@ class Command(BaseCommand):
         parser.add_argument("--method", action="append", help="only these methods (repeatable)")
 
     def handle(self, *args, once: bool, interval: float, method, **options):
-        from payments.monitor import monitor_tick
-
         while True:
             summary = monitor_tick(tuple(method) if method else None)
             self.stdout.write(json.dumps(summary, default=str))

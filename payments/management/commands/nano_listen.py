@@ -9,6 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
+from payments.nano_listener import ConfirmationListener
+
 
 class Command(BaseCommand):
     help = "Follow the Nano node's websocket so payments complete as soon as their send is confirmed."
@@ -19,8 +21,6 @@ class Command(BaseCommand):
                             help="seconds between updates of the watched addresses (NANO_WS_REFRESH_SECONDS)")
 
     def handle(self, *args, url: str | None, refresh: float | None, **options):
-        from payments.nano_listener import ConfirmationListener
-
         url = url or settings.NANO_WS_URL
         try:
             parse_uri(url)

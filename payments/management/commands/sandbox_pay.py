@@ -11,11 +11,11 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from core.nano_codec import parse_xno
 from orders.actors import Actor
 from payments.models import Payment, Refund
 from payments.monitor import monitor_tick
 from payments.providers.errors import PaymentError
-from payments.providers.nano_codec import parse_xno
 from payments.sandbox_client import simulate_payment, simulate_refund_send
 from payments.services import payment_expire_now
 

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 import responses
 
+from core.nano_codec import RAW_PER_MICRO, public_key_hex
 from payments.providers.errors import (
     ProviderNotConfigured,
     ProviderRejected,
@@ -20,7 +21,6 @@ from payments.providers.nano import (
     payment_uri,
     refund_raw,
 )
-from payments.providers.nano_codec import RAW_PER_MICRO, public_key_hex
 from payments.providers.nano_rpc import NanoRpcClient
 from payments.providers.rates import FixedRateSource, HttpRateSource, rate_source_from_settings
 from sandbox.nano_node import FAUCET
@@ -247,13 +247,13 @@ def test_verify_compares_public_keys_so_xrb_addresses_match(provider, node):
 
 def test_nano_has_no_webhooks(provider):
     with pytest.raises(ProviderRejected):
-        provider.parse_webhook(b"{}", {})
+        provider.read_event(b"{}", {})
 
 
 def test_kassa_never_claims_to_send_a_nano_refund(provider):
     """Non-custodial: the seller sends it (tests/payments/test_nano_refunds.py); refund() refuses."""
     with pytest.raises(ProviderRejected, match="cannot send the seller's XNO"):
-        provider.refund(fake_payment(currency="INR", rate=Decimal("120.005")), 333)
+        provider.refund(fake_payment(currency="INR", rate=Decimal("120.005")), 333, idempotency_key="k")
 
 
 def test_refund_raw_converts_at_the_locked_rate_and_returns_a_whole_payment_as_received():

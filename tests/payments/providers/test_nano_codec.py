@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.providers.nano_codec import (
+from core.nano_codec import (
     MAX_RAW,
     RAW_PER_MICRO,
     RAW_PER_XNO,

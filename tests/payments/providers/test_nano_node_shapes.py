@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 import responses
 
+from core.nano_codec import RAW_PER_MICRO
 from payments.providers.errors import VerificationFailed
-from payments.providers.nano_codec import RAW_PER_MICRO
 from payments.providers.nano_rpc import AccountInfo
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nano_node"

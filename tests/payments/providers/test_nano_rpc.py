@@ -5,8 +5,8 @@ import time
 
 import pytest
 
+from core.nano_codec import RAW_PER_MICRO, RAW_PER_XNO, public_key_to_address
 from payments.providers.errors import ProviderRejected, ProviderUnavailable
-from payments.providers.nano_codec import RAW_PER_MICRO, RAW_PER_XNO, public_key_to_address
 from payments.providers.nano_rpc import NanoRpcClient, NanoRpcError, parse_receivable
 from sandbox.nano_node import FAUCET
 from sandbox.server import start_in_thread

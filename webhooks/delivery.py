@@ -19,8 +19,9 @@ import requests
 from django.db import transaction
 from django.utils import timezone
 
-from sellers.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from sellers.signals import webhook_endpoint_disabled
+from sellers.validators import validate_webhook_url
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.notices import webhook_disabled_queue
 
 log = logging.getLogger("kassa.webhooks")
 
@@ -69,7 +70,6 @@ def _refusal(delivery: WebhookDelivery, force: bool) -> str:
     """Why this delivery must not be sent at all (final, never retried), or ""."""
     from django.core.exceptions import ValidationError
 
-    from sellers.validators import validate_webhook_url
 
     if not delivery.endpoint.is_active and not force:
         return "Endpoint is disabled."
@@ -148,7 +148,7 @@ def _track_endpoint_health(endpoint_id: int, ok: bool, now) -> None:
         endpoint.disabled_at = now
         endpoint.disabled_reason = "Every delivery failed for 3 days."
         endpoint.save(update_fields=["is_active", "disabled_at", "disabled_reason"])
-        webhook_endpoint_disabled.send(sender=WebhookEndpoint, endpoint=endpoint)
+        webhook_disabled_queue(endpoint)
 
 
 def deliveries_send_due(*, limit: int = 200) -> int:

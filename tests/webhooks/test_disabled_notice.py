@@ -1,13 +1,13 @@
-"""Seller notices from sellers' own rows: a webhook endpoint disabled."""
+"""The seller hears by email when Kassa disables one of their webhook endpoints."""
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from notifications.models import OutboxEmail
-from sellers import webhooks
-from sellers.models import WebhookEndpoint
 from tests.factories import MembershipFactory, SellerFactory, UserFactory
+from webhooks import delivery as webhooks
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 

@@ -1,15 +1,15 @@
-"""Seller notices caused by sellers' own rows (webhook endpoints). sellers sends a signal and this
-module, connected in NotificationsConfig.ready(), queues the email inside the same transaction."""
+"""The seller's email when Kassa disables one of their webhook endpoints, queued inside the transaction
+that disables it (webhooks sits above notifications, so it calls the outbox directly)."""
 from django.conf import settings
 from django.urls import reverse
 
 from notifications.kinds import Kind
 from notifications.selectors import seller_recipients
 from notifications.services import queue_email
-from sellers.models import WebhookEndpoint
+from webhooks.models import WebhookEndpoint
 
 
-def webhook_disabled_queue(*, endpoint: WebhookEndpoint, **_) -> None:
+def webhook_disabled_queue(endpoint: WebhookEndpoint) -> None:
     """Once per disabling (the key carries when), so an endpoint re-enabled and disabled again tells again."""
     seller = endpoint.seller
     subject = "A webhook endpoint was disabled"

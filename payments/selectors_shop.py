@@ -14,6 +14,7 @@ from django.http import Http404
 
 from orders.models import Order, OrderItem, Product
 from payments.models import Payment
+from payments.providers.registry import get_provider
 from sellers.models import METHOD_CHOICES, Seller
 
 log = logging.getLogger("kassa.shop")
@@ -80,8 +81,6 @@ def checkout_methods(*, order: Order) -> list[MethodOption]:
     rather than breaking the checkout; the log keeps the reason. A provider module that
     cannot be imported is not hidden: the payments app refuses to start with one.
     """
-    from payments.providers.registry import get_provider
-
     seller = order.seller
     options = []
     for code in seller.enabled_methods or []:

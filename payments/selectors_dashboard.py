@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from orders.models import Order
+from payments.analytics import day_bounds
 from payments.models import Payment
-from sellers.analytics import day_bounds
 from sellers.forms import ORDER_SORTS, PAYMENT_SORTS
 from sellers.models import Seller
 

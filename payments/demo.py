@@ -18,12 +18,14 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from core.nano_codec import public_key_to_address
 from orders.models import Order, OrderEvent, OrderItem, Product
 from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt, Refund
 from payments.money import fee_split
-from payments.providers.nano_codec import public_key_to_address
+from payments.staff.groups import staff_groups_sync
 from sellers.models import ApiKey, PayoutDestination, Seller, SellerMembership
 from sellers.services import API_KEY_PREFIX_LEN, hash_api_key
+from sellers.two_factor import TOTP_DEVICE_NAME
 
 DEMO_PREFIX = "DEMO-"
 STAFF = ("admin", "kassa-admin-demo")
@@ -85,7 +87,6 @@ def seed(orders_per_seller: int, out) -> None:
     if settings.SANDBOX_MODE:
         _seed_staff_totp(staff)
         out(f"totp: staff {STAFF[0]} {DEMO_STAFF_TOTP_SECRET}")
-    from payments.staff.groups import staff_groups_sync
 
     staff_groups_sync()  # the Support and Finance groups exist on a fresh machine
     for spec in SELLERS:
@@ -103,7 +104,6 @@ def _seed_staff_totp(staff) -> None:
 
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from sellers.two_factor import TOTP_DEVICE_NAME
 
     key = b32decode(DEMO_STAFF_TOTP_SECRET).hex()
     TOTPDevice.objects.filter(user=staff).exclude(key=key).delete()

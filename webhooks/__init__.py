@@ -1,0 +1,1 @@
+"""Outbound webhooks to sellers (Standard Webhooks): the outbox, signing, delivery and retries."""
