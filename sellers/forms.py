@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 
 from orders.models import Order, Product
 from payments.models import Payment
-from sellers.models import METHOD_CHOICES, WebhookEndpoint
+from sellers.models import LOCALE_CHOICES, METHOD_CHOICES, WebhookEndpoint
 from sellers.money import EXPONENTS, format_major, format_minor, parse_major
 from sellers.validators import validate_webhook_url
 
@@ -188,9 +188,19 @@ class PaymentLinkForm(forms.Form):
 
 # --- settings -------------------------------------------------------------------------------------
 
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
 class SettingsForm(forms.Form):
     name = forms.CharField(label="Store name", max_length=120)
-    timezone = forms.CharField(max_length=64, help_text="IANA name, e.g. Asia/Kolkata or Europe/Berlin.")
+    timezone = forms.ChoiceField(
+        choices=_timezone_choices, help_text="Dates on your dashboard and in CSV exports use this zone.",
+        error_messages={"invalid_choice": "“%(value)s” is not a known timezone. Pick one from the list."})
+    locale = forms.ChoiceField(
+        label="Number and date format", required=False,
+        choices=[("", "Automatic: English (India) for INR, else English"), *LOCALE_CHOICES],
+        error_messages={"invalid_choice": "Pick a format from the list."})
     default_currency = forms.ChoiceField(choices=_currency_choices())
     support_email = forms.EmailField(required=False)
     enabled_methods = forms.MultipleChoiceField(label="Methods offered at checkout", choices=METHOD_CHOICES,
@@ -198,12 +208,6 @@ class SettingsForm(forms.Form):
     require_two_factor = forms.BooleanField(
         label="Require two-factor login for everyone on this account", required=False,
         help_text="Members without an authenticator app are asked to set one up at their next page.")
-
-    def clean_timezone(self) -> str:
-        value = self.cleaned_data["timezone"].strip()
-        if value not in zoneinfo.available_timezones():
-            raise ValidationError(f"“{value}” is not a known timezone. Use an IANA name such as Asia/Kolkata.")
-        return value
 
     def clean_default_currency(self) -> str:
         value = self.cleaned_data["default_currency"]
