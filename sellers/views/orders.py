@@ -56,6 +56,12 @@ def _timeline(order: Order) -> list:
     return sorted([*order_events, *payment_events], key=lambda e: (e.created_at, e.pk))
 
 
+def _can_fulfil(order: Order) -> bool:
+    # A partial refund does not undo the sale: the rest is still to be delivered (see order_mark_fulfilled).
+    return order.status == Order.Status.PAID or (
+        order.status == Order.Status.PARTIALLY_REFUNDED and order.fulfilled_at is None)
+
+
 @seller_required
 def order_detail(request, pk):
     order = seller_object(request, Order.objects.prefetch_related("items"), pk=pk)
@@ -70,7 +76,7 @@ def order_detail(request, pk):
     return render(request, "dashboard/order_detail.html", {
         "order": order, "items": list(order.items.all()), "payments": payments, "events": _timeline(order),
         "delivery_form": DeliveryForm(initial={"delivery_info": order.delivery_info}),
-        "latest_delivery": delivery, "can_fulfil": order.status == Order.Status.PAID,
+        "latest_delivery": delivery, "can_fulfil": _can_fulfil(order),
         "checkout_url": request.build_absolute_uri(f"/checkout/{order.checkout_token}/"),
         "can_pay": order.status == Order.Status.OPEN,
     })

@@ -105,6 +105,23 @@ def test_mark_fulfilled_and_delivery_info(client, seller, seller_user):
     assert "Only a paid order can be fulfilled" in body
 
 
+def test_a_partially_refunded_order_can_still_be_fulfilled(client, seller, seller_user):
+    """Delivery and money are separate facts: the status keeps saying what was refunded, fulfilled_at
+    and the order.fulfilled event record the delivery, once."""
+    order, payment = paid_order(seller, amount=10000)
+    login(client, seller_user)
+    _refund(client, payment, "30.00")
+    assert Order.objects.get(pk=order.pk).status == "partially_refunded"
+    fulfil_url = f"/dashboard/orders/{order.pk}/fulfil/"
+    assert fulfil_url in client.get(f"/dashboard/orders/{order.pk}/").content.decode()
+    body = client.post(fulfil_url, follow=True).content.decode()
+    order.refresh_from_db()
+    assert "Order marked as fulfilled." in body and fulfil_url not in body
+    assert order.status == "partially_refunded" and order.fulfilled_at is not None
+    assert "already fulfilled" in client.post(fulfil_url, follow=True).content.decode()
+    assert OrderEvent.objects.filter(order=order, type="order.fulfilled").count() == 1
+
+
 def test_timeline_merges_order_and_payment_events(client, seller, seller_user):
     order, payment = paid_order(seller)
     OrderEvent.objects.create(order=order, type="order.created")
