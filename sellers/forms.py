@@ -173,6 +173,8 @@ class PaymentLinkForm(forms.Form):
     customer_email = forms.EmailField(required=False)
 
     def __init__(self, *args, seller, **kwargs):
+        # Shares the Products page with ProductForm: its own ids, so "What it is for" focuses this field.
+        kwargs.setdefault("auto_id", "link_%s")
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = _currency_choices(seller.default_currency)
         self.fields["currency"].initial = seller.default_currency

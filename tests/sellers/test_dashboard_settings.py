@@ -189,3 +189,15 @@ def test_an_amount_past_the_limit_is_a_clear_form_error(client, seller, seller_u
                                  "name": "x"})
     assert response.status_code == 400 and "at most" in response.content.decode()
     assert not Order.objects.exists() and not Product.objects.exists()
+
+
+def test_products_page_ids_are_unique_and_labels_focus_their_own_field(client, seller, seller_user):
+    """Two forms on one page (product, payment link) once both rendered id="id_description"."""
+    import re
+
+    body = login(client, seller_user).get("/dashboard/products/").content.decode()
+    ids = re.findall(r'\sid="([^"]+)"', body)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    link_form = body.split('id="payment-link"')[1]
+    target = re.search(r'<label for="([^"]+)">What it is for</label>', link_form)[1]
+    assert re.search(rf'<(input|textarea)[^>]*id="{target}"', link_form), target
