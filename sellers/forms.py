@@ -102,14 +102,18 @@ class ListFilterForm(forms.Form):
             return None
 
 
+# sellers.dashboard_queries.STATUS_GROUPS: the overview's figures link to this.
+STATUS_GROUP_CHOICES = [("any_paid", "Paid (refunded or not)"), ("any_refunded", "Refunded (partly or fully)")]
+
+
 class OrderFilterForm(ListFilterForm):
     SORTS = ORDER_SORTS
-    STATUS_CHOICES = Order.Status.choices
+    STATUS_CHOICES = [*STATUS_GROUP_CHOICES, *Order.Status.choices]
 
 
 class PaymentFilterForm(ListFilterForm):
     SORTS = PAYMENT_SORTS
-    STATUS_CHOICES = Payment.Status.choices
+    STATUS_CHOICES = [*STATUS_GROUP_CHOICES, *Payment.Status.choices]
 
 
 # --- order actions ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ urlpatterns = [
     path("orders/<uuid:pk>/fulfil/", orders.order_fulfil, name="order_fulfil"),
     path("orders/<uuid:pk>/resend-webhook/", orders.order_resend_webhook, name="order_resend_webhook"),
     path("payments/", payments.payment_list, name="payments"),
+    path("payments/<uuid:pk>/", payments.payment_detail, name="payment_detail"),
     path("payments/<uuid:pk>/refund/", payments.payment_refund_view, name="payment_refund"),
     path("payments/<uuid:pk>/cancel/", payments.payment_cancel_view, name="payment_cancel"),
     path("refunds/<uuid:pk>/", refunds.refund_detail, name="refund_detail"),

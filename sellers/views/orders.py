@@ -10,7 +10,7 @@ from orders.models import Order, OrderEvent
 from orders.services import OrderError, order_mark_fulfilled, order_update_delivery
 from payments.models import Payment, PaymentEvent, Refund
 from sellers.csv_export import orders_csv_response
-from sellers.dashboard_queries import orders_for_list, page_of
+from sellers.dashboard_queries import count_capped, orders_for_list, page_of, with_order_money
 from sellers.forms import DeliveryForm, OrderFilterForm, RefundForm
 from sellers.models import METHOD_CHOICES, WebhookDelivery
 from sellers.views.mixins import actor, seller_object, seller_required
@@ -27,12 +27,14 @@ def order_list(request):
     filters = form.filters() if request.GET else {"sort": "-created"}
     qs = orders_for_list(request.seller, filters)
     if request.GET.get("export") == "csv":
-        return orders_csv_response(qs, request.seller)
+        return orders_csv_response(with_order_money(qs), request.seller)
     page = page_of(qs, request.GET.get("page"))
     for order in page.object_list:
         order.method_label = METHOD_LABELS.get(order.last_method, "")
+    total, capped = count_capped(qs)
     return render(request, "dashboard/orders_list.html", {
         "form": form, "page": page, "orders": page.object_list, "filtered": bool(request.GET),
+        "total": total, "total_capped": capped,
         "sort_links": sort_links(request, filters.get("sort", "-created"), SORT_COLUMNS),
     })
 

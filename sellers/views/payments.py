@@ -1,14 +1,17 @@
-"""Payments: filtered list, and refund / cancel actions (both via payments.services)."""
+"""Payments: filtered list (+ streamed CSV), one payment's page, and refund / cancel actions
+(both via payments.services)."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from payments.models import Payment
+from payments.models import Payment, PaymentEvent, Receipt, Refund
 from payments.providers.errors import PaymentError
 from payments.services import payment_cancel, payment_refund
-from sellers.dashboard_queries import page_of, payments_for_list
+from sellers.csv_export import payments_csv_response
+from sellers.dashboard_queries import count_capped, page_of, payments_for_list, with_payment_money
 from sellers.forms import PaymentFilterForm, RefundForm
 from sellers.money import format_minor
 from sellers.views.mixins import actor, seller_object, seller_required
@@ -19,10 +22,28 @@ from sellers.views.sorting import sort_links
 def payment_list(request):
     form = PaymentFilterForm(request.GET or None, seller=request.seller)
     filters = form.filters() if request.GET else {"sort": "-created"}
-    page = page_of(payments_for_list(request.seller, filters), request.GET.get("page"))
+    qs = payments_for_list(request.seller, filters)
+    if request.GET.get("export") == "csv":
+        return payments_csv_response(with_payment_money(qs), request.seller)
+    page = page_of(qs, request.GET.get("page"))
+    total, capped = count_capped(qs)
     return render(request, "dashboard/payments_list.html", {
         "form": form, "page": page, "payments": page.object_list, "filtered": bool(request.GET),
+        "total": total, "total_capped": capped,
         "sort_links": sort_links(request, filters.get("sort", "-created"), ("created", "amount", "method", "status")),
+    })
+
+
+@seller_required
+def payment_detail(request, pk):
+    payments = with_payment_money(Payment.objects.select_related("order").prefetch_related(
+        Prefetch("refunds", queryset=Refund.objects.order_by("-created_at")),
+        Prefetch("receipts", queryset=Receipt.objects.order_by("created_at"))))
+    payment = seller_object(request, payments, pk=pk)
+    events = list(PaymentEvent.objects.filter(payment=payment).select_related("actor_user"))
+    return render(request, "dashboard/payment_detail.html", {
+        "payment": payment, "order": payment.order, "refunds": list(payment.refunds.all()),
+        "receipts": list(payment.receipts.all()), "events": events,
     })
 
 
