@@ -119,8 +119,10 @@ class PaymentFilterForm(ListFilterForm):
 # --- order actions ------------------------------------------------------------------------------
 
 class RefundForm(forms.Form):
-    amount = MoneyField(label="Amount to refund", required=False,
-                        help_text="Leave empty to refund everything that is left.")
+    """A partial amount, or `full` (the "Refund the full …" button): an empty amount is never a full refund."""
+
+    amount = MoneyField(label="Amount to refund", required=False)
+    full = forms.BooleanField(required=False, widget=forms.HiddenInput)
     reason = forms.CharField(max_length=200, required=False)
 
     def __init__(self, *args, payment: Payment, **kwargs):
@@ -129,9 +131,16 @@ class RefundForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        left = self.payment.refundable_amount
+        if data.get("full"):
+            data["amount_minor"] = None  # everything left when it runs (payment_refund knows what is pending)
+            return data
         data["amount_minor"] = _parse_money(self, "amount", self.payment.currency)
-        amount, left = data["amount_minor"], self.payment.refundable_amount
-        if amount == 0:
+        amount = data["amount_minor"]
+        if amount is None and "amount" not in self.errors:
+            self.add_error("amount", f"Enter an amount, or choose “Refund the full "
+                                     f"{format_minor(left, self.payment.currency)}”.")
+        elif amount == 0:
             self.add_error("amount", "A refund must be more than zero.")
         elif amount is not None and amount > left:
             self.add_error("amount", f"At most {format_minor(left, self.payment.currency)} is left to refund.")

@@ -20,6 +20,8 @@ urlpatterns = [
     path("refunds/<uuid:pk>/verify/", refunds.refund_verify_view, name="refund_verify"),
     path("refunds/<uuid:pk>/cancel/", refunds.refund_cancel_view, name="refund_cancel"),
     path("refund-requests/", refund_requests.refund_request_list, name="refund_requests"),
+    path("refund-requests/<int:pk>/approve/", refund_requests.refund_request_approve_view,
+         name="refund_request_approve"),
     path("refund-requests/<int:pk>/decide/", refund_requests.refund_request_decide_view, name="refund_request_decide"),
     path("products/", products.product_list, name="products"),
     path("products/new/", products.product_new, name="product_new"),

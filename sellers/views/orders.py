@@ -14,6 +14,7 @@ from sellers.dashboard_queries import count_capped, orders_for_list, page_of, wi
 from sellers.forms import DeliveryForm, OrderFilterForm, RefundForm
 from sellers.models import METHOD_CHOICES, WebhookDelivery
 from sellers.views.mixins import actor, seller_object, seller_required
+from sellers.views.payments import refund_left
 from sellers.views.sorting import sort_links
 from sellers.webhooks import delivery_resend
 
@@ -71,8 +72,7 @@ def order_detail(request, pk):
                     .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("-created_at")))
                     .order_by("-created_at"))
     for payment in payments:
-        pending = sum(r.amount for r in payment.refunds.all() if r.status in Refund.OPEN_STATUSES)
-        payment.refund_left = max(payment.refundable_amount - pending, 0)
+        payment.refund_left = refund_left(payment)
         payment.refund_form = RefundForm(payment=payment, prefix=f"refund-{payment.pk}")
     delivery = _latest_delivery(request.seller, order, [str(p.pk) for p in payments])
     return render(request, "dashboard/order_detail.html", {

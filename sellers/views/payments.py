@@ -13,7 +13,7 @@ from payments.services import payment_cancel, payment_refund
 from sellers.csv_export import payments_csv_response
 from sellers.dashboard_queries import count_capped, page_of, payments_for_list, with_payment_money
 from sellers.forms import PaymentFilterForm, RefundForm
-from sellers.money import format_minor
+from sellers.money import format_major, format_minor
 from sellers.views.mixins import actor, seller_object, seller_required
 from sellers.views.sorting import sort_links
 
@@ -47,16 +47,31 @@ def payment_detail(request, pk):
     })
 
 
+def refund_left(payment: Payment) -> int:
+    """What a new refund may still take: refundable minus refunds still open (pending, awaiting the seller)."""
+    pending = sum(r.amount for r in payment.refunds.all() if r.status in Refund.OPEN_STATUSES)
+    return max(payment.refundable_amount - pending, 0)
+
+
 @require_POST
 @seller_required(write=True)
 def payment_refund_view(request, pk):
-    payment = seller_object(request, Payment.objects, pk=pk)
+    payment = seller_object(request, Payment.objects.select_related("order"), pk=pk)
     form = RefundForm(request.POST, payment=payment, prefix=f"refund-{payment.pk}")
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, f"Refund not made: {error}")
         return redirect("dashboard:order_detail", pk=payment.order_id)
+    if request.POST.get("confirm") != "yes":
+        # Money leaves only after a page that states the amount (works without JS; a double POST asks again).
+        amount = form.cleaned_data["amount_minor"]
+        return render(request, "dashboard/refund_confirm.html", {
+            "payment": payment, "order": payment.order, "amount": refund_left(payment) if amount is None else amount,
+            "amount_major": format_major(amount or 0, payment.currency),
+            "form": form, "full": amount is None, "action": request.path,
+            "back": f"/dashboard/orders/{payment.order_id}/#payment-{payment.pk}",
+        })
     try:
         refund = payment_refund(payment=payment, actor=actor(request), amount_minor=form.cleaned_data["amount_minor"],
                                 reason=form.cleaned_data.get("reason") or "")

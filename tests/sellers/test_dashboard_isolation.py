@@ -52,6 +52,7 @@ def _urls(f):
         "endpoint_enable": f"/dashboard/developers/endpoints/{e}/enable/",
         "endpoint_delete": f"/dashboard/developers/endpoints/{e}/delete/",
         "delivery_resend": f"/dashboard/developers/deliveries/{f['delivery'].pk}/resend/",
+        "refund_request_approve": f"/dashboard/refund-requests/{f['refund_request'].pk}/approve/",
         "refund_request_decide": f"/dashboard/refund-requests/{f['refund_request'].pk}/decide/",
         "refund_detail": f"/dashboard/refunds/{f['refund'].pk}/",
         "refund_verify": f"/dashboard/refunds/{f['refund'].pk}/verify/",
@@ -67,7 +68,8 @@ def test_another_sellers_ids_are_404_and_nothing_changes(client, seller_user, fo
     login(client, seller_user)
     secret_before = foreign["endpoint"].secret
     for name, url in _urls(foreign).items():
-        method = client.get if name in ("order_detail", "payment_detail", "product_edit", "refund_detail") \
+        method = client.get if name in ("order_detail", "payment_detail", "product_edit", "refund_detail",
+                                          "refund_request_approve") \
             else client.post
         response = method(url, {f"refund-{foreign['payment'].pk}-amount": "1.00", "delivery_info": "x",
                                 "decision": "approve", "block_hash": "AB" * 32,
