@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
     "config.outage.OutageMiddleware",  # Redis unreachable in a view: 503 + Retry-After, not 500
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.locale.ShopperLocaleMiddleware",  # shop pages: Accept-Language; the rest: LANGUAGE_CODE
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -169,7 +170,12 @@ AXES_RESET_ON_SUCCESS = True
 # always need it. Wrong codes count as axes failures and also back off per device (django-otp throttling).
 OTP_TOTP_ISSUER = "Kassa"
 
-LANGUAGE_CODE = "en-us"
+# English is the only catalogue (locale/en). The variants differ in how Babel formats money and dates
+# (en-in groups in lakhs): the dashboard uses the seller's choice, shop pages the shopper's Accept-Language
+# (config/locale.py), everything else LANGUAGE_CODE.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("en-in", "English (India)"), ("en-gb", "English (UK)"), ("en-us", "English (US)")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -99,10 +99,27 @@ def order_mark_fulfilled(*, order: Order, actor: Actor, delivery_info: str | Non
     fields = {"fulfilled_at": timezone.now()}
     if delivery_info is not None:
         fields["delivery_info"] = delivery_info
-    updated = order_transition(order_id=order.pk, to_status="fulfilled", actor=actor, **fields)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+        if locked.status == Order.Status.PARTIALLY_REFUNDED:
+            return _fulfil_keeping_status(locked, actor, fields)
+        updated = order_transition(order_id=order.pk, to_status="fulfilled", actor=actor, locked=locked, **fields)
     if updated is None:
         raise OrderError(f"Only a paid order can be fulfilled; this one is {order.get_status_display().lower()}.")
     return updated
+
+
+def _fulfil_keeping_status(locked: Order, actor: Actor, fields: dict) -> Order:
+    """A partially refunded order is still delivered: the status keeps saying what was refunded (money),
+    fulfilled_at and the order.fulfilled event record the delivery, once."""
+    if locked.fulfilled_at is not None:
+        raise OrderError("This order is already fulfilled.")
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=["updated_at", *fields])
+    order_event_write(order=locked, type="order.fulfilled", actor=actor, from_status=locked.status,
+                      to_status=locked.status)
+    return locked
 
 
 def order_update_delivery(*, order: Order, delivery_info: str, actor: Actor) -> Order:

@@ -19,7 +19,7 @@ from notifications.selectors import digest_sellers, seller_recipients
 from notifications.services import queue_email
 from orders.models import Order
 from payments.analytics import DateRange, day_bounds, overview
-from payments.selectors_dashboard import orders_for_list
+from payments.selectors_dashboard import orders_for_list, with_order_money
 from payments.selectors_staff import review_querysets
 from sellers.csv_export import COLUMNS, order_rows
 from sellers.models import Seller
@@ -100,8 +100,8 @@ def _orders_csv(seller: Seller, monday: date, sunday: date) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    writer.writerows(order_rows(orders_for_list(seller, {"date_from": monday, "date_to": sunday, "sort": "created"}),
-                                seller.tz))
+    week = orders_for_list(seller, {"date_from": monday, "date_to": sunday, "sort": "created"})
+    writer.writerows(order_rows(with_order_money(week), seller.tz))
     return buffer.getvalue()
 
 

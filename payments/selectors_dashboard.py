@@ -8,20 +8,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from orders.models import Order
 from payments.analytics import day_bounds
-from payments.models import Payment
+from payments.models import LedgerEntry, Payment
 from sellers.forms import ORDER_SORTS, PAYMENT_SORTS
 from sellers.models import Seller
 
 PAGE_SIZE = 25
 MAX_PAGE = 10_000  # deep OFFSETs are slow everywhere; search or filter instead
+COUNT_CAP = 10_000  # lists count at most this many rows ("10,000+"), so a total stays cheap at 1M rows
+# Filter values that stand for several statuses: everything that was paid, whatever was refunded since.
+STATUS_GROUPS = {
+    "any_paid": {Order: ("paid", "fulfilled", "partially_refunded", "refunded"),
+                 Payment: ("completed", "partially_refunded", "refunded")},
+    "any_refunded": {Order: ("partially_refunded", "refunded"), Payment: ("partially_refunded", "refunded")},
+}
 
 
 def _common(qs: QuerySet, seller: Seller, f: dict, amount_field: str = "amount") -> QuerySet:
-    if f.get("status"):
+    if f.get("status") in STATUS_GROUPS:
+        qs = qs.filter(status__in=STATUS_GROUPS[f["status"]][qs.model])
+    elif f.get("status"):
         qs = qs.filter(status=f["status"])
     if f.get("date_from") or f.get("date_to"):
         lo, hi = day_bounds(seller, f.get("date_from") or f["date_to"], f.get("date_to") or f["date_from"])
@@ -77,6 +87,35 @@ def payments_for_list(seller: Seller, f: dict) -> QuerySet:
             match |= Q(pk=uid) | Q(order_id=uid)
         qs = qs.filter(match)
     return qs.select_related("order").order_by(*_order_by(f.get("sort", "-created"), PAYMENT_SORTS))
+
+
+def _ledger_sum(field: str, **match) -> Coalesce:
+    """Sum of one ledger column over the entries matching `match` (OuterRef lookups); 0 when none."""
+    entries = (LedgerEntry.objects.filter(**match).order_by().values(*match)
+               .annotate(total=Sum(field)).values("total"))
+    return Coalesce(Subquery(entries[:1]), 0)
+
+
+def with_payment_money(qs: QuerySet) -> QuerySet:
+    """Payments with fee_total and net_total: sums of their ledger entries, so net is after refunds
+    (the platform keeps its fee on refunds). Subqueries, not a query per row."""
+    return qs.annotate(fee_total=_ledger_sum("fee", payment=OuterRef("pk")),
+                       net_total=_ledger_sum("net", payment=OuterRef("pk")))
+
+
+def with_order_money(qs: QuerySet) -> QuerySet:
+    """Orders with refunded_total, fee_total and net_total over all their payments."""
+    refunded = (Payment.objects.filter(order=OuterRef("pk")).order_by().values("order")
+                .annotate(total=Sum("refunded_amount")).values("total"))
+    return qs.annotate(refunded_total=Coalesce(Subquery(refunded[:1]), 0),
+                       fee_total=_ledger_sum("fee", payment__order=OuterRef("pk")),
+                       net_total=_ledger_sum("net", payment__order=OuterRef("pk")))
+
+
+def count_capped(qs: QuerySet) -> tuple[int, bool]:
+    """(count, capped): COUNT over at most COUNT_CAP + 1 ids, so it costs the same at 10k and 1M rows."""
+    count = qs.order_by().values("pk")[:COUNT_CAP + 1].count()
+    return min(count, COUNT_CAP), count > COUNT_CAP
 
 
 def _as_uuid(text: str):

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 
 from orders.models import Order, Product
 from payments.models import Payment
-from sellers.models import METHOD_CHOICES
+from sellers.models import LOCALE_CHOICES, METHOD_CHOICES
 from sellers.money import EXPONENTS, format_major, format_minor, parse_major
 from sellers.validators import validate_webhook_url
 from webhooks.models import WebhookEndpoint
@@ -103,21 +103,27 @@ class ListFilterForm(forms.Form):
             return None
 
 
+# payments.selectors_dashboard.STATUS_GROUPS: the overview's figures link to this.
+STATUS_GROUP_CHOICES = [("any_paid", "Paid (refunded or not)"), ("any_refunded", "Refunded (partly or fully)")]
+
+
 class OrderFilterForm(ListFilterForm):
     SORTS = ORDER_SORTS
-    STATUS_CHOICES = Order.Status.choices
+    STATUS_CHOICES = [*STATUS_GROUP_CHOICES, *Order.Status.choices]
 
 
 class PaymentFilterForm(ListFilterForm):
     SORTS = PAYMENT_SORTS
-    STATUS_CHOICES = Payment.Status.choices
+    STATUS_CHOICES = [*STATUS_GROUP_CHOICES, *Payment.Status.choices]
 
 
 # --- order actions ------------------------------------------------------------------------------
 
 class RefundForm(forms.Form):
-    amount = MoneyField(label="Amount to refund", required=False,
-                        help_text="Leave empty to refund everything that is left.")
+    """A partial amount, or `full` (the "Refund the full …" button): an empty amount is never a full refund."""
+
+    amount = MoneyField(label="Amount to refund", required=False)
+    full = forms.BooleanField(required=False, widget=forms.HiddenInput)
     reason = forms.CharField(max_length=200, required=False)
 
     def __init__(self, *args, payment: Payment, **kwargs):
@@ -126,9 +132,16 @@ class RefundForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        left = self.payment.refundable_amount
+        if data.get("full"):
+            data["amount_minor"] = None  # everything left when it runs (payment_refund knows what is pending)
+            return data
         data["amount_minor"] = _parse_money(self, "amount", self.payment.currency)
-        amount, left = data["amount_minor"], self.payment.refundable_amount
-        if amount == 0:
+        amount = data["amount_minor"]
+        if amount is None and "amount" not in self.errors:
+            self.add_error("amount", f"Enter an amount, or choose “Refund the full "
+                                     f"{format_minor(left, self.payment.currency)}”.")
+        elif amount == 0:
             self.add_error("amount", "A refund must be more than zero.")
         elif amount is not None and amount > left:
             self.add_error("amount", f"At most {format_minor(left, self.payment.currency)} is left to refund.")
@@ -174,6 +187,8 @@ class PaymentLinkForm(forms.Form):
     customer_email = forms.EmailField(required=False)
 
     def __init__(self, *args, seller, **kwargs):
+        # Shares the Products page with ProductForm: its own ids, so "What it is for" focuses this field.
+        kwargs.setdefault("auto_id", "link_%s")
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = _currency_choices(seller.default_currency)
         self.fields["currency"].initial = seller.default_currency
@@ -189,9 +204,19 @@ class PaymentLinkForm(forms.Form):
 
 # --- settings -------------------------------------------------------------------------------------
 
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
 class SettingsForm(forms.Form):
     name = forms.CharField(label="Store name", max_length=120)
-    timezone = forms.CharField(max_length=64, help_text="IANA name, e.g. Asia/Kolkata or Europe/Berlin.")
+    timezone = forms.ChoiceField(
+        choices=_timezone_choices, help_text="Dates on your dashboard and in CSV exports use this zone.",
+        error_messages={"invalid_choice": "“%(value)s” is not a known timezone. Pick one from the list."})
+    locale = forms.ChoiceField(
+        label="Number and date format", required=False,
+        choices=[("", "Automatic: English (India) for INR, else English"), *LOCALE_CHOICES],
+        error_messages={"invalid_choice": "Pick a format from the list."})
     default_currency = forms.ChoiceField(choices=_currency_choices())
     support_email = forms.EmailField(required=False)
     enabled_methods = forms.MultipleChoiceField(label="Methods offered at checkout", choices=METHOD_CHOICES,
@@ -199,12 +224,6 @@ class SettingsForm(forms.Form):
     require_two_factor = forms.BooleanField(
         label="Require two-factor login for everyone on this account", required=False,
         help_text="Members without an authenticator app are asked to set one up at their next page.")
-
-    def clean_timezone(self) -> str:
-        value = self.cleaned_data["timezone"].strip()
-        if value not in zoneinfo.available_timezones():
-            raise ValidationError(f"“{value}” is not a known timezone. Use an IANA name such as Asia/Kolkata.")
-        return value
 
     def clean_default_currency(self) -> str:
         value = self.cleaned_data["default_currency"]

@@ -12,6 +12,9 @@ from sellers.validators import validate_payout_destination
 
 METHOD_CHOICES = [("nano", "Nano (XNO)"), ("razorpay", "Razorpay"), ("coinpay", "CoinPay")]
 ALL_METHODS = [code for code, _ in METHOD_CHOICES]
+# The English variants in settings.LANGUAGES: one catalogue, different number and date formats.
+LOCALE_CHOICES = [("en-in", "English (India): ₹1,24,884.00"), ("en-gb", "English (UK): 25 Nov 2026, 14:05"),
+                  ("en-us", "English (US): Nov 25, 2026, 2:05 PM")]
 
 
 def validate_timezone(value: str) -> None:
@@ -45,6 +48,8 @@ class Seller(models.Model):
     # Null means "use the platform default" (PLATFORM_FEE_BPS), so changing the default moves everyone.
     fee_bps = models.PositiveIntegerField(null=True, blank=True, help_text="Fee override in basis points (250 = 2.5%).")
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    # How the dashboard formats money and dates; empty follows the currency (see format_language).
+    locale = models.CharField(max_length=8, blank=True, default="", choices=LOCALE_CHOICES)
     default_currency = models.CharField(max_length=3, default="INR", validators=[validate_currency])
     enabled_methods = models.JSONField(default=default_methods, blank=True)
     support_email = models.EmailField(blank=True)
@@ -67,6 +72,12 @@ class Seller(models.Model):
     @property
     def effective_fee_bps(self) -> int:
         return settings.PLATFORM_FEE_BPS if self.fee_bps is None else self.fee_bps
+
+    @property
+    def format_language(self) -> str:
+        """The language code the dashboard activates: the seller's choice, else en-in for INR sellers
+        (lakh grouping, as Indian readers expect), else plain English."""
+        return self.locale or ("en-in" if self.default_currency == "INR" else "en")
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

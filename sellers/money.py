@@ -1,11 +1,17 @@
 """Money as integers in minor units: exponents, display and parsing.
 
-Plain Python (no Django) so models, services, forms, CSV export and templates
-share one definition. Arithmetic is on integers only: Decimal would round at
-its 28-digit context precision, and raw XNO amounts have 31+ digits.
+One definition shared by models, services, forms, CSV export, templates and the admin.
+Arithmetic is on integers only; display goes through Babel (CLDR) with an exact Decimal
+built from the integer's digits, in a context wide enough for raw XNO's 31+ digits.
 """
+import copy
+import functools
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import NumberPattern, get_currency_symbol, parse_pattern
+from django.utils import translation
 
 # ISO 4217 minor-unit exponents. Anything not listed here is not a currency we accept.
 _EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF"
@@ -30,9 +36,10 @@ SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "XNO": "Ӿ"}
 RAW_PER_XNO = 10**30
 RAW_DECIMALS = 30
 
-# Digits with optional well-formed thousands commas and an optional fraction.
+# Digits with optional well-formed thousands (or en-IN lakh) commas and an optional fraction.
 # [0-9], not \d: \d also matches non-ASCII digits such as "١٢".
-_AMOUNT_RE = re.compile(r"(?P<int>[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)?(?:\.(?P<frac>[0-9]+))?")
+_AMOUNT_RE = re.compile(
+    r"(?P<int>[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,2}(?:,[0-9]{2})+,[0-9]{3})?(?:\.(?P<frac>[0-9]+))?")
 _MAX_INPUT_LENGTH = 64  # longer input is a typo or an attack, never a price
 # The largest amount (an order, a price, a refund) we accept, in minor units: far above any real
 # order, far below the PositiveBigIntegerField columns' 2**63 - 1, so totals and sums never overflow.
@@ -72,13 +79,54 @@ def format_major(amount_minor: int, currency: str) -> str:
     return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
 
 
-def format_minor(amount_minor: int, currency: str) -> str:
-    """Display text: "₹1,234.50", "$0.05", "-€3.00", "Ӿ1.234567", "1,234 JPY"."""
+def format_minor(amount_minor: int, currency: str, *, locale: str | None = None) -> str:
+    """Display text in the locale's notation: "₹1,234.50", "$0.05", "-€3.00", "Ӿ1.234567", "¥1,234";
+    en-IN groups in lakhs ("₹1,24,884.00"). `locale` defaults to the active language (see active_locale).
+    """
     code = _code(currency)
-    sign, whole, frac = _split(amount_minor, EXPONENTS[code])
-    number = f"{whole:,}.{frac}" if frac else f"{whole:,}"
-    symbol = SYMBOLS.get(code)
-    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
+    exponent = EXPONENTS[code]
+    sign, whole, frac = _split(amount_minor, exponent)
+    return _apply(f"{sign}{whole}.{frac or 0}", code, (exponent, exponent), locale)
+
+
+def active_locale() -> str:
+    """The active Django language as a Babel locale name ("en-in" → "en_IN"); "en" outside a request."""
+    language = translation.get_language() or "en"
+    return translation.to_locale(language)
+
+
+def babel_locale(locale: str | None = None) -> Locale:
+    """The Babel Locale for a name ("en-IN"), or for the active language; unknown names fall back to English."""
+    return _locale(locale or active_locale())
+
+
+@functools.lru_cache(maxsize=64)
+def _locale(name: str) -> Locale:
+    try:
+        return Locale.parse(name.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse("en")
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(locale: Locale, code: str, frac_prec: tuple[int, int]) -> NumberPattern:
+    """The locale's currency pattern with our own decimals (XNO has 6; CLDR knows no XNO) and symbol."""
+    pattern = copy.copy(parse_pattern(locale.currency_formats["standard"]))
+    pattern.frac_prec = frac_prec
+    symbol = SYMBOLS["XNO"] if code == "XNO" else get_currency_symbol(code, locale)
+    # A letter symbol touching the digits ("KWD1.234") needs a space, as CLDR's currency spacing says.
+    spaced = symbol + "\xa0" if symbol[-1:].isascii() and symbol[-1:].isalpha() else symbol
+    pattern.prefix = tuple(part.replace("¤", spaced) for part in pattern.prefix)
+    pattern.suffix = tuple(part.replace("¤", symbol) for part in pattern.suffix)
+    return pattern
+
+
+def _apply(digits: str, code: str, frac_prec: tuple[int, int], locale: str | None) -> str:
+    value = Decimal(digits)  # exact: built from text, never from a float
+    chosen = babel_locale(locale)
+    with localcontext() as context:
+        context.prec = len(digits) + 8  # Babel quantizes; the default 28 digits would round raw XNO
+        return _pattern(chosen, code, frac_prec).apply(value, chosen, currency=code, currency_digits=False)
 
 
 def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
@@ -99,11 +147,13 @@ def parse_major(text: str, currency: str) -> int:
     cleaned = text.strip()
     if len(cleaned) > _MAX_INPUT_LENGTH:
         raise ValueError("That amount is too long.")
-    symbol = SYMBOLS.get(code)
     if cleaned.startswith("-"):
         raise ValueError("The amount cannot be negative.")
-    if symbol and cleaned.startswith(symbol):
-        cleaned = cleaned[len(symbol):].lstrip()
+    # Whatever format_minor shows is accepted back: our symbol, Babel's English one, or the code.
+    for symbol in (SYMBOLS.get(code), get_currency_symbol(code, "en"), code):
+        if symbol and cleaned.upper().startswith(symbol.upper()):
+            cleaned = cleaned[len(symbol):].lstrip()
+            break
     if cleaned.upper().endswith(code):
         cleaned = cleaned[: -len(code)].rstrip()
     match = _AMOUNT_RE.fullmatch(cleaned)
@@ -121,7 +171,7 @@ def parse_major(text: str, currency: str) -> int:
     return amount
 
 
-def format_raw_xno(raw: int | str) -> str:
+def format_raw_xno(raw: int | str, *, locale: str | None = None) -> str:
     """Raw Nano (1 XNO = 10**30 raw) as "Ӿ1.000000000000000000000000000001", trailing zeros trimmed.
 
     Accepts the digit strings we store for received amounts.
@@ -132,6 +182,4 @@ def format_raw_xno(raw: int | str) -> str:
             raise ValueError(f"“{raw}” is not a raw amount (digits only).")
         raw = int(text)
     sign, whole, frac = _split(raw, RAW_DECIMALS)
-    frac = frac.rstrip("0")
-    number = f"{whole:,}.{frac}" if frac else f"{whole:,}"
-    return f"{sign}{SYMBOLS['XNO']}{number}"
+    return _apply(f"{sign}{whole}.{frac}", "XNO", (0, RAW_DECIMALS), locale)

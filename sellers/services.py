@@ -51,7 +51,8 @@ def seller_set_status(*, seller: Seller, status: str) -> bool:
 
 # --- dashboard settings ---------------------------------------------------------------------
 
-SETTINGS_FIELDS = ("name", "timezone", "default_currency", "support_email", "enabled_methods", "require_two_factor")
+SETTINGS_FIELDS = ("name", "timezone", "locale", "default_currency", "support_email", "enabled_methods",
+                   "require_two_factor")
 
 
 def seller_update_settings(*, seller: Seller, **changes) -> Seller:

@@ -282,8 +282,9 @@ def refund_request_create(*, payment: Payment, partner_user_id: str, reason: str
     return request
 
 
-def refund_request_decide(*, request: RefundRequest, approve: bool, actor: Actor) -> RefundRequest:
-    """The seller approves (runs payment_refund for what is left) or declines a request.
+def refund_request_decide(*, request: RefundRequest, approve: bool, actor: Actor,
+                          amount_minor: int | None = None) -> RefundRequest:
+    """The seller approves (runs payment_refund for `amount_minor`, default what is left) or declines a request.
 
     The request is claimed with a conditional UPDATE under the payment lock, so two
     clicks decide it once. The provider is called after that commit (inside
@@ -304,7 +305,8 @@ def refund_request_decide(*, request: RefundRequest, approve: bool, actor: Actor
                                 data={"refund_request": request.pk})
     if approve:
         try:
-            refund = payment_refund(payment=payment, actor=actor, reason=f"Shopper request: {request.reason}"[:200])
+            refund = payment_refund(payment=payment, actor=actor, amount_minor=amount_minor,
+                                    reason=f"Shopper request: {request.reason}"[:200])
         except BaseException:
             # Whatever went wrong (a refusal, a bug, a lost connection), the shopper's request
             # must not stay claimed with no refund behind it.

@@ -8,13 +8,12 @@ import zoneinfo
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from babel.dates import format_date, format_time
 from django import template
 
 from sellers import money as money_lib
 
 register = template.Library()
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _is_empty(value) -> bool:
@@ -41,7 +40,8 @@ def raw_xno(raw):
 
 @register.filter
 def localtime_in(value, tzname):
-    """{{ order.created_at|localtime_in:seller.timezone }} → "25 Nov 2026, 14:05".
+    """{{ order.created_at|localtime_in:seller.timezone }} → "25 Nov 2026, 14:05" (en-GB),
+    "Nov 25, 2026, 2:05 PM" (en): the active locale's medium date and short time, through Babel.
 
     An empty tzname means UTC. A naive datetime is a bug (USE_TZ=True), so it raises.
     """
@@ -56,8 +56,11 @@ def localtime_in(value, tzname):
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"Unknown time zone “{tzname}”.") from None
     local = value.astimezone(zone)
-    # Fixed English month names: independent of process locale and of i18n setup.
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}, {local:%H:%M}"
+    locale = money_lib.babel_locale()
+    # CLDR's own way of joining a date and a time ("{1}, {0}"); {1} is the date.
+    joined = str(locale.datetime_formats["medium"])
+    return joined.replace("{1}", format_date(local, "medium", locale=locale)).replace(
+        "{0}", format_time(local, "short", locale=locale))
 
 
 @register.filter

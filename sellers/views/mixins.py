@@ -12,6 +12,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 
 from orders.actors import Actor
 from sellers.models import SellerMembership
@@ -42,7 +43,10 @@ def seller_required(view=None, *, write: bool = False):
             request.seller_role = membership.role
             if write and membership.role not in WRITE_ROLES:
                 raise PermissionDenied("Viewers cannot change anything.")
-            return func(request, *args, **kwargs)
+            # Money and dates in the seller's locale; views render before returning, so it covers the page.
+            request.LANGUAGE_CODE = membership.seller.format_language
+            with translation.override(request.LANGUAGE_CODE):
+                return func(request, *args, **kwargs)
         return wrapper
     return decorate(view) if view else decorate
 

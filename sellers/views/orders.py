@@ -9,11 +9,12 @@ from django.views.decorators.http import require_POST
 from orders.models import Order, OrderEvent
 from orders.services import OrderError, order_mark_fulfilled, order_update_delivery
 from payments.models import Payment, PaymentEvent, Refund
-from payments.selectors_dashboard import orders_for_list, page_of
+from payments.selectors_dashboard import count_capped, orders_for_list, page_of, with_order_money
 from sellers.csv_export import orders_csv_response
 from sellers.forms import DeliveryForm, OrderFilterForm, RefundForm
 from sellers.models import METHOD_CHOICES
 from sellers.views.mixins import actor, seller_object, seller_required
+from sellers.views.payments import refund_left
 from sellers.views.sorting import sort_links
 from webhooks.delivery import delivery_resend
 from webhooks.models import WebhookDelivery
@@ -28,12 +29,14 @@ def order_list(request):
     filters = form.filters() if request.GET else {"sort": "-created"}
     qs = orders_for_list(request.seller, filters)
     if request.GET.get("export") == "csv":
-        return orders_csv_response(qs, request.seller)
+        return orders_csv_response(with_order_money(qs), request.seller)
     page = page_of(qs, request.GET.get("page"))
     for order in page.object_list:
         order.method_label = METHOD_LABELS.get(order.last_method, "")
+    total, capped = count_capped(qs)
     return render(request, "dashboard/orders_list.html", {
         "form": form, "page": page, "orders": page.object_list, "filtered": bool(request.GET),
+        "total": total, "total_capped": capped,
         "sort_links": sort_links(request, filters.get("sort", "-created"), SORT_COLUMNS),
     })
 
@@ -57,6 +60,12 @@ def _timeline(order: Order) -> list:
     return sorted([*order_events, *payment_events], key=lambda e: (e.created_at, e.pk))
 
 
+def _can_fulfil(order: Order) -> bool:
+    # A partial refund does not undo the sale: the rest is still to be delivered (see order_mark_fulfilled).
+    return order.status == Order.Status.PAID or (
+        order.status == Order.Status.PARTIALLY_REFUNDED and order.fulfilled_at is None)
+
+
 @seller_required
 def order_detail(request, pk):
     order = seller_object(request, Order.objects.prefetch_related("items"), pk=pk)
@@ -64,14 +73,13 @@ def order_detail(request, pk):
                     .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("-created_at")))
                     .order_by("-created_at"))
     for payment in payments:
-        pending = sum(r.amount for r in payment.refunds.all() if r.status in Refund.OPEN_STATUSES)
-        payment.refund_left = max(payment.refundable_amount - pending, 0)
+        payment.refund_left = refund_left(payment)
         payment.refund_form = RefundForm(payment=payment, prefix=f"refund-{payment.pk}")
     delivery = _latest_delivery(request.seller, order, [str(p.pk) for p in payments])
     return render(request, "dashboard/order_detail.html", {
         "order": order, "items": list(order.items.all()), "payments": payments, "events": _timeline(order),
         "delivery_form": DeliveryForm(initial={"delivery_info": order.delivery_info}),
-        "latest_delivery": delivery, "can_fulfil": order.status == Order.Status.PAID,
+        "latest_delivery": delivery, "can_fulfil": _can_fulfil(order),
         "checkout_url": request.build_absolute_uri(f"/checkout/{order.checkout_token}/"),
         "can_pay": order.status == Order.Status.OPEN,
     })

@@ -1,6 +1,8 @@
 """/dashboard/: KPIs, charts and recent payments for a date range in the seller's timezone."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.shortcuts import render
 
 from payments import analytics
@@ -52,6 +54,20 @@ def _charts(data: analytics.Overview) -> dict:
     return {"volume": volume, "by_method": by_method, "funnel": funnel}
 
 
+def _list_links(data: analytics.Overview) -> dict[str, str]:
+    """Each figure links to the list it counts: same range (local days), same currency."""
+    scope = {"currency": data.currency, "date_from": data.range.start.isoformat(),
+             "date_to": data.range.end.isoformat()}
+    return {
+        "payments_paid": "/dashboard/payments/?" + urlencode({"status": "any_paid", **scope}),
+        "orders_paid": "/dashboard/orders/?" + urlencode({"status": "any_paid", **scope}),
+        "orders_all": "/dashboard/orders/?" + urlencode(scope),
+        "orders_expired": "/dashboard/orders/?" + urlencode({"status": "expired", **scope}),
+        "payments_refunded": "/dashboard/payments/?" + urlencode({"status": "any_refunded", **scope}),
+        "payments_pending": "/dashboard/payments/?status=pending",
+    }
+
+
 @seller_required
 def overview(request):
     seller = request.seller
@@ -64,4 +80,5 @@ def overview(request):
         "data": data, "kpi": data.current, "deltas": data.deltas, "currency": data.currency,
         "range_error": range_error, "range_labels": analytics.RANGE_LABELS,
         "charts": _charts(data) if data.has_any_orders else None, "recent_payments": recent,
+        "links": _list_links(data),
     })

@@ -33,7 +33,8 @@ def _payout_forms(seller, bound: PayoutDestinationForm | None = None):
 
 def _settings_form(seller, data=None):
     return SettingsForm(data, initial={
-        "name": seller.name, "timezone": seller.timezone, "default_currency": seller.default_currency,
+        "name": seller.name, "timezone": seller.timezone, "locale": seller.locale,
+        "default_currency": seller.default_currency,
         "support_email": seller.support_email, "enabled_methods": seller.enabled_methods,
         "require_two_factor": seller.require_two_factor,
     })

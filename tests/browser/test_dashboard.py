@@ -107,7 +107,9 @@ def test_login_overview_filter_export_refund(page, store):
     _shots(page, "order-detail")
     payment = Payment.objects.get(order__reference="LP-1000")
     page.fill(f"input[name='refund-{payment.pk}-amount']", "50")
-    page.click(".refund-form button[type=submit]")
+    page.click(".refund-form button:has-text('Refund this amount')")
+    page.wait_for_selector("text=Refund ₹50.00 of ₹250.00 to the shopper?")  # the confirmation step
+    page.click("button:has-text('Yes, refund ₹50.00')")
     page.wait_for_selector("text=Refunded ₹50.00.")
     payment.refresh_from_db()
     assert payment.status == "partially_refunded" and payment.refunded_amount == 5000

@@ -94,7 +94,9 @@ def test_seller_refund_requests_page(browser, live_server, history, width, monke
     page.goto(f"{live_server.url}/dashboard/refund-requests/")
     assert "The frame arrived cracked" in page.locator("main").inner_text()
     page.screenshot(path=str(ARTIFACTS / f"partner-dashboard-refund-requests-{width}.png"), full_page=True)
-    page.get_by_role("button", name="Approve refund").click()
+    page.get_by_role("link", name="Approve refund").click()
+    page.wait_for_selector("text=Refund ₹499.00 of ₹499.00 to the shopper?")  # asks with the amount first
+    page.get_by_role("button", name="Yes, refund ₹499.00").click()
     page.wait_for_load_state()
     text = page.locator("main").inner_text()
     assert "Approved: now send ₹499.00 back from your Nano wallet" in text and "Waiting for the seller to send" in text

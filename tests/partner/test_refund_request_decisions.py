@@ -12,6 +12,7 @@ from tests.sellers.dashboard_helpers import login
 pytestmark = pytest.mark.django_db
 
 ME = "user@example.com"
+APPROVE = {"decision": "approve", "confirm": "yes"}  # the answer to the page that states the amount
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def test_list_shows_open_requests_of_this_seller_only(dashboard, open_request, o
 
 def test_approve_runs_payment_refund(dashboard, open_request, seller_user):
     payment = open_request.payment
-    response = dashboard.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", {"decision": "approve"})
+    response = dashboard.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", APPROVE)
     assert response.status_code == 302
     open_request.refresh_from_db()
     payment.refresh_from_db()
@@ -52,6 +53,25 @@ def test_approve_runs_payment_refund(dashboard, open_request, seller_user):
     assert payment.ledger_entries.filter(kind="refund", gross=-49900).exists()
 
 
+def test_approve_asks_first_and_allows_a_partial_refund(dashboard, open_request):
+    # A part of a Nano payment converts at the rate locked at start (µXNO per minor unit).
+    type(open_request.payment).objects.filter(pk=open_request.payment_id).update(rate="10")
+    url = f"/dashboard/refund-requests/{open_request.pk}/decide/"
+    assert f'href="/dashboard/refund-requests/{open_request.pk}/approve/"' in dashboard.get(
+        "/dashboard/refund-requests/").content.decode()
+    page = dashboard.get(f"/dashboard/refund-requests/{open_request.pk}/approve/")
+    assert page.status_code == 200 and "Refund ₹499.00 of ₹499.00 to the shopper?" in page.content.decode()
+    unconfirmed = dashboard.post(url, {"decision": "approve", "amount": "100"})
+    assert unconfirmed.status_code == 200
+    assert "Refund ₹100.00 of ₹499.00 to the shopper?" in unconfirmed.content.decode()
+    assert not Refund.objects.exists()
+    too_much = dashboard.post(url, {"decision": "approve", "amount": "500", "confirm": "yes"})
+    assert too_much.status_code == 400 and not Refund.objects.exists()
+    dashboard.post(url, {"decision": "approve", "amount": "100", "confirm": "yes"})
+    open_request.refresh_from_db()
+    assert open_request.status == "approved" and open_request.refund.amount == 10000
+
+
 def test_decline_changes_no_money(dashboard, open_request):
     dashboard.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", {"decision": "decline"})
     open_request.refresh_from_db()
@@ -61,8 +81,8 @@ def test_decline_changes_no_money(dashboard, open_request):
 
 
 def test_a_request_is_decided_once(dashboard, open_request):
-    dashboard.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", {"decision": "approve"})
-    response = dashboard.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", {"decision": "approve"},
+    dashboard.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", APPROVE)
+    response = dashboard.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", APPROVE,
                               follow=True)
     assert Refund.objects.count() == 1
     assert "already been decided" in response.content.decode()
@@ -80,7 +100,7 @@ def test_approve_on_a_payment_no_longer_refundable_is_refused_and_stays_open(ope
 def test_another_sellers_request_is_404(client, open_request, other_seller):
     stranger = factories.MembershipFactory(seller=other_seller).user
     login(client, stranger)
-    response = client.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", {"decision": "approve"})
+    response = client.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", APPROVE)
     assert response.status_code == 404
     assert RefundRequest.objects.get().status == "requested"
 
@@ -88,7 +108,7 @@ def test_another_sellers_request_is_404(client, open_request, other_seller):
 def test_viewers_cannot_decide(client, open_request, seller):
     viewer = factories.MembershipFactory(seller=seller, role="viewer").user
     login(client, viewer)
-    response = client.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", {"decision": "approve"})
+    response = client.post(f"/dashboard/refund-requests/{open_request.pk}/decide/", APPROVE)
     assert response.status_code == 403
     assert not Refund.objects.exists()
 

@@ -79,7 +79,7 @@ def test_full_flow_over_http(partner_sandbox, client, settings):
     client.post(f"/me/payments/{payment.pk}/refund-request/", {"reason": "Wrong size"})
     request = RefundRequest.objects.get(payment=payment)
     seller_client = login(client.__class__(), factories.MembershipFactory(seller=seller).user)
-    seller_client.post(f"/dashboard/refund-requests/{request.pk}/decide/", {"decision": "approve"})
+    seller_client.post(f"/dashboard/refund-requests/{request.pk}/decide/", {"decision": "approve", "confirm": "yes"})
     payment.refresh_from_db()
     # Nano is non-custodial: the approved refund waits for the seller's own send.
     assert payment.status == "completed" and payment.refunds.get().status == "awaiting_seller"

@@ -195,7 +195,8 @@ def test_the_dashboard_shows_what_to_send_and_checks_a_pasted_hash(client, node,
 
     user = MembershipFactory(seller=paid.seller).user
     login(client, user)
-    response = client.post(f"/dashboard/payments/{paid.pk}/refund/", {f"refund-{paid.pk}-amount": "0.5"}, follow=True)
+    response = client.post(f"/dashboard/payments/{paid.pk}/refund/", {f"refund-{paid.pk}-amount": "0.5",
+                                                                     "confirm": "yes"}, follow=True)
     refund = Refund.objects.get(payment=paid)
     assert refund.status == "awaiting_seller"
     assert response.redirect_chain[-1][0] == f"/dashboard/refunds/{refund.pk}/"

@@ -29,16 +29,42 @@ def fake_provider(monkeypatch):
     return fake
 
 
-def _refund(client, payment, amount):
-    return client.post(f"/dashboard/payments/{payment.pk}/refund/", {f"refund-{payment.pk}-amount": amount},
-                       follow=True)
+def _refund(client, payment, amount, *, confirm=True, full=False):
+    data = {f"refund-{payment.pk}-amount": amount, **({"confirm": "yes"} if confirm else {}),
+            **({f"refund-{payment.pk}-full": "1"} if full else {})}
+    return client.post(f"/dashboard/payments/{payment.pk}/refund/", data, follow=True)
+
+
+def test_a_refund_is_confirmed_with_its_amount_before_money_moves(client, seller, seller_user):
+    order, payment = paid_order(seller, amount=49900)
+    login(client, seller_user)
+    asked = _refund(client, payment, "399", confirm=False)
+    body = asked.content.decode()
+    assert asked.status_code == 200 and "Refund ₹399.00 of ₹499.00 to the shopper?" in body
+    assert 'name="confirm" value="yes"' in body and not Refund.objects.exists()
+    assert "Refunded ₹399.00." in _refund(client, payment, "399").content.decode()
+    assert Refund.objects.get().amount == 39900
+
+
+def test_an_empty_amount_is_not_a_full_refund(client, seller, seller_user):
+    order, payment = paid_order(seller, amount=49900)
+    login(client, seller_user)
+    page = client.get(f"/dashboard/orders/{order.pk}/").content.decode()
+    assert "Refund the full ₹499.00" in page
+    body = _refund(client, payment, "", confirm=False).content.decode()
+    assert "Enter an amount, or choose" in body and not Refund.objects.exists()
+    asked = _refund(client, payment, "", confirm=False, full=True).content.decode()
+    assert "Refund the full ₹499.00 to the shopper?" in asked and not Refund.objects.exists()
+    _refund(client, payment, "", full=True)
+    payment.refresh_from_db()
+    assert payment.status == "refunded" and payment.refunded_amount == 49900
 
 
 def test_partial_then_full_refund_never_more_than_left(client, seller, seller_user):
     order, payment = paid_order(seller, amount=10000)
     login(client, seller_user)
     page = client.get(f"/dashboard/orders/{order.pk}/").content.decode()
-    assert "up to ₹100.00" in page and 'data-confirm="Refund this payment?' in page
+    assert "up to ₹100.00" in page and "Refund the full ₹100.00" in page
 
     body = _refund(client, payment, "30.00").content.decode()
     assert "Refunded ₹30.00." in body
@@ -51,7 +77,7 @@ def test_partial_then_full_refund_never_more_than_left(client, seller, seller_us
     payment.refresh_from_db()
     assert payment.refunded_amount == 3000
 
-    body = _refund(client, payment, "").content.decode()  # empty = everything left
+    body = _refund(client, payment, "", full=True).content.decode()  # "Refund the full …": everything left
     payment.refresh_from_db()
     assert payment.status == "refunded" and payment.refunded_amount == 10000
     assert Order.objects.get(pk=order.pk).status == "refunded"
@@ -105,6 +131,23 @@ def test_mark_fulfilled_and_delivery_info(client, seller, seller_user):
     open_o, _ = open_order(seller)
     body = client.post(f"/dashboard/orders/{open_o.pk}/fulfil/", follow=True).content.decode()
     assert "Only a paid order can be fulfilled" in body
+
+
+def test_a_partially_refunded_order_can_still_be_fulfilled(client, seller, seller_user):
+    """Delivery and money are separate facts: the status keeps saying what was refunded, fulfilled_at
+    and the order.fulfilled event record the delivery, once."""
+    order, payment = paid_order(seller, amount=10000)
+    login(client, seller_user)
+    _refund(client, payment, "30.00")
+    assert Order.objects.get(pk=order.pk).status == "partially_refunded"
+    fulfil_url = f"/dashboard/orders/{order.pk}/fulfil/"
+    assert fulfil_url in client.get(f"/dashboard/orders/{order.pk}/").content.decode()
+    body = client.post(fulfil_url, follow=True).content.decode()
+    order.refresh_from_db()
+    assert "Order marked as fulfilled." in body and fulfil_url not in body
+    assert order.status == "partially_refunded" and order.fulfilled_at is not None
+    assert "already fulfilled" in client.post(fulfil_url, follow=True).content.decode()
+    assert OrderEvent.objects.filter(order=order, type="order.fulfilled").count() == 1
 
 
 def test_timeline_merges_order_and_payment_events(client, seller, seller_user):

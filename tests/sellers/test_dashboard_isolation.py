@@ -44,6 +44,7 @@ def _urls(f):
         "order_delivery": f"/dashboard/orders/{o}/delivery/",
         "order_fulfil": f"/dashboard/orders/{o}/fulfil/",
         "order_resend_webhook": f"/dashboard/orders/{o}/resend-webhook/",
+        "payment_detail": f"/dashboard/payments/{p}/",
         "payment_refund": f"/dashboard/payments/{p}/refund/",
         "payment_cancel": f"/dashboard/payments/{p}/cancel/",
         "product_edit": f"/dashboard/products/{f['product'].pk}/edit/",
@@ -54,6 +55,7 @@ def _urls(f):
         "endpoint_enable": f"/dashboard/developers/endpoints/{e}/enable/",
         "endpoint_delete": f"/dashboard/developers/endpoints/{e}/delete/",
         "delivery_resend": f"/dashboard/developers/deliveries/{f['delivery'].pk}/resend/",
+        "refund_request_approve": f"/dashboard/refund-requests/{f['refund_request'].pk}/approve/",
         "refund_request_decide": f"/dashboard/refund-requests/{f['refund_request'].pk}/decide/",
         "refund_detail": f"/dashboard/refunds/{f['refund'].pk}/",
         "refund_verify": f"/dashboard/refunds/{f['refund'].pk}/verify/",
@@ -69,7 +71,9 @@ def test_another_sellers_ids_are_404_and_nothing_changes(client, seller_user, fo
     login(client, seller_user)
     secret_before = foreign["endpoint"].secret
     for name, url in _urls(foreign).items():
-        method = client.get if name in ("order_detail", "product_edit", "refund_detail") else client.post
+        method = client.get if name in ("order_detail", "payment_detail", "product_edit", "refund_detail",
+                                          "refund_request_approve") \
+            else client.post
         response = method(url, {f"refund-{foreign['payment'].pk}-amount": "1.00", "delivery_info": "x",
                                 "decision": "approve", "block_hash": "AB" * 32,
                                 "name": "hijack", "price": "1", "currency": "INR"})

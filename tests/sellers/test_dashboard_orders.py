@@ -88,7 +88,7 @@ def test_csv_export_streams_the_filtered_set(client, seller, seller_user, orders
     cheap = by_id[str(seller_order.pk)]
     assert cheap[5] == "100.00" and cheap[2].startswith("'=")  # exact major units; formula defused
     assert cheap[1].endswith("+05:30")  # seller's timezone
-    assert cheap[8] == "razorpay" and cheap[9].startswith("tx_")
+    assert cheap[11] == "razorpay" and cheap[12].startswith("tx_")
 
 
 def test_csv_export_uses_an_iterator(monkeypatch, client, seller_user, orders):

@@ -190,3 +190,31 @@ def test_an_amount_past_the_limit_is_a_clear_form_error(client, seller, seller_u
                                  "name": "x"})
     assert response.status_code == 400 and "at most" in response.content.decode()
     assert not Order.objects.exists() and not Product.objects.exists()
+
+
+def test_products_page_ids_are_unique_and_labels_focus_their_own_field(client, seller, seller_user):
+    """Two forms on one page (product, payment link) once both rendered id="id_description"."""
+    import re
+
+    body = login(client, seller_user).get("/dashboard/products/").content.decode()
+    ids = re.findall(r'\sid="([^"]+)"', body)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    link_form = body.split('id="payment-link"')[1]
+    target = re.search(r'<label for="([^"]+)">What it is for</label>', link_form)[1]
+    assert re.search(rf'<(input|textarea)[^>]*id="{target}"', link_form), target
+
+
+def test_settings_timezone_picker_fee_card_and_one_save_per_card(client, seller, seller_user):
+    import re
+
+    body = login(client, seller_user).get("/dashboard/settings/").content.decode()
+    assert re.search(r'<select name="timezone"[^>]*>', body)
+    assert '<option value="Asia/Kolkata" selected>Asia/Kolkata</option>' in body
+    assert '<option value="America/Argentina/Buenos_Aires">America/Argentina/Buenos Aires</option>' in body
+    fee_card = body.split('aria-labelledby="fee-title"')[1].split("</section>")[0]
+    assert 'id="platform-fee"' in fee_card and "<form" not in fee_card  # read-only, in a card of its own
+    for form in re.findall(r"<form\b.*?</form>", body, re.S):
+        if 'action="/accounts/logout/"' not in form:
+            assert form.count('type="submit"') == 1, form[:200]
+    for card in re.findall(r'<section class="card[^"]*"[^>]*>(.*?)</section>', body, re.S):
+        assert re.sub(r"<[^>]+>|\s", "", card.split("</h2>", 1)[-1]), "an empty card"

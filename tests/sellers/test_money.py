@@ -4,6 +4,7 @@ from decimal import Decimal, localcontext
 
 import pytest
 from django.template import Context, Engine
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -50,19 +51,44 @@ def test_is_supported_currency_is_strict():
         (5, "EUR", "€0.05"),
         (1234567, "XNO", "Ӿ1.234567"),
         (1, "XNO", "Ӿ0.000001"),
-        (123450, "GBP", "1,234.50 GBP"),
-        (1234, "JPY", "1,234 JPY"),
-        (1234, "KWD", "1.234 KWD"),
+        (123450, "GBP", "£1,234.50"),
+        (1234, "JPY", "¥1,234"),
+        (1234, "KWD", "KWD\xa01.234"),
         (0, "INR", "₹0.00"),
         (0, "XNO", "Ӿ0.000000"),
-        (0, "JPY", "0 JPY"),
+        (0, "JPY", "¥0"),
         (-123450, "INR", "-₹1,234.50"),
-        (-5, "GBP", "-0.05 GBP"),
+        (-5, "GBP", "-£0.05"),
         (10**40, "USD", "$100,000,000,000,000,000,000,000,000,000,000,000,000.00"),
     ],
 )
 def test_format_minor(amount, currency, text):
     assert money.format_minor(amount, currency) == text
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "locale", "text"),
+    [
+        (12488400, "INR", "en-IN", "₹1,24,884.00"),  # lakh grouping
+        (12488400, "INR", "en", "₹124,884.00"),
+        (123400, "USD", "en", "$1,234.00"),
+        (123400, "USD", "en-IN", "$1,234.00"),
+        (123456000000, "XNO", "en-IN", "Ӿ1,23,456.000000"),  # one notation: Ӿ, six decimals
+        (1234567, "XNO", "en-US", "Ӿ1.234567"),
+        (10**40 + 1, "USD", "en", "$100,000,000,000,000,000,000,000,000,000,000,000,000.01"),  # no 28-digit rounding
+        (123450, "INR", "not-a-locale", "₹1,234.50"),
+    ],
+)
+def test_format_minor_follows_the_locale(amount, currency, locale, text):
+    assert money.format_minor(amount, currency, locale=locale) == text
+
+
+def test_format_minor_defaults_to_the_active_language():
+    with translation.override("en-in"):
+        assert money.format_minor(12488400, "INR") == "₹1,24,884.00"
+        assert render("{{ a|money:c }}", a=12488400, c="INR") == "₹1,24,884.00"
+    with translation.override("en"):
+        assert money.format_minor(12488400, "INR") == "₹124,884.00"
 
 
 @pytest.mark.parametrize("bad", [12.5, Decimal("12"), "1200", True, None])
@@ -92,6 +118,9 @@ def test_format_major_and_minor_to_decimal():
         ("0", "USD", 0),
         ("0.00", "USD", 0),
         ("1,234.56", "INR", 123456),
+        ("₹1,24,884.00", "INR", 12488400),  # lakh grouping, as en-IN shows it
+        ("£1,234.50", "GBP", 123450),
+        ("KWD\xa01.234", "KWD", 1234),
         ("1,234,567", "USD", 123456700),
         ("₹12.50", "INR", 1250),
         ("€ 3", "EUR", 300),
@@ -236,13 +265,22 @@ def test_raw_xno_filter():
 
 def test_localtime_in():
     moment = datetime(2026, 11, 25, 8, 35, tzinfo=UTC)
-    assert kassa.localtime_in(moment, "Asia/Kolkata") == "25 Nov 2026, 14:05"
-    assert kassa.localtime_in(moment, "UTC") == "25 Nov 2026, 08:35"
-    assert kassa.localtime_in(moment, "") == "25 Nov 2026, 08:35"
-    # Crosses a date boundary and uses the zone's offset on that date (EST, not EDT).
-    new_year = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
-    assert kassa.localtime_in(new_year, "America/New_York") == "31 Dec 2025, 22:00"
-    assert kassa.localtime_in(None, "UTC") == ""
+    with translation.override("en-gb"):
+        assert kassa.localtime_in(moment, "Asia/Kolkata") == "25 Nov 2026, 14:05"
+        assert kassa.localtime_in(moment, "UTC") == "25 Nov 2026, 08:35"
+        assert kassa.localtime_in(moment, "") == "25 Nov 2026, 08:35"
+        # Crosses a date boundary and uses the zone's offset on that date (EST, not EDT).
+        new_year = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
+        assert kassa.localtime_in(new_year, "America/New_York") == "31 Dec 2025, 22:00"
+        assert kassa.localtime_in(None, "UTC") == ""
+
+
+def test_localtime_in_follows_the_locale():
+    moment = datetime(2026, 11, 25, 8, 35, tzinfo=UTC)
+    with translation.override("en-in"):
+        assert kassa.localtime_in(moment, "Asia/Kolkata") == "25 Nov 2026, 2:05\u202fPM"
+    with translation.override("en"):
+        assert kassa.localtime_in(moment, "Asia/Kolkata") == "Nov 25, 2026, 2:05\u202fPM"
 
 
 def test_localtime_in_rejects_naive_and_unknown_zone():
