@@ -8,4 +8,10 @@ class KassaConfig(AppConfig):
     label = "kassa"
 
     def ready(self):
+        from django.contrib import admin
+
         from config import checks  # noqa: F401  registers the checks
+
+        admin.site.site_header = "Kassa"
+        admin.site.site_title = "Kassa"
+        admin.site.index_title = "Kassa staff"

@@ -446,6 +446,7 @@ class LedgerEntry(models.Model):
     objects = LedgerEntryQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["seller", "created_at"], name="ledger_seller_created_idx")]
         constraints = [
