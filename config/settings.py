@@ -199,7 +199,9 @@ INBOUND_INVALID_RATE = env.str("INBOUND_INVALID_RATE", default="60/min")
 INBOUND_INVALID_RETENTION_DAYS = env.int("INBOUND_INVALID_RETENTION_DAYS", default=30)
 
 # --- Celery -----------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+# "localhost" is ignored by the filesystem transport; without it kombu warns "No hostname was supplied"
+# on every connection, i.e. in every command that queues a task.
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost/"
 if not REDIS_URL:
     _broker_dir = VAR_DIR / "celery"
     for _sub in ("queue", "processed", "control"):
