@@ -106,6 +106,16 @@
       event.preventDefault();
       // Capture phase on document: also stops htmx, whose listener sits on the form.
       event.stopImmediatePropagation();
+      return;
+    }
+    // <form data-submit-once>: a double click sends one request (the server is idempotent anyway).
+    if (form.hasAttribute("data-submit-once")) {
+      if (form.getAttribute("data-submitted")) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        return;
+      }
+      form.setAttribute("data-submitted", "1");
     }
   }
 
