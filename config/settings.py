@@ -169,6 +169,9 @@ OTP_TOTP_ISSUER = "Kassa"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The staff pages' clock (review queue, confirmations): one zone for the whole platform team, shown with
+# its label; the database and logs stay in UTC.
+STAFF_TIME_ZONE = env.str("STAFF_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 

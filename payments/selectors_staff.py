@@ -26,8 +26,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 
 from orders.models import Order
-from payments.models import InboundWebhook, LedgerEntry, Payment, Receipt, Settlement
+from payments.models import InboundWebhook, LedgerEntry, Payment, Receipt, Settlement, method_name
+from payments.money import RAW_PER_MICRO_XNO
 from sellers.models import ALL_METHODS, METHOD_CHOICES, Seller, WebhookEndpoint
+from sellers.money import format_minor, format_raw_xno
 from sellers.validators import is_valid_payout_destination
 
 PAID = Payment.PAID_STATUSES
@@ -279,6 +281,25 @@ class ReviewItem:
     detail: str = ""
     seller: Seller | None = None
     codes: list[str] = field(default_factory=list)  # exception codes, for payments
+    method: str = ""
+    due: str = ""          # formatted money, the pay currency's notation
+    received: str = ""
+    difference: str = ""   # "over by Ӿ0.5", "under by ₹100.00", "exact"
+
+
+def _payment_money(p: Payment) -> dict:
+    """Due, received and the difference, compared in wire units (raw XNO is exact)."""
+    per_minor = RAW_PER_MICRO_XNO if p.pay_currency == "XNO" else 1
+    gap = p.amount_received_int - p.amount_due * per_minor
+
+    def wire(amount: int) -> str:
+        return format_raw_xno(amount) if p.pay_currency == "XNO" else format_minor(amount, p.pay_currency)
+
+    difference = "exact" if gap == 0 else f"over by {wire(gap)}" if gap > 0 else f"under by {wire(-gap)}"
+    if p.amount_received_int == 0:
+        difference = "nothing received"
+    return {"due": format_minor(p.amount_due, p.pay_currency), "received": p.amount_received_display,
+            "difference": difference}
 
 
 def review_items(limit: int = REVIEW_LIMIT) -> list[ReviewItem]:
@@ -286,18 +307,21 @@ def review_items(limit: int = REVIEW_LIMIT) -> list[ReviewItem]:
     qs = review_querysets()
     items: list[ReviewItem] = []
     for p in qs["payment"].order_by("created_at")[:limit]:
-        title = f"{p.get_method_display()} payment {p.get_status_display()}"
-        items.append(ReviewItem("payment", p, p.created_at, title, f"Order {p.order}", p.seller, list(p.exceptions)))
+        title = f"{method_name(p.method)} payment {p.get_status_display().lower()}"
+        items.append(ReviewItem("payment", p, p.created_at, title, f"Order {p.order}", p.seller, list(p.exceptions),
+                                method=method_name(p.method), **_payment_money(p)))
     for r in qs["receipt"].order_by("created_at")[:limit]:
-        items.append(ReviewItem("receipt", r, r.created_at, f"Unmatched {r.get_provider_display()} receipt",
-                                f"{r.amount} to {r.pay_to or '—'} (tx {r.external_tx_id[:16]}…)"))
+        items.append(ReviewItem("receipt", r, r.created_at, f"Unmatched {method_name(r.provider)} receipt",
+                                f"to {r.pay_to or '—'} (tx {r.external_tx_id[:16]}…)", method=method_name(r.provider),
+                                received=r.amount_display))
     for w in qs["webhook"].order_by("received_at")[:limit]:
         title = f"{w.get_status_display()} {w.get_provider_display()} webhook"
         items.append(ReviewItem("webhook", w, w.received_at, title,
                                 f"{w.event_type or 'unknown event'} {w.event_id}: {w.error[:120]}"))
     for s in qs["settlement"].order_by("created_at")[:limit]:
         items.append(ReviewItem("settlement", s, s.created_at, f"Failed {s.get_kind_display()}",
-                                s.failure_reason[:160], s.seller))
+                                s.failure_reason[:160], s.seller, method=method_name(s.method),
+                                due=format_minor(s.amount, s.currency)))
     for e in qs["endpoint"].order_by("disabled_at")[:limit]:
         items.append(ReviewItem("endpoint", e, e.disabled_at, "Seller webhook endpoint disabled",
                                 f"{e.url}: {e.disabled_reason}", e.seller))

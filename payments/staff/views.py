@@ -5,7 +5,10 @@ Thin: parse the request, check the permission, call selectors or one staff actio
 from __future__ import annotations
 
 import csv
+import zoneinfo
+from datetime import datetime
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -40,8 +43,18 @@ REVIEW_MODELS = {"payment": Payment, "receipt": Receipt, "webhook": InboundWebho
                  "settlement": Settlement, "endpoint": WebhookEndpoint}
 
 
+def staff_time_zone() -> tuple[str, str]:
+    """(IANA name, label) of the staff pages' clock: settings.STAFF_TIME_ZONE, e.g. ("Asia/Kolkata",
+    "Asia/Kolkata (IST)"). One zone for the platform team keeps times comparable between colleagues."""
+    name = settings.STAFF_TIME_ZONE or "UTC"
+    abbreviation = datetime.now(zoneinfo.ZoneInfo(name)).tzname()
+    return name, name if abbreviation in (name, None) else f"{name} ({abbreviation})"
+
+
 def _context(request, title: str, **extra) -> dict:
-    return {**admin.site.each_context(request), "title": title, **extra}
+    staff_tz, staff_tz_label = staff_time_zone()
+    return {**admin.site.each_context(request), "title": title, "staff_tz": staff_tz,
+            "staff_tz_label": staff_tz_label, **extra}
 
 
 def staff_index(request):
