@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -137,17 +138,23 @@ SELLER_SORTS = {
 
 
 def seller_table(rng: DateRange, currency: str, sort: str = "-volume") -> QuerySet:
-    """Every seller with its figures for the range, in one query (correlated subqueries).
+    """The sellers that trade in `currency`, with their figures in it for the range, in one query.
+
+    Only that currency's orders and payments count, and a seller is listed when it prices in
+    `currency` or has orders in it in the range: another currency's seller is never a row of
+    zeros with its orders counted (it is listed under its own currency).
 
     volume: gross sales in `currency` completed in the range; orders_count: orders created in it;
     payments/paid/pending/exceptions: payments started in it (all, paid, still active,
     flagged for review); success_bps: paid / payments in basis points, for sorting.
     """
-    started = Payment.objects.filter(seller=OuterRef("pk"), created_at__gte=rng.start, created_at__lt=rng.end)
-    qs = Seller.objects.annotate(
+    orders = Order.objects.filter(seller=OuterRef("pk"), currency=currency, created_at__gte=rng.start,
+                                  created_at__lt=rng.end)
+    started = Payment.objects.filter(seller=OuterRef("pk"), currency=currency, created_at__gte=rng.start,
+                                     created_at__lt=rng.end)
+    qs = Seller.objects.filter(Q(default_currency=currency) | Exists(orders)).annotate(
         volume=sum_per_seller(_ledger_sales(rng, currency).filter(seller=OuterRef("pk")), "gross"),
-        orders_count=count_per_seller(Order.objects.filter(seller=OuterRef("pk"), created_at__gte=rng.start,
-                                           created_at__lt=rng.end)),
+        orders_count=count_per_seller(orders),
         payments_started=count_per_seller(started),
         paid=count_per_seller(started.filter(status__in=PAID)),
         pending=count_per_seller(started.filter(status__in=ACTIVE)),
