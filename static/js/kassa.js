@@ -83,6 +83,7 @@
       el.classList.add("is-expired");
       el.classList.remove("is-urgent");
       el.dataset.countdownDone = "1";
+      timeIsUp();
       if (silent) return;
       // Lets htmx refresh the status panel: hx-trigger="kassa:expired from:body".
       el.dispatchEvent(new CustomEvent("kassa:expired", { bubbles: true }));
@@ -90,6 +91,16 @@
     }
     el.textContent = pad(Math.floor(left / 60)) + ":" + pad(left % 60);
     el.classList.toggle("is-urgent", left < 60);
+  }
+
+  // The pay page at zero: a gateway button would start a payment that expires on the way; offer "Try again".
+  function timeIsUp() {
+    each(document, "[data-disable-when-expired]", function (el) {
+      el.setAttribute("aria-disabled", "true");
+      if (el.tagName === "BUTTON") el.disabled = true;
+      if (el.tagName === "A") el.removeAttribute("href");
+    });
+    each(document, "[data-show-when-expired][hidden]", function (el) { el.hidden = false; });
   }
 
   function tickAll() {
