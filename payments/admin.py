@@ -17,6 +17,7 @@ from payments.models import (
     RefundRequest,
     Settlement,
     SettlementItem,
+    method_name,
 )
 from payments.selectors_staff import SETTLED_FILTERS
 from payments.staff.actions import StaffActionsMixin, staff_action
@@ -76,9 +77,10 @@ class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Payment)
 class PaymentAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    # Short ids and a cut address keep the list within 1366 px; the change page has them whole.
-    list_display = ["short_id", "seller", "method", "status", "exceptions", "review_status", "order_amount",
-                    "due", "short_pay_to", "created_at"]
+    # Short ids and no address keep the list within 1366 px beside the admin's sidebar; the change page has
+    # everything whole, and the review status is a filter (and the review queue).
+    list_display = ["short_id", "seller", "method_short", "status", "exceptions", "order_amount", "due",
+                    "created"]
     list_display_links = ["short_id"]
     list_filter = ["status", "method", ExceptionFilter, "review_status", "seller",
                    ("created_at", admin.DateFieldListFilter)]
@@ -104,9 +106,13 @@ class PaymentAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def received(self, obj):
         return obj.amount_received_display
 
-    @admin.display(description="pay to")
-    def short_pay_to(self, obj):
-        return f"{obj.pay_to[:14]}…" if len(obj.pay_to) > 16 else obj.pay_to
+    @admin.display(description="method", ordering="method")
+    def method_short(self, obj):
+        return method_name(obj.method)
+
+    @admin.display(description="created (UTC)", ordering="created_at")
+    def created(self, obj):
+        return f"{obj.created_at:%d %b %Y %H:%M}"
 
 
 @admin.register(PaymentEvent)
