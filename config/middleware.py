@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.shortcuts import render
 
 log = logging.getLogger("kassa.request")
 
@@ -112,4 +113,22 @@ class RequestLogMiddleware:
                 "seller": getattr(getattr(request, "seller", None), "slug", None),
             },
         )
+        return response
+
+
+# Shopper pages: a shopper who mistypes a link gets the shop's own 404, whatever DEBUG says.
+SHOPPER_PREFIXES = ("/s/", "/checkout/", "/me/")
+
+
+class ShopperNotFoundMiddleware:
+    """With DEBUG on, Django answers a 404 with its technical page (the URL map). Shopper URLs get
+    templates/404.html anyway, as with DEBUG off, so what a developer sees is what a shopper sees."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.DEBUG and response.status_code == 404 and request.path.startswith(SHOPPER_PREFIXES):
+            return render(request, "404.html", status=404)
         return response

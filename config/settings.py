@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() from the session's OTP device
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.ShopperNotFoundMiddleware",  # the styled 404 on shopper URLs under DEBUG too
     "orders.partner_session.PartnerSessionMiddleware",  # ?partner_token= entry (issue 8)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sellers.middleware.CurrentSellerMiddleware",
@@ -177,6 +178,9 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("en-in", "English (India)"), ("en-gb", "English (UK)"), ("en-us", "English (US)")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# The staff pages' clock (review queue, confirmations): one zone for the whole platform team, shown with
+# its label; the database and logs stay in UTC.
+STAFF_TIME_ZONE = env.str("STAFF_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -218,7 +222,9 @@ INBOUND_INVALID_RATE = env.str("INBOUND_INVALID_RATE", default="60/min")
 INBOUND_INVALID_RETENTION_DAYS = env.int("INBOUND_INVALID_RETENTION_DAYS", default=30)
 
 # --- Celery -----------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+# "localhost" is ignored by the filesystem transport; without it kombu warns "No hostname was supplied"
+# on every connection, i.e. in every command that queues a task.
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost/"
 if not REDIS_URL:
     _broker_dir = VAR_DIR / "celery"
     for _sub in ("queue", "processed", "control"):

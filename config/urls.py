@@ -11,6 +11,7 @@ from sellers.views import two_factor
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", include("config.urls_staff")),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

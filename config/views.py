@@ -1,11 +1,12 @@
-"""Operational endpoints: /healthz and /metrics."""
+"""Operational endpoints: /healthz, /metrics and /favicon.ico; the 500 handler."""
 import logging
 import time
 
 from django.conf import settings
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpResponseForbidden, JsonResponse
+from django.http import HttpResponseForbidden, HttpResponsePermanentRedirect, JsonResponse
 from django.views.decorators.cache import never_cache
 
 log = logging.getLogger("kassa.health")
@@ -96,6 +97,11 @@ def healthz(request):
               "static": _check(_static), "nano": _check(_nano)}
     healthy = all(check["ok"] or check.get("optional") for check in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico before (or without) reading the page's <link rel="icon">."""
+    return HttpResponsePermanentRedirect(staticfiles_storage.url("favicon.svg"))
 
 
 def server_error(request):

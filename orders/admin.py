@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from orders.models import Order, OrderEvent, OrderItem, Product
 from payments.models import Payment
 from payments.staff.actions import can_run, run_staff_action
+from payments.staff.display import money_column
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -22,7 +23,9 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderItemInline(ReadOnlyInline):
     model = OrderItem
-    fields = ["name", "unit_amount", "quantity", "product"]
+    fields = ["name", "unit_price", "quantity", "product"]
+    readonly_fields = ["unit_price"]
+    unit_price = money_column("unit_amount", "order.currency", "unit price")
 
 
 class OrderEventInline(ReadOnlyInline):
@@ -32,9 +35,9 @@ class OrderEventInline(ReadOnlyInline):
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ["link", "method", "status", "exceptions", "review_status", "amount_due", "pay_currency", "tx_id",
-              "created_at"]
+    fields = ["link", "method", "status", "exceptions", "review_status", "due", "tx_id", "created_at"]
     readonly_fields = fields
+    due = money_column("amount_due", "pay_currency", "due")
 
     @admin.display(description="payment")
     def link(self, obj):
@@ -72,25 +75,31 @@ class MethodFilter(admin.SimpleListFilter):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["name", "seller", "unit_amount", "currency", "is_active", "created_at"]
+    list_display = ["name", "seller", "price", "is_active", "created_at"]
     list_filter = ["is_active", "currency", "seller"]
     search_fields = ["name", "seller__name"]
     list_select_related = ["seller"]
+    price = money_column("unit_amount", "currency", "price")
 
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "seller", "status", "amount", "currency", "customer_email", "created_at"]
+    list_display = ["reference_or_id", "seller", "status", "total", "customer_email", "created_at"]
     list_filter = ["status", MethodFilter, OrderExceptionFilter, "currency", "seller",
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "reference", "customer_email", "partner_user_id", "payments__tx_id", "payments__pay_to"]
     date_hierarchy = "created_at"
-    readonly_fields = ["id", "seller", "status", "currency", "amount", "checkout_token", "paid_at",
+    readonly_fields = ["id", "seller", "status", "total", "currency", "amount", "checkout_token", "paid_at",
                        "fulfilled_at", "created_at", "updated_at"]
     inlines = [OrderItemInline, PaymentInline, OrderEventInline]
     list_select_related = ["seller"]
     show_full_result_count = False
     actions = ["recheck_payments"]
+    total = money_column("amount", "currency", "total")
+
+    @admin.display(description="order", ordering="reference")
+    def reference_or_id(self, obj):
+        return obj.reference or str(obj.pk)[:8]
 
     def get_actions(self, request):
         actions = super().get_actions(request)

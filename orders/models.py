@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from sellers.models import Seller, validate_currency
+from sellers.money import format_minor
 
 
 def new_checkout_token() -> str:
@@ -92,7 +93,7 @@ class Order(models.Model):
         constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="order_amount_positive")]
 
     def __str__(self) -> str:
-        return self.reference or str(self.id)[:8]
+        return f"{self.reference or str(self.id)[:8]} · {format_minor(self.amount, self.currency)}"
 
     @property
     def is_paid(self) -> bool:

@@ -260,6 +260,8 @@ def _pay_context(order: Order, payment: Payment) -> dict:
         "remaining_wire": max(due_wire - received, 0),
         "now": now,
         "time_left": f"{seconds_left // 60:02d}:{seconds_left % 60:02d}",
+        # Past expires_at, in the grace window: the gateway must not be sent a payment that will expire.
+        "time_up": seconds_left == 0,
     }
     if payment.pay_currency == "XNO":
         context["due_xno_plain"] = _xno_plain(payment.amount_due)

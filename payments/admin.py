@@ -17,9 +17,11 @@ from payments.models import (
     RefundRequest,
     Settlement,
     SettlementItem,
+    method_name,
 )
 from payments.selectors_staff import SETTLED_FILTERS
 from payments.staff.actions import StaffActionsMixin, staff_action
+from payments.staff.display import money_column
 
 
 class ReadOnlyAdminMixin:
@@ -57,23 +59,60 @@ class PaymentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 class ReceiptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Receipt
     extra = 0
-    fields = ["external_tx_id", "amount", "state", "resolution", "created_at"]
+    fields = ["external_tx_id", "received", "state", "resolution", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="amount")
+    def received(self, obj):
+        return obj.amount_display
+
+
+class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Refund
+    extra = 0
+    fields = ["refund_amount", "status", "reason", "actor_type", "actor_user", "created_at"]
+    readonly_fields = fields
+    refund_amount = money_column("amount", "payment.currency", "amount")
 
 
 @admin.register(Payment)
 class PaymentAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "seller", "method", "status", "exceptions", "review_status", "amount", "currency",
-                    "pay_to", "created_at"]
+    # Short ids and no address keep the list within 1366 px beside the admin's sidebar; the change page has
+    # everything whole, and the review status is a filter (and the review queue).
+    list_display = ["short_id", "seller", "method_short", "status", "exceptions", "order_amount", "due",
+                    "created"]
+    list_display_links = ["short_id"]
     list_filter = ["status", "method", ExceptionFilter, "review_status", "seller",
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "tx_id", "pay_to", "provider_ref", "order__reference", "order__customer_email"]
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Payment._meta.fields]
-    inlines = [ReceiptInline, PaymentEventInline]
+    readonly_fields = ["order_amount", "due", "received", "refunded",
+                       *[f.name for f in Payment._meta.fields]]
+    inlines = [ReceiptInline, RefundInline, PaymentEventInline]
     list_select_related = ["seller"]
     show_full_result_count = False
     actions = [staff_action(code) for code in
                ("recheck", "expire", "refund", "accept_late", "refund_late", "refund_duplicate", "resolve")]
+
+    order_amount = money_column("amount", "currency", "amount")
+    due = money_column("amount_due", "pay_currency", "due")
+    refunded = money_column("refunded_amount", "currency", "refunded")
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj):
+        return obj.short_id
+
+    @admin.display(description="received")
+    def received(self, obj):
+        return obj.amount_received_display
+
+    @admin.display(description="method", ordering="method")
+    def method_short(self, obj):
+        return method_name(obj.method)
+
+    @admin.display(description="created (UTC)", ordering="created_at")
+    def created(self, obj):
+        return f"{obj.created_at:%d %b %Y %H:%M}"
 
 
 @admin.register(PaymentEvent)
@@ -99,13 +138,25 @@ class UnmatchedFilter(admin.SimpleListFilter):
 
 @admin.register(Receipt)
 class ReceiptAdmin(StaffActionsMixin, admin.ModelAdmin):
-    list_display = ["external_tx_id", "provider", "pay_to", "amount", "state", "resolution", "payment", "created_at"]
+    list_display = ["short_tx", "provider", "short_pay_to", "received", "state", "resolution", "payment", "created_at"]
     list_filter = [UnmatchedFilter, "provider", "state", "resolution"]
     search_fields = ["external_tx_id", "pay_to", "source_account"]
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Receipt._meta.fields]
+    readonly_fields = ["received", *[f.name for f in Receipt._meta.fields]]
     list_select_related = ["payment"]
     actions = ["assign_to_payment", staff_action("ignore_receipt")]
+
+    @admin.display(description="tx", ordering="external_tx_id")
+    def short_tx(self, obj):
+        return f"{obj.external_tx_id[:16]}…" if len(obj.external_tx_id) > 18 else obj.external_tx_id
+
+    @admin.display(description="pay to")
+    def short_pay_to(self, obj):
+        return f"{obj.pay_to[:14]}…" if len(obj.pay_to) > 16 else obj.pay_to
+
+    @admin.display(description="amount")
+    def received(self, obj):
+        return obj.amount_display
 
     def has_add_permission(self, request):
         return False
@@ -126,11 +177,14 @@ class ReceiptAdmin(StaffActionsMixin, admin.ModelAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "payment", "seller", "amount", "status", "actor_type", "actor_user", "created_at"]
+    list_display = ["__str__", "payment", "seller", "refund_amount", "status", "actor_type", "actor_user",
+                    "created_at"]
     list_filter = ["status", "seller"]
     search_fields = ["=id", "provider_refund_id"]
     date_hierarchy = "created_at"
     list_select_related = ["seller", "payment", "actor_user"]
+    readonly_fields = ["refund_amount"]
+    refund_amount = money_column("amount", "payment.currency", "amount")
 
 
 @admin.register(RefundRequest)
@@ -182,8 +236,8 @@ COVERED_BY = "settlement_items__settlement__id__exact"
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "seller", "kind", "method", "custody", "currency", "gross", "fee", "net",
-                    "settlement"]
+    list_display = ["created_at", "seller", "kind", "method", "custody", "gross_display", "fee_display",
+                    "net_display", "settlement"]
     list_filter = [SettledFilter, "kind", "method", "custody", "currency", "seller"]
     date_hierarchy = "created_at"
     list_select_related = ["seller"]
@@ -194,6 +248,10 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         live = SettlementItem.objects.live().filter(entry=OuterRef("pk"))
         return (super().get_queryset(request).with_settlement_status()
                 .annotate(settlement_pk=Subquery(live.values("settlement_id")[:1])))
+
+    gross_display = money_column("gross", "currency", "gross")
+    fee_display = money_column("fee", "currency", "fee")
+    net_display = money_column("net", "currency", "net")
 
     def lookup_allowed(self, lookup, value, request=None):
         return lookup == COVERED_BY or super().lookup_allowed(lookup, value, request)
@@ -210,11 +268,13 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Settlement)
 class SettlementAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = [staff_action("retry_settlement"), staff_action("dismiss_settlement")]
-    list_display = ["created_at", "seller", "kind", "method", "amount", "currency", "status", "provider_ref",
+    list_display = ["created_at", "seller", "kind", "method", "settled_amount", "status", "provider_ref",
                     "ledger_link"]
     list_filter = ["status", "kind", "method", "seller"]
     date_hierarchy = "created_at"
     list_select_related = ["seller"]
+    readonly_fields = ["settled_amount"]
+    settled_amount = money_column("amount", "currency", "amount")
 
     @admin.display(description="ledger")
     def ledger_link(self, obj):

@@ -65,11 +65,32 @@ OUTCOMES = (
 METHODS = ("nano", "razorpay", "coinpay")
 
 
-def demo_api_key(slug: str) -> str:
+def demo_api_key(slug: str, generation: int = 0) -> str:
     """A stable demo key derived from SECRET_KEY, so re-seeding prints the same key
-    while only its hash is stored."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"demo-key:{slug}".encode(), hashlib.sha256).hexdigest()
+    while only its hash is stored. A revoked one is followed by the next generation."""
+    label = f"demo-key:{slug}" + (f":{generation}" if generation else "")
+    digest = hmac.new(settings.SECRET_KEY.encode(), label.encode(), hashlib.sha256).hexdigest()
     return f"sk_test_{digest[:40]}"
+
+
+# How many revoked demo keys in a row we step over before giving up (a person revoking keys in a loop).
+MAX_DEMO_KEY_GENERATIONS = 100
+
+
+def _ensure_demo_key(seller: Seller, slug: str, out) -> str | None:
+    """The first demo key of this seller that is not revoked, created if missing.
+
+    Printing a revoked key as if it worked would send a newcomer to a 401; say so and print the next one.
+    """
+    for generation in range(MAX_DEMO_KEY_GENERATIONS):
+        key = demo_api_key(slug, generation)
+        api_key, _ = ApiKey.objects.get_or_create(prefix=key[:API_KEY_PREFIX_LEN], defaults={
+            "seller": seller, "name": "Demo key", "key_hash": hash_api_key(key)})
+        if api_key.revoked_at is None:
+            return key
+        out(f"revoked: api-key {slug} {key[:API_KEY_PREFIX_LEN]}… was revoked; using a fresh demo key")
+    out(f"revoked: api-key {slug}: every demo key is revoked; create one at /dashboard/developers/")
+    return None
 
 
 def nano_address_for(slug: str) -> str:
@@ -92,11 +113,31 @@ def seed(orders_per_seller: int, out) -> None:
     for spec in SELLERS:
         seller = _seed_seller(spec, User)
         out(f"login: seller:{spec.slug} {spec.username} {spec.password}")
-        key = demo_api_key(spec.slug)
-        ApiKey.objects.get_or_create(prefix=key[:API_KEY_PREFIX_LEN], defaults={
-            "seller": seller, "name": "Demo key", "key_hash": hash_api_key(key)})
-        out(f"api-key: {spec.slug} {key}")
+        key = _ensure_demo_key(seller, spec.slug, out)
+        if key:
+            out(f"api-key: {spec.slug} {key}")
         _seed_history(seller, spec, orders_per_seller)
+
+
+def demo_logins() -> list[str]:
+    """The lines `seed_demo` printed, read back without writing (the banner after `make run` starts).
+
+    A seller's key is its first demo key that exists and is not revoked; none → it says so.
+    """
+    lines = [f"login: staff {STAFF[0]} {STAFF[1]}"]
+    if settings.SANDBOX_MODE:
+        lines.append(f"totp: staff {STAFF[0]} {DEMO_STAFF_TOTP_SECRET}")
+    keys = {k.prefix: k for k in ApiKey.objects.filter(seller__slug__in=[spec.slug for spec in SELLERS])}
+    for spec in SELLERS:
+        lines.append(f"login: seller:{spec.slug} {spec.username} {spec.password}")
+        candidates = (demo_api_key(spec.slug, n) for n in range(MAX_DEMO_KEY_GENERATIONS))
+        key = next((c for c in candidates if (row := keys.get(c[:API_KEY_PREFIX_LEN])) is None
+                    or row.revoked_at is None), None)
+        if key and key[:API_KEY_PREFIX_LEN] in keys:
+            lines.append(f"api-key: {spec.slug} {key}")
+        else:
+            lines.append(f"api-key: {spec.slug} none (revoked; run `make seed` for a fresh one)")
+    return lines
 
 
 def _seed_staff_totp(staff) -> None:

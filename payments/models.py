@@ -10,6 +10,12 @@ from django.utils import timezone
 
 from orders.models import ActorType, Order, TimelineEvent
 from sellers.models import METHOD_CHOICES, Seller
+from sellers.money import format_minor, format_raw_xno
+
+
+def method_name(method: str) -> str:
+    """"Nano", "Razorpay", "CoinPay": the label without its "(XNO)", since amounts carry the symbol."""
+    return dict(METHOD_CHOICES).get(method, method).split(" (")[0]
 
 
 class PaymentQuerySet(models.QuerySet):
@@ -129,7 +135,21 @@ class Payment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.method} {self.amount_due} {self.pay_currency} ({self.status})"
+        # One notation with the shopper's pages: "Nano Ӿ28.000000 for ₹1,798.00 (Pending)".
+        due = format_minor(self.amount_due, self.pay_currency)
+        priced = "" if self.pay_currency == self.currency else f" for {format_minor(self.amount, self.currency)}"
+        return f"{method_name(self.method)} {due}{priced} ({self.get_status_display()})"
+
+    @property
+    def short_id(self) -> str:
+        return str(self.pk)[:8]
+
+    @property
+    def amount_received_display(self) -> str:
+        """What arrived, in the pay currency's notation (wire units: raw for XNO)."""
+        if self.pay_currency == "XNO":
+            return format_raw_xno(self.amount_received or "0")
+        return format_minor(self.amount_received_int, self.pay_currency)
 
     @property
     def is_active(self) -> bool:
@@ -192,7 +212,19 @@ class Receipt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.provider}:{self.external_tx_id}"
+        return f"{method_name(self.provider)} receipt {self.amount_display} (tx {self.external_tx_id[:12]}…)"
+
+    @property
+    def amount_display(self) -> str:
+        """Wire units made readable: raw XNO exactly; a gateway's minor units in its payment's currency
+        (an unmatched gateway receipt has no currency of its own, so it says "minor units")."""
+        if not str(self.amount or "").strip().isdigit():
+            return str(self.amount)
+        if self.provider == "nano":
+            return format_raw_xno(self.amount)
+        if self.payment_id is not None:
+            return format_minor(int(self.amount), self.payment.pay_currency)
+        return f"{int(self.amount):,} minor units"
 
 
 class Refund(models.Model):
@@ -243,7 +275,9 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"refund {self.amount} {self.status}"
+        currency = self.payment.currency if self.payment_id else ""
+        amount = format_minor(self.amount, currency) if currency else f"{self.amount:,} minor units"
+        return f"Refund {amount} ({self.get_status_display()})"
 
 
 class RefundRequest(models.Model):
@@ -360,7 +394,7 @@ class Settlement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount} {self.currency} ({self.status})"
+        return f"{self.get_kind_display()} {format_minor(self.amount, self.currency)} ({self.get_status_display()})"
 
 
 class LedgerEntryQuerySet(models.QuerySet):
@@ -412,6 +446,7 @@ class LedgerEntry(models.Model):
     objects = LedgerEntryQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["seller", "created_at"], name="ledger_seller_created_idx")]
         constraints = [
@@ -421,7 +456,8 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.gross} = {self.fee} + {self.net} {self.currency}"
+        gross, fee, net = (format_minor(v, self.currency) for v in (self.gross, self.fee, self.net))
+        return f"{self.get_kind_display()} {gross} = fee {fee} + net {net}"
 
 
 class SettlementItemQuerySet(models.QuerySet):

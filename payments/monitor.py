@@ -42,5 +42,6 @@ def monitor_tick(methods: tuple[str, ...] | None = None) -> dict:
             log.warning("monitor tick skipped", extra={"method": method, "error": exc.__class__.__name__})
             summary[method] = {"error": exc.__class__.__name__}
         MONITOR_TICK_SECONDS.labels(method).observe(time.perf_counter() - started)
-    log.info("monitor tick", extra={"summary": summary})
+    # Every 10 s: the full summary is for debugging, not for the running log.
+    log.debug("monitor tick", extra={"summary": summary})
     return summary

@@ -20,12 +20,19 @@ from sellers.models import METHOD_CHOICES, Seller
 log = logging.getLogger("kassa.shop")
 
 METHOD_LABELS = dict(METHOD_CHOICES)
+# What each method is, under its name on the checkout (three buttons must not read alike).
+METHOD_HINTS = {
+    "nano": "Send XNO from your own Nano wallet: no fees, confirmed in seconds",
+    "razorpay": "Cards, UPI and netbanking through Razorpay",
+    "coinpay": "Crypto through CoinPay: pay from an exchange or your wallet",
+}
 
 
 @dataclass(frozen=True)
 class MethodOption:
     code: str
     label: str
+    hint: str = ""
 
 
 def storefront_seller(*, slug: str) -> Seller:
@@ -94,5 +101,5 @@ def checkout_methods(*, order: Order) -> list[MethodOption]:
                         extra={"method": code, "seller": seller.pk})
             available = False
         if available:
-            options.append(MethodOption(code=code, label=METHOD_LABELS[code]))
+            options.append(MethodOption(code=code, label=METHOD_LABELS[code], hint=METHOD_HINTS.get(code, "")))
     return options

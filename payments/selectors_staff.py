@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -26,8 +27,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 
 from orders.models import Order
-from payments.models import InboundWebhook, LedgerEntry, Payment, Receipt, Settlement
+from payments.models import InboundWebhook, LedgerEntry, Payment, Receipt, Settlement, method_name
+from payments.money import RAW_PER_MICRO_XNO
 from sellers.models import ALL_METHODS, METHOD_CHOICES, Seller
+from sellers.money import format_minor, format_raw_xno
 from sellers.validators import is_valid_payout_destination
 from webhooks.models import WebhookEndpoint
 
@@ -136,17 +139,23 @@ SELLER_SORTS = {
 
 
 def seller_table(rng: DateRange, currency: str, sort: str = "-volume") -> QuerySet:
-    """Every seller with its figures for the range, in one query (correlated subqueries).
+    """The sellers that trade in `currency`, with their figures in it for the range, in one query.
+
+    Only that currency's orders and payments count, and a seller is listed when it prices in
+    `currency` or has orders in it in the range: another currency's seller is never a row of
+    zeros with its orders counted (it is listed under its own currency).
 
     volume: gross sales in `currency` completed in the range; orders_count: orders created in it;
     payments/paid/pending/exceptions: payments started in it (all, paid, still active,
     flagged for review); success_bps: paid / payments in basis points, for sorting.
     """
-    started = Payment.objects.filter(seller=OuterRef("pk"), created_at__gte=rng.start, created_at__lt=rng.end)
-    qs = Seller.objects.annotate(
+    orders = Order.objects.filter(seller=OuterRef("pk"), currency=currency, created_at__gte=rng.start,
+                                  created_at__lt=rng.end)
+    started = Payment.objects.filter(seller=OuterRef("pk"), currency=currency, created_at__gte=rng.start,
+                                     created_at__lt=rng.end)
+    qs = Seller.objects.filter(Q(default_currency=currency) | Exists(orders)).annotate(
         volume=sum_per_seller(_ledger_sales(rng, currency).filter(seller=OuterRef("pk")), "gross"),
-        orders_count=count_per_seller(Order.objects.filter(seller=OuterRef("pk"), created_at__gte=rng.start,
-                                           created_at__lt=rng.end)),
+        orders_count=count_per_seller(orders),
         payments_started=count_per_seller(started),
         paid=count_per_seller(started.filter(status__in=PAID)),
         pending=count_per_seller(started.filter(status__in=ACTIVE)),
@@ -280,6 +289,25 @@ class ReviewItem:
     detail: str = ""
     seller: Seller | None = None
     codes: list[str] = field(default_factory=list)  # exception codes, for payments
+    method: str = ""
+    due: str = ""          # formatted money, the pay currency's notation
+    received: str = ""
+    difference: str = ""   # "over by Ӿ0.5", "under by ₹100.00", "exact"
+
+
+def _payment_money(p: Payment) -> dict:
+    """Due, received and the difference, compared in wire units (raw XNO is exact)."""
+    per_minor = RAW_PER_MICRO_XNO if p.pay_currency == "XNO" else 1
+    gap = p.amount_received_int - p.amount_due * per_minor
+
+    def wire(amount: int) -> str:
+        return format_raw_xno(amount) if p.pay_currency == "XNO" else format_minor(amount, p.pay_currency)
+
+    difference = "exact" if gap == 0 else f"over by {wire(gap)}" if gap > 0 else f"under by {wire(-gap)}"
+    if p.amount_received_int == 0:
+        difference = "nothing received"
+    return {"due": format_minor(p.amount_due, p.pay_currency), "received": p.amount_received_display,
+            "difference": difference}
 
 
 def review_items(limit: int = REVIEW_LIMIT) -> list[ReviewItem]:
@@ -287,18 +315,21 @@ def review_items(limit: int = REVIEW_LIMIT) -> list[ReviewItem]:
     qs = review_querysets()
     items: list[ReviewItem] = []
     for p in qs["payment"].order_by("created_at")[:limit]:
-        title = f"{p.get_method_display()} payment {p.get_status_display()}"
-        items.append(ReviewItem("payment", p, p.created_at, title, f"Order {p.order}", p.seller, list(p.exceptions)))
+        title = f"{method_name(p.method)} payment {p.get_status_display().lower()}"
+        items.append(ReviewItem("payment", p, p.created_at, title, f"Order {p.order}", p.seller, list(p.exceptions),
+                                method=method_name(p.method), **_payment_money(p)))
     for r in qs["receipt"].order_by("created_at")[:limit]:
-        items.append(ReviewItem("receipt", r, r.created_at, f"Unmatched {r.get_provider_display()} receipt",
-                                f"{r.amount} to {r.pay_to or '—'} (tx {r.external_tx_id[:16]}…)"))
+        items.append(ReviewItem("receipt", r, r.created_at, f"Unmatched {method_name(r.provider)} receipt",
+                                f"to {r.pay_to or '—'} (tx {r.external_tx_id[:16]}…)", method=method_name(r.provider),
+                                received=r.amount_display))
     for w in qs["webhook"].order_by("received_at")[:limit]:
         title = f"{w.get_status_display()} {w.get_provider_display()} webhook"
         items.append(ReviewItem("webhook", w, w.received_at, title,
                                 f"{w.event_type or 'unknown event'} {w.event_id}: {w.error[:120]}"))
     for s in qs["settlement"].order_by("created_at")[:limit]:
         items.append(ReviewItem("settlement", s, s.created_at, f"Failed {s.get_kind_display()}",
-                                s.failure_reason[:160], s.seller))
+                                s.failure_reason[:160], s.seller, method=method_name(s.method),
+                                due=format_minor(s.amount, s.currency)))
     for e in qs["endpoint"].order_by("disabled_at")[:limit]:
         items.append(ReviewItem("endpoint", e, e.disabled_at, "Seller webhook endpoint disabled",
                                 f"{e.url}: {e.disabled_reason}", e.seller))

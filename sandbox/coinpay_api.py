@@ -121,7 +121,7 @@ class CoinPaySandbox:
                 return _error("amount and currency are required")
             tx = {"transactionId": new_id("tx", 20), "amount": str(body["amount"]), "currency": body["currency"],
                   "type": body.get("type", "Payment"), "status": "Pending", "description": body.get("description", ""),
-                  "receiverAddress": "0x" + secrets.token_hex(20), "network": "polygon-amoy",
+                  "receiverAddress": "0x" + secrets.token_hex(20), "token": "USDC", "network": "polygon-amoy",
                   "metadata": body.get("metadata") or {}, "createdAt": _now(), "completedAt": None, "txHash": None}
             tx["paymentUrl"] = f"{self.ctx.base_url}{PREFIX}/pay/{tx['transactionId']}"
             self.data["transactions"][tx["transactionId"]] = tx

@@ -337,6 +337,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        # A keep-alive connection the client left idle for `timeout` s is closed: normal, not an error.
+        if format.startswith("Request timed out"):
+            return
+        super().log_error(format, *args)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if self.server.log_requests:
             sys.stderr.write(f"sandbox {self.address_string()} {format % args}\n")

@@ -63,6 +63,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         db_table = "sellers_webhookdelivery"
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),

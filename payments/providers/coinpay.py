@@ -127,6 +127,8 @@ class CoinPayProvider(SignedWebhooks):
             pay_to=address or tx_id, provider_ref=tx_id, payment_uri=str(answer.get("paymentUrl") or ""),
             checkout_params={"transaction_id": tx_id, "address": address, "amount": answer.get("amount"),
                              "currency": answer.get("currency") or payment.pay_currency,
+                             # The token and network the address takes: the shopper must send exactly these.
+                             "token": str(answer.get("token") or answer.get("cryptoCurrency") or ""),
                              "network": answer.get("network") or "", "hosted_url": answer.get("paymentUrl") or ""},
         )
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 
 from orders.actors import Actor
@@ -19,6 +20,8 @@ from payments import services
 from payments.models import InboundWebhook, Payment, Receipt, Refund, Settlement
 from payments.providers.errors import PaymentError
 from payments.staff import services as staff_services
+from payments.staff.confirm import confirmation_page, is_confirmed
+from payments.staff.consequences import moves_money
 from sellers.models import Seller
 from sellers.services import seller_set_status
 from webhooks.models import WebhookEndpoint
@@ -244,8 +247,23 @@ class StaffActionsMixin:
 
 
 def staff_action(code: str, description: str | None = None):
-    """An admin action that runs the named staff action on the selected rows."""
+    """An admin action that runs the named staff action on the selected rows.
+
+    One that moves money first answers with a confirmation page; its "Yes" posts the same
+    selection again (without "index", Django's route for delete_selected's confirmation) plus
+    confirmed=yes. The "…" in its label says a question follows.
+    """
+    label = description or ACTIONS[code].label
+
     def action(modeladmin, request, queryset):
+        if moves_money(code) and not is_confirmed(request):
+            if not can_run(request.user, code):
+                raise PermissionDenied(f"You may not {ACTIONS[code].label.lower()}.")
+            objects = list(queryset)
+            return confirmation_page(
+                request, code=code, label=ACTIONS[code].label, objects=objects, action_url=request.get_full_path(),
+                hidden=[("action", code), *[(ACTION_CHECKBOX_NAME, str(obj.pk)) for obj in objects]],
+                cancel_url=request.get_full_path())
         run_staff_action(request, code, queryset)
     action.__name__ = code
-    return admin.action(description=description or ACTIONS[code].label)(action)
+    return admin.action(description=f"{label}…" if moves_money(code) else label)(action)

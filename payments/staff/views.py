@@ -5,9 +5,13 @@ Thin: parse the request, check the permission, call selectors or one staff actio
 from __future__ import annotations
 
 import csv
+import zoneinfo
+from datetime import datetime
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -29,6 +33,8 @@ from payments.selectors_staff import (
 from payments.services import PaymentStateError, receipt_assign
 from payments.staff.actions import ACTIONS, can_run, run_staff_action
 from payments.staff.charts import gmv_chart, top_sellers_chart
+from payments.staff.confirm import confirmation_page, is_confirmed
+from payments.staff.consequences import moves_money, receipt_assignment
 from payments.staff.forms import AnalyticsFilterForm, ReceiptAssignForm
 from sellers.models import Seller
 from sellers.money import format_major, is_supported_currency
@@ -38,8 +44,18 @@ REVIEW_MODELS = {"payment": Payment, "receipt": Receipt, "webhook": InboundWebho
                  "settlement": Settlement, "endpoint": WebhookEndpoint}
 
 
+def staff_time_zone() -> tuple[str, str]:
+    """(IANA name, label) of the staff pages' clock: settings.STAFF_TIME_ZONE, e.g. ("Asia/Kolkata",
+    "Asia/Kolkata (IST)"). One zone for the platform team keeps times comparable between colleagues."""
+    name = settings.STAFF_TIME_ZONE or "UTC"
+    abbreviation = datetime.now(zoneinfo.ZoneInfo(name)).tzname()
+    return name, name if abbreviation in (name, None) else f"{name} ({abbreviation})"
+
+
 def _context(request, title: str, **extra) -> dict:
-    return {**admin.site.each_context(request), "title": title, **extra}
+    staff_tz, staff_tz_label = staff_time_zone()
+    return {**admin.site.each_context(request), "title": title, "staff_tz": staff_tz,
+            "staff_tz_label": staff_tz_label, **extra}
 
 
 def staff_index(request):
@@ -145,7 +161,7 @@ def _item_actions(item, user) -> list[tuple[str, str]]:
         codes = ["enable_endpoint"]
     else:
         codes = []
-    return [(code, ACTIONS[code].label) for code in dict.fromkeys(codes) if can_run(user, code)]
+    return [(code, ACTIONS[code].label, moves_money(code)) for code in dict.fromkeys(codes) if can_run(user, code)]
 
 
 def _item_links(item, user) -> list[tuple[str, str]]:
@@ -174,6 +190,13 @@ def review_act(request):
         messages.error(request, "That action is not available for this item.")
         return HttpResponseRedirect(reverse("staff-review"))
     obj = get_object_or_404(model, pk=request.POST.get("pk"))
+    if moves_money(code) and not is_confirmed(request):
+        if not can_run(request.user, code):
+            raise PermissionDenied(f"You may not {ACTIONS[code].label.lower()}.")
+        return confirmation_page(
+            request, code=code, label=ACTIONS[code].label, objects=[obj], action_url=reverse("staff-review-act"),
+            hidden=[("kind", request.POST["kind"]), ("pk", str(obj.pk)), ("action", code)],
+            cancel_url=reverse("staff-review"))
     run_staff_action(request, code, [obj])
     return HttpResponseRedirect(reverse("staff-review"))
 
@@ -184,6 +207,11 @@ def receipt_assign_view(request, pk: int):
     form = ReceiptAssignForm(request.POST or None, receipt=receipt)
     if request.method == "POST" and form.is_valid():
         payment = form.cleaned_data["payment"]
+        if not is_confirmed(request):  # crediting money to a payment: say what will happen first
+            return render(request, "admin/kassa/receipt_assign.html", _context(
+                request, f"Assign receipt {receipt}: are you sure?", receipt=receipt, form=form,
+                already_assigned=receipt.payment_id is not None, payment=payment,
+                consequence=receipt_assignment(receipt, payment)))
         try:
             result = receipt_assign(receipt=receipt, payment=payment, actor=Actor.staff(request.user))
         except PaymentStateError as exc:

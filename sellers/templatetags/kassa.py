@@ -64,6 +64,17 @@ def localtime_in(value, tzname):
 
 
 @register.filter
+def localtime_zone(value, tzname):
+    """localtime_in plus the zone's abbreviation, for pages read by people in other zones (shoppers):
+    "25 Nov 2026, 14:05 IST"; a zone without a letter abbreviation shows its offset ("UTC+04")."""
+    text = localtime_in(value, tzname)
+    if not text:
+        return ""
+    abbreviation = value.astimezone(zoneinfo.ZoneInfo(tzname) if tzname else UTC).tzname() or "UTC"
+    return f"{text} {'UTC' + abbreviation if abbreviation[0] in '+-' else abbreviation}"
+
+
+@register.filter
 def pct(ratio, places=1):
     """{{ 0.1234|pct }} → "12.3%"; {{ ratio|pct:2 }} → "12.34%". Display only."""
     if _is_empty(ratio):

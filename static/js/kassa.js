@@ -83,6 +83,7 @@
       el.classList.add("is-expired");
       el.classList.remove("is-urgent");
       el.dataset.countdownDone = "1";
+      timeIsUp();
       if (silent) return;
       // Lets htmx refresh the status panel: hx-trigger="kassa:expired from:body".
       el.dispatchEvent(new CustomEvent("kassa:expired", { bubbles: true }));
@@ -90,6 +91,16 @@
     }
     el.textContent = pad(Math.floor(left / 60)) + ":" + pad(left % 60);
     el.classList.toggle("is-urgent", left < 60);
+  }
+
+  // The pay page at zero: a gateway button would start a payment that expires on the way; offer "Try again".
+  function timeIsUp() {
+    each(document, "[data-disable-when-expired]", function (el) {
+      el.setAttribute("aria-disabled", "true");
+      if (el.tagName === "BUTTON") el.disabled = true;
+      if (el.tagName === "A") el.removeAttribute("href");
+    });
+    each(document, "[data-show-when-expired][hidden]", function (el) { el.hidden = false; });
   }
 
   function tickAll() {
@@ -106,6 +117,16 @@
       event.preventDefault();
       // Capture phase on document: also stops htmx, whose listener sits on the form.
       event.stopImmediatePropagation();
+      return;
+    }
+    // <form data-submit-once>: a double click sends one request (the server is idempotent anyway).
+    if (form.hasAttribute("data-submit-once")) {
+      if (form.getAttribute("data-submitted")) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        return;
+      }
+      form.setAttribute("data-submitted", "1");
     }
   }
 

@@ -65,6 +65,10 @@ def test_staff_accepts_late_payment_and_sees_balance_change(live_server, scene, 
     expect(row).to_contain_text("Paid late")
     _shoot(page, "review")
     row.locator('button[value="accept_late"]').click()
+    # Money moves: a confirmation page states the amount first.
+    expect(page.locator("#kassa-confirm-items")).to_contain_text("credited to Lotus Prints")
+    _shoot(page, "review-confirm")
+    page.click("#kassa-confirm-yes")
     expect(page.locator(".messagelist")).to_contain_text("late payment accepted")
     expect(page.locator(f'tr[data-pk="{late.pk}"]')).to_have_count(0)
 

@@ -228,3 +228,23 @@ def test_torn_last_line_is_skipped(tmp_path):
         assert _rpc(base_url, action="block_info", hash=later)["amount"] == "6"
     finally:
         server.stop()
+
+
+def test_an_idle_keep_alive_connection_closes_without_a_request_timed_out_line(monkeypatch, capfd):
+    """A client that keeps a connection open and goes quiet is normal keep-alive, not an error:
+    `make run` used to print "Request timed out: TimeoutError('timed out')" for each one."""
+    import socket
+    import time
+
+    monkeypatch.setattr(sandbox_server._RequestHandler, "timeout", 0.2)
+    server, _thread, url = start_in_thread(modules=[], extra_routes=EXTRA, log_requests=True)
+    try:
+        assert requests.get(f"{url}/partner", timeout=5).status_code == 200
+        idle = socket.create_connection((server.server_address[0], server.server_address[1]))
+        time.sleep(0.6)
+        idle.close()
+    finally:
+        server.stop()
+    err = capfd.readouterr().err
+    assert "GET /partner" in err  # request lines still go out
+    assert "timed out" not in err

@@ -104,7 +104,9 @@ def changelist(obj) -> str:
 
 
 def post_action(client, obj, code):
-    return client.post(changelist(obj), {"action": code, ACTION_CHECKBOX_NAME: [obj.pk], "index": 0})
+    """The action as confirmed (tests/staff/test_confirmation.py covers the question itself)."""
+    return client.post(changelist(obj), {"action": code, ACTION_CHECKBOX_NAME: [obj.pk], "index": 0,
+                                         "confirmed": "yes"})
 
 
 def texts(response) -> list[str]:
@@ -166,7 +168,7 @@ REVIEW_CASES = [case for case in CASES if case.code in
 @pytest.mark.parametrize("case", REVIEW_CASES, ids=[c.code for c in REVIEW_CASES])
 def test_review_queue_one_click(case, request, client, fake_provider):
     obj = case.target(request, fake_provider)
-    data = {"kind": REVIEW_KINDS[type(obj)], "pk": obj.pk, "action": case.code}
+    data = {"kind": REVIEW_KINDS[type(obj)], "pk": obj.pk, "action": case.code, "confirmed": "yes"}
 
     client.force_login(request.getfixturevalue(case.denied))
     assert client.post(reverse("staff-review-act"), data).status_code == 403

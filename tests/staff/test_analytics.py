@@ -83,13 +83,14 @@ def test_figures_equal_recomputation(seeded, tz, currency):
         assert rates[method]["expired"] == sum(p.status == "expired" for p in mine)
 
     for row in seller_table(rng, currency):
-        mine = [p for p in want["started"] if p.seller_id == row.pk]
+        mine = [p for p in want["started"] if p.seller_id == row.pk and p.currency == currency]
         assert row.volume == sum(e.gross for e in want["sales"] if e.seller_id == row.pk)
         assert row.payments_started == len(mine)
         assert row.paid == sum(p.status in Payment.PAID_STATUSES for p in mine)
         assert row.pending == sum(p.status in Payment.ACTIVE_STATUSES for p in mine)
         assert row.exceptions == sum(p.review_status != "" for p in mine)
-        assert row.orders_count == sum(rng.start <= o.created_at < rng.end for o in Order.objects.filter(seller=row))
+        assert row.orders_count == sum(rng.start <= o.created_at < rng.end
+                                      for o in Order.objects.filter(seller=row, currency=currency))
 
 
 def test_timezone_moves_the_boundary_sale_to_the_next_day(seeded):
@@ -163,3 +164,24 @@ def test_query_count_is_constant(client, support, django_assert_max_num_queries)
                  datetime(2026, 3, 3, tzinfo=UTC))
     with django_assert_max_num_queries(len(small.captured_queries)) :
         _page(client)
+
+
+def test_one_currency_never_shows_another_currencys_seller_as_zero(client, support):
+    """Selecting INR used to list a USD-only seller as ₹0.00 with all its (USD) orders counted."""
+    start = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    india, oslo = SellerFactory(name="Asha", default_currency="INR"), SellerFactory(name="Nordic",
+                                                                                    default_currency="USD")
+    for _ in range(3):
+        _payment(oslo, "razorpay", "completed", start, currency="USD", amount=2800)
+    _payment(india, "razorpay", "completed", start, currency="INR", amount=179800)
+    _payment(india, "razorpay", "completed", start, currency="USD", amount=1000)  # India sells in USD once
+    rng = DateRange(date(2026, 3, 1), date(2026, 3, 12), "UTC")
+    inr = {row.name: row for row in seller_table(rng, "INR")}
+    assert set(inr) == {"Asha"} and inr["Asha"].orders_count == 1 and inr["Asha"].volume == 179800
+    usd = {row.name: row for row in seller_table(rng, "USD")}
+    assert set(usd) == {"Asha", "Nordic"}
+    assert (usd["Nordic"].orders_count, usd["Nordic"].volume) == (3, 8400)
+    assert (usd["Asha"].orders_count, usd["Asha"].volume) == (1, 1000)
+    client.force_login(support)
+    html = _page(client, currency="INR").content.decode()
+    assert f'data-seller="{oslo.slug}"' not in html and "₹1,798.00" in html

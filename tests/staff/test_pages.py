@@ -151,14 +151,16 @@ def test_receipt_assign_form_applies_money_and_records_staff(client, finance):
     page = client.get(reverse("staff-receipt-assign", args=[receipt.pk]))
     choices = list(page.context["form"].fields["payment"].queryset)
     assert payment in choices and other_address not in choices
-    response = client.post(reverse("staff-receipt-assign", args=[receipt.pk]), {"payment": payment.pk})
+    response = client.post(reverse("staff-receipt-assign", args=[receipt.pk]),
+                           {"payment": payment.pk, "confirmed": "yes"})
     assert response.status_code == 302
     payment.refresh_from_db()
     receipt.refresh_from_db()
     assert payment.status == "completed" and receipt.resolution == "assigned" and receipt.resolved_by == finance
     assert PaymentEvent.objects.filter(payment=payment, type="payment.receipt_assigned", actor_user=finance).exists()
     assert LogEntry.objects.filter(user=finance, object_id=str(receipt.pk)).count() == 1
-    client.post(reverse("staff-receipt-assign", args=[receipt.pk]), {"payment": payment.pk})  # twice: no change
+    client.post(reverse("staff-receipt-assign", args=[receipt.pk]),
+                {"payment": payment.pk, "confirmed": "yes"})  # twice: no change
     assert PaymentEvent.objects.filter(payment=payment, type="payment.completed").count() == 1
     assert LogEntry.objects.filter(user=finance, object_id=str(receipt.pk)).count() == 1
 
