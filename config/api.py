@@ -76,11 +76,11 @@ def _domain_error(exc) -> Response | None:
 
 
 def exception_handler(exc, context):
-    from config.outage import is_outage, outage_body
-    from config.redis import OUTAGE_SECONDS, redis_failed
+    from config.outage import is_outage, outage_body, outage_noted
+    from config.redis import OUTAGE_SECONDS
 
-    if is_outage(exc):  # Redis unreachable where nothing stands in for it: retry soon, not a 500
-        redis_failed("api", exc)
+    if is_outage(exc):  # Redis or the database unreachable: retry soon, not a 500
+        outage_noted("api", exc)
         return Response(outage_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": str(OUTAGE_SECONDS)})
     if isinstance(exc, Http404):
