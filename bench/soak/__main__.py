@@ -221,8 +221,9 @@ class Soak:
                                      str(RUN_DIR / "load-result.json")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         print(f"[soak] {self.users} users for {self.seconds}s, faults {self.selected}, broker {self.stack.broker}",
               flush=True)
-        slot_key = next(seller["api_key"] for seller in sellers if seller["currency"] == "INR")
-        threads = [threading.Thread(target=self.run_faults, args=(FaultRunner(self.stack, slot_key, SLOT_PRICE), t0)),
+        slots = next(seller for seller in sellers if seller["currency"] == "INR")
+        runner = FaultRunner(self.stack, slots["slug"], slots["api_key"], SLOT_PRICE)
+        threads = [threading.Thread(target=self.run_faults, args=(runner, t0)),
                    threading.Thread(target=self.seller_wallets, daemon=True),
                    threading.Thread(target=self.settler, args=(max(20.0, self.seconds / 5),), daemon=True)]
         for thread in threads:

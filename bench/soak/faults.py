@@ -23,7 +23,8 @@ NAMES = {
     6: "redis_restarted",
     7: "nano_amount_slots_exhausted",
 }
-OUTAGE_SECONDS = 60  # faults 3 and 4 at full length
+# Each fault's window at full length: outages last 60 s, a kill is watched until it recovered.
+LENGTHS = {1: 25, 2: 20, 3: 60, 4: 60, 5: 15, 6: 20, 7: 40}
 WORKER_RESTART_SECONDS = 10
 
 
@@ -36,17 +37,20 @@ class Window:
 
 
 def plan(seconds: float, selected: list[int]) -> list[Window]:
-    """One slot per fault after a 10 % warm-up, leaving the last 10 % to recover; an outage lasts
-    60 s when its slot allows, else 70 % of the slot."""
+    """The chosen faults one after another, after a 10 % warm-up and before a 10 % tail; each at its
+    full length (LENGTHS) when the run has room, all shrunk alike when it has not."""
     selected = sorted(set(selected))
-    if not selected:
-        return []
     if any(number not in NAMES for number in selected):
         raise ValueError(f"faults are numbered 1-7, not {selected}")
-    warmup, usable = seconds * 0.1, seconds * 0.8
-    slot = usable / len(selected)
-    return [Window(number, NAMES[number], round(warmup + index * slot, 1), round(min(OUTAGE_SECONDS, slot * 0.7), 1))
-            for index, number in enumerate(selected)]
+    usable = seconds * 0.8
+    scale = min(1.0, usable / sum(LENGTHS[number] for number in selected)) if selected else 1.0
+    gap = (usable - scale * sum(LENGTHS[number] for number in selected)) / max(1, len(selected))
+    windows, at = [], seconds * 0.1
+    for number in selected:
+        length = round(LENGTHS[number] * scale, 1)
+        windows.append(Window(number, NAMES[number], round(at, 1), length))
+        at += length + gap
+    return windows
 
 
 def parse_selection(text: str) -> list[int]:
@@ -56,10 +60,10 @@ def parse_selection(text: str) -> list[int]:
 class FaultRunner:
     """Runs a fault in its window; each returns what it did and what recovered by itself."""
 
-    def __init__(self, stack, slot_seller_key: str, slot_amount: int) -> None:
+    def __init__(self, stack, slot_seller: str, slot_seller_key: str, slot_amount: int) -> None:
         self.stack = stack
         self.sandbox = SandboxFaults(stack.url("sandbox"))
-        self.slot_seller_key = slot_seller_key
+        self.slot_seller, self.slot_seller_key = slot_seller, slot_seller_key
         self.slot_amount = slot_amount
 
     def run(self, window: Window) -> dict:
@@ -138,22 +142,44 @@ class FaultRunner:
                 "web_healthy_after_s": back, "recovered": back is not None}
 
     def fault_7(self, window: Window) -> dict:
-        """Fill every unique-amount slot of one seller's Nano address for one price (1,000 payments),
-        then one more: that shopper must get a clear 4xx, never a 500."""
-        deadline = time.monotonic() + window.length
-        statuses: dict[int, int] = {}
-        with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            for status in pool.map(lambda _: self._nano_payment(deadline), range(1000)):
-                statuses[status] = statuses.get(status, 0) + 1
-        one_more = self._nano_payment(deadline + 30)
-        time.sleep(max(0.0, deadline - time.monotonic()))
-        return {"payments_started": statuses.get(201, 0), "statuses": {str(k): v for k, v in statuses.items()},
-                "next_payment_status": one_more, "recovered": one_more != 0 and one_more < 500}
+        """Fill every unique-amount slot of one seller's Nano address for one price (1,000 pending payments,
+        made through Kassa's services as a bot on the storefront would), then ask for one more over the API:
+        that shopper must get a clear 409, never a 500. Storefront shoppers buying at that price meet it too."""
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            outcomes = [n for part in pool.map(self._fill_slots, [250] * 4) for n in part]
+        filled = round(time.monotonic() - started, 1)
+        one_more = self._nano_payment()
+        time.sleep(max(0.0, window.length - (time.monotonic() - started)))
+        return {"payments_started": outcomes.count("started"), "slots_full": outcomes.count("no_free_amount_slot"),
+                "fill_seconds": filled, "next_payment_status": one_more, "exhausted": one_more == 409,
+                "recovered": one_more == 409}  # a clear answer, and everything else kept working
 
-    def _nano_payment(self, deadline: float) -> int:
-        """An order at the fault's price and a Nano payment for it; the payment's status (0: no answer)."""
-        if time.monotonic() > deadline:
-            return 0
+    def _fill_slots(self, count: int) -> list[str]:
+        from django.db import connection
+
+        from orders.actors import Actor
+        from orders.services import ItemSpec, order_create
+        from payments.providers.errors import PaymentError
+        from payments.services import payment_start
+        from sellers.models import Seller
+
+        seller, actor, outcomes = Seller.objects.get(slug=self.slot_seller), Actor.system("soak slot filler"), []
+        try:
+            for _ in range(count):
+                order = order_create(seller=seller, currency="INR", actor=actor, reference="soak-slots",
+                                     items=[ItemSpec(name="Slot filler", unit_amount=self.slot_amount)])
+                try:
+                    payment_start(order_id=order.pk, method="nano", actor=actor)
+                    outcomes.append("started")
+                except PaymentError as exc:
+                    outcomes.append(getattr(exc, "code", exc.__class__.__name__))
+        finally:
+            connection.close()
+        return outcomes
+
+    def _nano_payment(self) -> int:
+        """An order at the fault's price and a Nano payment for it over the API; the payment's status."""
         url = self.stack.url("web2") + "/api/v1"
         headers = {"Authorization": f"Bearer {self.slot_seller_key}"}
         body = {"reference": "soak-slots", "currency": "INR",

@@ -110,16 +110,19 @@ def gather(*, since, books: dict, nano_sends: list[dict], nano_refund_sends: int
     # Only what the soak did: the seeded sellers start with no history, but be exact anyway.
     succeeded = Refund.objects.filter(status="succeeded", created_at__gte=since)
     settled = Settlement.objects.filter(status__in=("paid", "reversed"), created_at__gte=since)
+    transfers = settled.filter(kind="transfer")
     kassa_counts = {"razorpay_refunds": succeeded.filter(payment__method="razorpay").count(),
                     "coinpay_refunds": succeeded.filter(payment__method="coinpay").count(),
                     "nano_refunds": succeeded.filter(payment__method="nano").count(),
-                    "razorpay_transfers": settled.filter(kind="transfer").count(),
+                    "razorpay_transfers": transfers.filter(amount__gt=0).count(),
+                    "razorpay_reversals": transfers.filter(amount__lt=0).count(),
                     "coinpay_payouts": settled.filter(kind="payout").count()}
     rzp, cp = books.get("razorpay", {}), books.get("coinpay", {})
     sandbox_counts = {"razorpay_refunds": sum(1 for r in rzp.get("refunds", []) if r.get("status") == "processed"),
                       "coinpay_refunds": sum(1 for r in cp.get("refunds", []) if r.get("status") == "Completed"),
                       "nano_refunds": nano_refund_sends,
-                      "razorpay_transfers": len(rzp.get("transfers", [])),
+                      "razorpay_transfers": sum(1 for t in rzp.get("transfers", []) if t.get("status") == "processed"),
+                      "razorpay_reversals": len(rzp.get("reversals", [])),
                       "coinpay_payouts": sum(1 for p in cp.get("payouts", []) if p.get("status") == "Completed")}
     deliveries = WebhookDelivery.objects.filter(endpoint_id__in=endpoint_ids)
     stuck = {

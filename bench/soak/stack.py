@@ -102,6 +102,9 @@ class Stack:
         celery = f"{BIN}/celery -A config"
         worker = "worker --loglevel WARNING --without-gossip --without-mingle"
         gunicorn = f"{BIN}/gunicorn config.wsgi --workers 2 --threads 4 --log-level warning --graceful-timeout 5"
+        # Keep idle client connections longer than the users' think time: with gunicorn's 2 s default the
+        # load would race it and see its own reused connections closed (not something Kassa did).
+        gunicorn += " --keep-alive 30"
         return {
             "redis": (f"redis-server --port {self.ports['redis']} --bind 127.0.0.1 --save '' --appendonly no "
                       f"--dir {RUN_DIR}"),
