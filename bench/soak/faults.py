@@ -24,7 +24,7 @@ NAMES = {
     7: "nano_amount_slots_exhausted",
 }
 # Each fault's window at full length: outages last 60 s, a kill is watched until it recovered.
-LENGTHS = {1: 25, 2: 20, 3: 60, 4: 60, 5: 15, 6: 20, 7: 40}
+LENGTHS = {1: 20, 2: 40, 3: 60, 4: 60, 5: 15, 6: 15, 7: 30}
 WORKER_RESTART_SECONDS = 10
 
 
