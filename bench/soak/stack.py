@@ -30,6 +30,10 @@ WEB_PROCESSES = ("web1", "web2")
 WORKERS = ("worker1", "worker2")
 
 
+class BrokerUnavailable(RuntimeError):
+    """BROKER=rabbitmq on a machine without rabbitmqctl: the soak is skipped, saying why."""
+
+
 @dataclass
 class Stack:
     broker: str = "redis"
@@ -91,7 +95,7 @@ class Stack:
     def fresh_rabbitmq_vhost(self) -> None:
         """A vhost of the soak's own (fresh each run), with the guest user's permissions on it."""
         if not shutil.which("rabbitmqctl"):
-            raise RuntimeError("BROKER=rabbitmq needs rabbitmqctl (and RabbitMQ on 127.0.0.1:5672)")
+            raise BrokerUnavailable("BROKER=rabbitmq needs rabbitmqctl (and RabbitMQ on 127.0.0.1:5672)")
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", "kassa_soak"], capture_output=True)
         for command in (["add_vhost", "kassa_soak"],
                         ["set_permissions", "-p", "kassa_soak", "guest", ".*", ".*", ".*"]):
