@@ -17,7 +17,7 @@ export EMAIL_URL ?= smtp://127.0.0.1:$(SANDBOX_SMTP_PORT)
 export DEBUG ?= true
 export SANDBOX_MODE ?= true
 
-.PHONY: run test bench install install-dev lint migrate seed clean supervisor-conf
+.PHONY: run test bench soak install install-dev lint migrate seed clean supervisor-conf
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,12 @@ test: install-dev
 
 bench: install-dev
 	$(BIN)/python -m bench.run_all
+
+# A production-shaped Kassa under load and seven faults, reconciled against the sandbox's books
+# (README "Soak"): SOAK_SECONDS (300), SOAK_USERS (50), SOAK_FAULTS (1-7), BROKER=redis|rabbitmq.
+BROKER ?= redis
+soak: install-dev
+	BROKER=$(BROKER) $(BIN)/python -m bench.soak
 
 # lint-imports checks the app layers in .importlinter (make test runs it too, in tests/test_import_layers.py).
 lint: install-dev

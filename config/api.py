@@ -19,8 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import DomainError
-from config.outage import is_outage, outage_body
-from config.redis import OUTAGE_SECONDS, redis_failed
+from config.outage import is_outage, outage_body, outage_noted
+from config.redis import OUTAGE_SECONDS
 
 log = logging.getLogger("kassa.api")
 
@@ -76,8 +76,8 @@ def _domain_error(exc) -> Response | None:
 
 
 def exception_handler(exc, context):
-    if is_outage(exc):  # Redis unreachable where nothing stands in for it: retry soon, not a 500
-        redis_failed("api", exc)
+    if is_outage(exc):  # Redis or the database unreachable: retry soon, not a 500
+        outage_noted("api", exc)
         return Response(outage_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": str(OUTAGE_SECONDS)})
     if isinstance(exc, Http404):

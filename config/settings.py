@@ -220,12 +220,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 # throttle) and how long their rows are kept (hourly purge).
 INBOUND_INVALID_RATE = env.str("INBOUND_INVALID_RATE", default="60/min")
 INBOUND_INVALID_RETENTION_DAYS = env.int("INBOUND_INVALID_RETENTION_DAYS", default=30)
+# Hosts a seller's webhook endpoint may name although they resolve to a private or loopback address (the
+# SSRF guard refuses those outside DEBUG): an operator's own receivers, e.g. the soak's on 127.0.0.1.
+WEBHOOK_PRIVATE_HOSTS = env.list("WEBHOOK_PRIVATE_HOSTS", default=[])
 
 # --- Celery -----------------------------------------------------------------
-# "localhost" is ignored by the filesystem transport; without it kombu warns "No hostname was supplied"
-# on every connection, i.e. in every command that queues a task.
-CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost/"
-if not REDIS_URL:
+# CELERY_BROKER_URL picks another broker (e.g. RabbitMQ: amqp://user:pass@host:5672/vhost); by default
+# Celery uses REDIS_URL, or kombu's filesystem broker when there is no Redis either. "localhost" is ignored
+# by the filesystem transport; without it kombu warns "No hostname was supplied" in every command.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://localhost/"
+if CELERY_BROKER_URL == "filesystem://localhost/":
     _broker_dir = VAR_DIR / "celery"
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)

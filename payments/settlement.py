@@ -87,10 +87,11 @@ def _transfer_claim(payment_id, destination: str) -> Settlement | None:
 def _transfer_send(settlement: Settlement) -> None:
     provider = get_provider("razorpay")
     payment = settlement.payment
-    # A pending row may already exist at Razorpay if our last call timed out: look first.
-    existing = next((t for t in provider.transfers_of_payment(payment.tx_id)
-                     if (t.get("notes") or {}).get("kassa_settlement_id") == str(settlement.pk)), None)
     try:
+        # A pending row may already exist at Razorpay if our last call timed out: look first. A look-up it
+        # refuses (4xx: no such payment) is a "no" like a refused transfer, not a reason to stay pending.
+        existing = next((t for t in provider.transfers_of_payment(payment.tx_id)
+                         if (t.get("notes") or {}).get("kassa_settlement_id") == str(settlement.pk)), None)
         transfer = existing or provider.transfer_create(
             razorpay_payment_id=payment.tx_id, account=settlement.destination, amount=settlement.amount,
             currency=settlement.currency, settlement_id=str(settlement.pk))

@@ -83,7 +83,8 @@ class CoinPaySandbox:
         event_id = new_id("evt")
         body = json.dumps({"id": event_id, "event": event, "createdAt": _now(), "data": data},
                           separators=(",", ":")).encode()
-        self.sender.send_batch(url, [(event_id, body)], delay=delay)
+        self.sender.send_batch(url, [(event_id, body)], delay=delay,
+                               duplicate_rate=float(self.data["config"].get("duplicate_rate") or 0))
 
     def login(self, request: Request) -> Response:
         try:
@@ -246,7 +247,8 @@ content="width=device-width"><title>CoinPay sandbox</title></head>
 
     def config(self, request: Request) -> Response:
         body = request.json() if request.body else {}
-        return Response.json(update_config(self.store, body, ("webhook_url", "token_ttl_minutes", "fault_500")))
+        return Response.json(update_config(self.store, body, ("webhook_url", "token_ttl_minutes", "fault_500",
+                                                              "duplicate_rate")))
 
     def revoke_tokens(self, request: Request) -> Response:
         self.tokens.clear()

@@ -71,17 +71,26 @@ class WebhookSender:
         self.log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def send_batch(self, url: str, events: list[tuple[str, bytes]], delay: float = 0.0) -> threading.Thread:
-        """events: [(event_id, body)] delivered in this order; the call returns at once."""
-        thread = threading.Thread(target=self._run, args=(url, events, delay), daemon=True, name="sandbox-webhooks")
+    def send_batch(self, url: str, events: list[tuple[str, bytes]], delay: float = 0.0,
+                   duplicate_rate: float = 0.0) -> threading.Thread:
+        """events: [(event_id, body)] delivered in this order; the call returns at once. Each event
+        is delivered once more, a moment later, with probability `duplicate_rate` (real gateways
+        deliver at least once, so a receiver must take the same event twice)."""
+        thread = threading.Thread(target=self._run, args=(url, events, delay, duplicate_rate), daemon=True,
+                                  name="sandbox-webhooks")
         thread.start()
         return thread
 
-    def _run(self, url: str, events: list[tuple[str, bytes]], delay: float) -> None:
+    def _run(self, url: str, events: list[tuple[str, bytes]], delay: float, duplicate_rate: float = 0.0) -> None:
         if delay:
             time.sleep(delay)
         for event_id, body in events:
             self._deliver(url, event_id, body)
+        again = [(event_id, body) for event_id, body in events if random.random() < duplicate_rate]
+        if again:
+            time.sleep(random.uniform(0.1, 1.0))
+            for event_id, body in again:
+                self._deliver(url, event_id, body)
 
     def deliver_now(self, url: str, event_id: str, body: bytes) -> int | None:
         return self._deliver(url, event_id, body, retry=False)

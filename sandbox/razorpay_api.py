@@ -9,7 +9,7 @@ Routes (prefix /razorpay):
   GET|POST /checkout            hosted checkout ("Pay" / "Fail"), then POSTs the
                                 handler fields to callback_url (redirect mode)
   POST /_sandbox/pay            {order_id, fail?, out_of_order?, capture?}: pay without a browser
-  POST /_sandbox/config         {webhook_url?, auto_capture?, refund_status?, fault_500?}
+  POST /_sandbox/config         {webhook_url?, auto_capture?, refund_status?, fault_500?, duplicate_rate?}
   GET  /_sandbox/info           webhook delivery log and counts
 """
 from __future__ import annotations
@@ -89,7 +89,8 @@ class RazorpaySandbox:
     def _send(self, events: list[tuple[str, bytes]], delay: float = 0.0) -> None:
         url = self.data["config"]["webhook_url"]
         if url:
-            self.sender.send_batch(url, events, delay=delay)
+            self.sender.send_batch(url, events, delay=delay,
+                                   duplicate_rate=float(self.data["config"].get("duplicate_rate") or 0))
 
     # --- orders --------------------------------------------------------------------
 
@@ -360,7 +361,7 @@ button{{font-size:1rem;padding:.7rem 1.4rem;border-radius:8px;border:0;margin-ri
     def config(self, request: Request) -> Response:
         body = request.json() if request.body else {}
         return Response.json(update_config(self.store, body, ("webhook_url", "auto_capture", "refund_status",
-                                                              "fault_500")))
+                                                              "fault_500", "duplicate_rate")))
 
     def books(self) -> dict[str, list[dict]]:
         """What this gateway performed: captured payments, refunds, transfers, reversals."""

@@ -135,6 +135,23 @@ def test_timed_out_transfer_is_reconciled_not_sent_twice(monkeypatch):
     assert (settlement.status, settlement.provider_ref) == ("paid", "trf_t") and create.call_count == 1
 
 
+@responses.activate
+def test_a_transfer_whose_lookup_razorpay_refuses_fails_for_review_instead_of_staying_pending():
+    """Razorpay answers the look-up before a transfer with a 4xx (it does not know the payment): that is a
+    "no", so the transfer fails (and shows in the review queue) instead of staying pending and being tried
+    again on every run. Found by `make soak`: demo history's payments never existed at the sandbox."""
+    payment = completed()
+    PayoutDestinationFactory(seller=payment.seller, method="razorpay", value="acc_AbCdEfGhIjKlMn")
+    responses.get(f"{RZP}/v1/payments/pay_Settle00000001/transfers", status=400, json={"error": {
+        "code": "BAD_REQUEST_ERROR", "description": "The id provided does not exist"}})
+    create = responses.post(f"{RZP}/v1/payments/pay_Settle00000001/transfers", json={"items": []})
+    settle_all()
+    settlement = Settlement.objects.get()
+    assert settlement.status == "failed" and "does not exist" in settlement.failure_reason
+    assert create.call_count == 0
+    assert seller_balances(payment.seller)["INR"]["owed"] == 97_500
+
+
 def coinpay_seller_owed(*amounts):
     """A CoinPay seller with a wallet and these completed USD payments; CoinPay (mocked) has no
     payout yet and accepts one as po_1. Returns (seller, lookup mock, payout mock)."""

@@ -1,0 +1,1 @@
+"""`make soak`: see bench/soak/__main__.py."""
