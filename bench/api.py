@@ -1,7 +1,7 @@
 """API benchmark: gunicorn on PostgreSQL, 16 concurrent clients, each looping
 POST /api/v1/orders/ then POST /api/v1/orders/<id>/payments/ {"method": "nano"}
 (with Idempotency-Key headers, as real clients send), against a bare DRF view that
-returns a constant (BENCH_BARE_VIEW=1), measured in the same run on the same server,
+returns a constant (mounted by bench/urls.py), measured in the same run on the same server,
 alternating in --rounds (4 by default) so that other load on the machine hits both.
 
 A third scenario, the floor (bench/bare_view.py FloorApi: the API's own key auth and
@@ -202,7 +202,8 @@ def main() -> None:
 
     key = seed()
     load_before = list(os.getloadavg())
-    env = {"BENCH_BARE_VIEW": "1", "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+    env = {"DJANGO_SETTINGS_MODULE": "bench.settings",  # mounts the baselines (bench/urls.py)
+           "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
            "SANDBOX_MODE": "true",
            "SECURE_SSL_REDIRECT": "false", "API_THROTTLE_RATE": "1000000/min", "LOG_LEVEL": "WARNING",
            "DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ.get("REDIS_URL", "")}
