@@ -12,15 +12,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from config import statements
-from config.atomic import atomic
+from config.inserts import insert_unless_conflict
 from orders.actors import Actor
 from orders.models import Order
-from orders.services import OrderError, order_event_write, order_transition
+from orders.services import OrderError, order_event_write, order_transition, orders_expire, timeline_events_insert
 from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt, Refund, RefundRequest
 from payments.money import due_in_wire_units, fee_split, wire_per_minor
 from payments.providers.base import Observation
@@ -37,6 +36,7 @@ from payments.representations import order_data, payment_data, refund_data
 from payments.selectors import active_payment, order_locked_for_payment, payment_source_account, reserved_amounts
 from payments.states import payment_can_transition, refund_can_transition
 from sellers.models import Seller
+from sellers.selectors import sellers_wanting_event
 from sellers.services import webhook_event_emit, webhook_events_emit_many
 
 log = logging.getLogger("kassa.payments")
@@ -66,7 +66,7 @@ def payment_event_write(*, payment: Payment, type: str, actor: Actor, data: dict
                         from_status: str = "", to_status: str = "") -> PaymentEvent:
     event = PaymentEvent(payment=payment, type=type, from_status=from_status, to_status=to_status,
                          data={**actor.describe(), **(data or {})}, **actor.event_fields())
-    statements.insert(event, defer=True)  # nothing reads an event's id back in its transaction
+    event.save(force_insert=True)
     return event
 
 
@@ -179,10 +179,31 @@ def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: A
             for name, value in _instruction_fields(payment, local_start(payment)).items():
                 setattr(payment, name, value)
         # ON CONFLICT DO NOTHING: a slot taken between our read and insert costs no savepoint.
-        if statements.insert(payment, skip_conflicts=quote.unique_amount):
+        if not quote.unique_amount:
+            payment.save(force_insert=True)
+            return payment
+        if insert_unless_conflict(payment):
             return payment
     message = "Could not reserve a unique amount; please try again."
     raise NoFreeAmountSlot(message, user_message=message)
+
+
+def _payment_insert(order: Order, method: str, provider, actor: Actor) -> tuple[Payment, bool]:
+    """The new payment row and its events (the caller holds the order lock); whether the
+    provider's start() already ran (local: no I/O)."""
+    if order.status == Order.Status.EXPIRED:
+        order_transition(order_id=order.pk, to_status="open", actor=actor, event_type="order.reopened", locked=order)
+    quote = provider.quote(order.seller, order)
+    # A provider whose start() only formats (Nano: a URI) is asked here, so the row is written
+    # once; one that calls out (gateways) is asked after commit, outside the order lock.
+    local = getattr(provider, "start_is_local", False)
+    payment = _insert_with_unique_amount(order, method, quote, actor, provider.start if local else None)
+    payment_event_write(payment=payment, type="payment.started", actor=actor, to_status=payment.status,
+                        data={"method": method, "amount_due": str(payment.amount_due),
+                              "pay_currency": payment.pay_currency})
+    order_event_write(order=order, type="order.payment_started", actor=actor,
+                      data={"payment": str(payment.pk), "method": method})
+    return payment, local
 
 
 def payment_start(*, order_id, method: str, actor: Actor, seller: Seller | None = None,
@@ -194,28 +215,26 @@ def payment_start(*, order_id, method: str, actor: Actor, seller: Seller | None 
     order of another seller is Order.DoesNotExist (the API's 404), found by the same read.
     """
     provider = get_provider(method)
-    with atomic():
-        order = order_locked_for_payment(order_id, seller)
-        if order.is_paid:
-            raise PaymentStateError("This order is already paid.")
-        if order.status == Order.Status.CANCELLED:
-            raise PaymentStateError("This order was cancelled.")
-        if reuse and (existing := active_payment(order, method, timezone.now())):
-            return existing
-        check_method_available(order=order, method=method)
-        if order.status == Order.Status.EXPIRED:
-            order_transition(order_id=order.pk, to_status="open", actor=actor, event_type="order.reopened",
-                             locked=order)
-        quote = provider.quote(order.seller, order)
-        # A provider whose start() only formats (Nano: a URI) is asked here, so the row is written
-        # once; one that calls out (gateways) is asked after commit, outside the order lock.
-        local = getattr(provider, "start_is_local", False)
-        payment = _insert_with_unique_amount(order, method, quote, actor, provider.start if local else None)
-        payment_event_write(payment=payment, type="payment.started", actor=actor, to_status=payment.status,
-                            data={"method": method, "amount_due": str(payment.amount_due),
-                                  "pay_currency": payment.pay_currency})
-        order_event_write(order=order, type="order.payment_started", actor=actor,
-                          data={"payment": str(payment.pk), "method": method})
+    existing = refused = None
+    # No savepoint: inside the API's one transaction a failure ends the whole request anyway.
+    with transaction.atomic(savepoint=False):
+        try:  # refusals come before any write and leave the block cleanly: a caller's transaction goes on
+            order = order_locked_for_payment(order_id, seller)
+            if order.is_paid:
+                raise PaymentStateError("This order is already paid.")
+            if order.status == Order.Status.CANCELLED:
+                raise PaymentStateError("This order was cancelled.")
+            existing = active_payment(order, method, timezone.now()) if reuse else None
+            if existing is None:
+                check_method_available(order=order, method=method)
+        except (Order.DoesNotExist, PaymentError) as exc:
+            refused = exc
+        if refused is None and existing is None:
+            payment, local = _payment_insert(order, method, provider, actor)
+    if refused is not None:
+        raise refused
+    if existing is not None:
+        return existing
     if local:
         return payment
     try:
@@ -365,8 +384,8 @@ def _receipt_insert(obs: Observation, state: str) -> Receipt | None:
     receipt = Receipt(provider=obs.provider, external_tx_id=obs.external_tx_id, amount=str(obs.amount),
                       pay_to=obs.pay_to, state=state, source_account=obs.source_account, data=dict(obs.raw),
                       payment=matched, resolution=Receipt.Resolution.MATCHED if matched else Receipt.Resolution.NONE)
-    # ON CONFLICT DO NOTHING on PostgreSQL (a savepoint and IntegrityError elsewhere).
-    return receipt if statements.insert(receipt, skip_conflicts=True) else None
+    # ON CONFLICT DO NOTHING: a twin's insert never aborts the transaction.
+    return receipt if insert_unless_conflict(receipt) else None
 
 
 def _save_fields(payment: Payment, fields: dict) -> None:
@@ -502,63 +521,72 @@ def payment_expire_stale(*, now=None, batch_size: int = 1000) -> int:
     ticks at once (or a tick racing a completion) never touch the same row, and a payment
     whose order is locked elsewhere stays pending until a later tick can take both: its
     order can never be left open with nothing pending. Confirming payments never expire.
-    Orders with no other active payment expire too.
+    Orders with no other active payment expire too (orders.services.orders_expire).
+    One UPDATE … RETURNING expires a batch; its events and outbox rows are written from
+    the returned rows, not from loaded payments.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.PAYMENT_EXPIRY_GRACE_SECONDS)
+    system = Actor.system("expiry")
     total = 0
     while True:
         with transaction.atomic():
-            claimed = [
-                (row.pk, row.order_id, row.amount_received) for row in
-                Payment.objects.select_for_update(skip_locked=True, of=("self", "order"), no_key=True)
-                .select_related("order").only("pk", "order_id", "amount_received", "order__id")
-                .filter(status=Payment.Status.PENDING, expires_at__lt=cutoff)[:batch_size]
-            ]
+            claimed = [row.pk for row in
+                       Payment.objects.select_for_update(skip_locked=True, of=("self", "order"), no_key=True)
+                       .select_related("order").only("pk", "order_id", "order__id")
+                       .filter(status=Payment.Status.PENDING, expires_at__lt=cutoff)[:batch_size]]
             if not claimed:
                 return total
-            ids = [pk for pk, _, _ in claimed]
-            underpaid = [pk for pk, _, received in claimed if received not in ("", "0")]
-            for money_seen, group in ((True, underpaid), (False, sorted(set(ids) - set(underpaid)))):
-                if group:
-                    Payment.objects.filter(pk__in=group, status=Payment.Status.PENDING).update(
-                        status=Payment.Status.EXPIRED, updated_at=now,
-                        reserved_until=_reserved_until(now, money_seen=money_seen),
-                    )
-            system = Actor.system("expiry")
-            PaymentEvent.objects.bulk_create(
-                PaymentEvent(payment_id=pk, type="payment.expired", from_status="pending", to_status="expired",
-                             data=system.describe(), actor_type=system.type, created_at=now)
-                for pk in ids
-            )
+            expired = _expire_pending(claimed, now)
+            ids = [pk for pk, _order, _seller, _received in expired]
+            timeline_events_insert(event_model=PaymentEvent, subject_ids=ids, type="payment.expired", actor=system,
+                                   from_status=Payment.Status.PENDING, to_status=Payment.Status.EXPIRED, at=now)
+            underpaid = [pk for pk, _order, _seller, received in expired if received not in ("", "0")]
             for payment in Payment.objects.select_for_update().filter(pk__in=underpaid):
                 _flag(payment, Payment.Exception_.UNDERPAID, actor=system, data={"received": payment.amount_received})
-            _expire_orders({order_id for _, order_id, _ in claimed}, now, system)
+            _expire_orders({order_id for _pk, order_id, _seller, _received in expired}, now, system)
+            wanted = sellers_wanting_event("payment.expired", {seller for _pk, _order, seller, _received in expired})
             webhook_events_emit_many([
                 (payment.seller_id, "payment.expired", payment_data(payment))
-                for payment in Payment.objects.filter(pk__in=ids).select_related("order")
+                for payment in Payment.objects.filter(pk__in=[pk for pk, _o, seller, _r in expired if seller in wanted])
             ])
             total += len(ids)
 
 
+def _expire_pending(ids: list, now) -> list[tuple]:
+    """UPDATE these payments, if still pending, to expired (keeping an underpaid one's slot
+    through the monitoring window); (id, order_id, seller_id, amount_received) of each."""
+    meta, quote = Payment._meta, connection.ops.quote_name
+    pk = meta.pk
+    column = {name: quote(meta.get_field(name).column)
+              for name in ("status", "updated_at", "reserved_until", "amount_received", "order", "seller")}
+    reserved_until = meta.get_field("reserved_until")
+    # Identifiers come from the model's metadata; every value is a bound parameter.
+    sql = (f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['updated_at']} = %s, "  # noqa: S608
+           f"{column['reserved_until']} = CASE WHEN {column['amount_received']} IN ('', '0') THEN %s ELSE %s END "
+           f"WHERE {quote(pk.column)} IN ({', '.join(['%s'] * len(ids))}) AND {column['status']} = %s "
+           f"RETURNING {quote(pk.column)}, {column['order']}, {column['seller']}, {column['amount_received']}")
+    params = [Payment.Status.EXPIRED, meta.get_field("updated_at").get_db_prep_save(now, connection),
+              reserved_until.get_db_prep_save(_reserved_until(now, money_seen=False), connection),
+              reserved_until.get_db_prep_save(_reserved_until(now, money_seen=True), connection),
+              *(pk.get_db_prep_value(value, connection) for value in ids), Payment.Status.PENDING]
+    order_pk = Order._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(pk.to_python(payment), order_pk.to_python(order), seller, received)
+                for payment, order, seller, received in cursor.fetchall()]
+
+
 def _expire_orders(order_ids: set, now, actor: Actor) -> None:
-    """Open orders whose every payment is now inactive become expired (set-based).
+    """Open orders whose every payment is now inactive become expired (set-based, by
+    orders.services, which writes order status).
 
     Requires: the caller holds these orders' row locks (taken with their payments), so
     none is skipped here.
     """
-    from orders.models import OrderEvent
-
     still_active = set(Payment.objects.filter(order_id__in=order_ids, status__in=Payment.ACTIVE_STATUSES)
                        .values_list("order_id", flat=True))
-    targets = list(Order.objects.select_for_update(no_key=True)
-                   .filter(pk__in=order_ids - still_active, status=Order.Status.OPEN).values_list("pk", flat=True))
-    Order.objects.filter(pk__in=targets, status=Order.Status.OPEN).update(status=Order.Status.EXPIRED, updated_at=now)
-    OrderEvent.objects.bulk_create(
-        OrderEvent(order_id=pk, type="order.expired", from_status="open", to_status="expired",
-                   data=actor.describe(), actor_type=actor.type, created_at=now)
-        for pk in targets
-    )
+    orders_expire(order_ids=order_ids - still_active, actor=actor, now=now)
 
 
 def payment_release_reservations(*, now=None) -> int:
