@@ -534,7 +534,9 @@ def payment_expire_stale(*, now=None, batch_size: int = 1000) -> int:
             claimed = [row.pk for row in
                        Payment.objects.select_for_update(skip_locked=True, of=("self", "order"), no_key=True)
                        .select_related("order").only("pk", "order_id", "order__id")
-                       .filter(status=Payment.Status.PENDING, expires_at__lt=cutoff)[:batch_size]]
+                       .filter(status=Payment.Status.PENDING, expires_at__lt=cutoff)
+                       # Oldest first along (status, expires_at); the default ordering sorts every stale row.
+                       .order_by("expires_at")[:batch_size]]
             if not claimed:
                 return total
             expired = _expire_pending(claimed, now)

@@ -63,3 +63,20 @@ def test_rows_written_inside_the_api_transaction_have_their_ids_at_once():
         event = order.events.get()
         item = order.items.get()
     assert event.pk is not None and item.pk is not None
+
+
+@pytest.mark.postgres
+def test_repeated_orm_statements_are_prepared_on_the_server():
+    """DB_PREPARED_STATEMENTS: Django's server_side_binding plus psycopg's prepare_threshold
+    (settings.DATABASES) make PostgreSQL plan the hot paths' repeated statements once."""
+    from sellers.selectors import api_key_lookup
+
+    seller = SellerFactory()
+    for n in range(6):
+        api_key_lookup("sk_test_prepared")
+        insert_unless_conflict(IdempotencyKey(seller=seller, key=f"p{n}", request_hash="h", method="POST", path="/"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "sellers_apikey"' in sql for sql in prepared)
+    assert any(sql.startswith('INSERT INTO "sellers_idempotencykey"') for sql in prepared)
