@@ -10,7 +10,7 @@ floor is the reference: the cheapest request a real endpoint can be. The bare vi
 as context (`cost_in_bare_requests`).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kassa_api REDIS_URL=redis://127.0.0.1:6379/5 \
-        .venv/bin/python bench/api.py [--seconds 20] [--rounds 4] [--concurrency 16] [--port 8105]
+        .venv/bin/python bench/api.py [--seconds 20] [--rounds 4] [--concurrency 16] [--port N]
 
 Targets (P4): API requests/s at least 0.45 of the floor's in the same run (`api_over_floor`),
 and API p99 under 150 ms.
@@ -45,7 +45,15 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from bench.common import analyze_tables, cpu_spent, gunicorn_workers, percentile, server_cpu, start_gunicorn  # noqa: E402
+from bench.common import (  # noqa: E402
+    analyze_tables,
+    cpu_spent,
+    free_port,
+    gunicorn_workers,
+    percentile,
+    server_cpu,
+    start_gunicorn,
+)
 from sellers.models import Seller  # noqa: E402
 from sellers.services import api_key_create, payout_destination_set  # noqa: E402
 
@@ -192,7 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--port", type=int, default=8105)
+    parser.add_argument("--port", type=int, default=0, help="gunicorn port (default: a free one)")
     # As bench/webhooks.py: single-threaded workers, 4 per core (p99 187 ms vs 260-310 ms at 4x4).
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 4)
     parser.add_argument("--threads", type=int, default=1)
@@ -208,6 +216,7 @@ def main() -> None:
            "SANDBOX_MODE": "true",
            "SECURE_SSL_REDIRECT": "false", "API_THROTTLE_RATE": "1000000/min", "LOG_LEVEL": "WARNING",
            "DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ.get("REDIS_URL", "")}
+    args.port = args.port or free_port()
     server = start_gunicorn(args.port, env, workers=args.workers, threads=args.threads)
     try:
         run(args.port, key, 3, args.concurrency, "bare", server.pid)  # warm-up: connections, caches, workers

@@ -6,6 +6,7 @@ Why not save() and catch IntegrityError: on PostgreSQL an error aborts the trans
 that needs a savepoint (two more round trips) around every try, and a lost race (a taken
 Nano amount slot, an Idempotency-Key a twin holds, a webhook already stored) is ordinary.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -21,8 +22,10 @@ def _statement(model: type[models.Model]) -> tuple[list, str, bool]:
     fields = [field for field in meta.concrete_fields if not (field.primary_key and assigned)]
     quote = connection.ops.quote_name
     # Identifiers come from the model's metadata; every value is a bound parameter.
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-           f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}")
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
     return fields, sql, assigned
 
 

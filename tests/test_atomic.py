@@ -1,6 +1,7 @@
 """Transactions are Django's own: the API's one transaction (Idempotency-Key and work commit
 together) is transaction.atomic(durable=True), and the services it runs open their blocks with
 savepoint=False, so inside it they set no savepoint and a failure dooms all of it."""
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext

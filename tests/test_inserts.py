@@ -1,5 +1,6 @@
 """config.inserts.insert_unless_conflict: the one hand-written statement, the same on SQLite
 and PostgreSQL; and the hot paths' rows get their ids at once (no deferred inserts)."""
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -58,8 +59,9 @@ def test_a_partial_unique_index_counts_as_a_conflict():
 def test_rows_written_inside_the_api_transaction_have_their_ids_at_once():
     seller = SellerFactory()
     with transaction.atomic(durable=True):
-        order = order_create(seller=seller, currency="INR", items=[ItemSpec(name="Print", unit_amount=100)],
-                             actor=Actor.system("test"))
+        order = order_create(
+            seller=seller, currency="INR", items=[ItemSpec(name="Print", unit_amount=100)], actor=Actor.system("test")
+        )
         event = order.events.get()
         item = order.items.get()
     assert event.pk is not None and item.pk is not None

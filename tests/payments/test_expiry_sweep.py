@@ -1,5 +1,6 @@
 """The beat expiry sweep is set-based: one UPDATE … RETURNING per batch, events and outbox rows
 from the returned rows, and order status written by orders.services.orders_expire."""
+
 from datetime import timedelta
 
 import pytest
@@ -36,7 +37,11 @@ def test_orders_expire_moves_only_open_orders_and_writes_their_events():
     assert (open_order.status, paid_order.status) == ("expired", "paid")
     event = OrderEvent.objects.get(order=open_order)
     assert (event.type, event.from_status, event.to_status, event.actor_type) == (
-        "order.expired", "open", "expired", "system")
+        "order.expired",
+        "open",
+        "expired",
+        "system",
+    )
     assert event.data == {"actor": "system", "actor_label": "expiry"}
     assert not OrderEvent.objects.filter(order=paid_order).exists()
 
@@ -61,8 +66,12 @@ def test_the_sweep_writes_events_orders_and_outbox_rows_from_the_returned_rows(d
     for payment in heard + unheard:
         payment.refresh_from_db()
         assert payment.status == "expired" and payment.order.status == "expired"
-        assert PaymentEvent.objects.filter(payment=payment, type="payment.expired", from_status="pending",
-                                           to_status="expired").count() == 1
+        assert (
+            PaymentEvent.objects.filter(
+                payment=payment, type="payment.expired", from_status="pending", to_status="expired"
+            ).count()
+            == 1
+        )
     deliveries = WebhookDelivery.objects.filter(event_type="payment.expired")
     assert sorted(d.payload["data"]["id"] for d in deliveries) == sorted(str(p.pk) for p in heard)
     assert {d.endpoint_id for d in deliveries} == {endpoint.pk}
