@@ -1,18 +1,19 @@
 """API benchmark: gunicorn on PostgreSQL, 16 concurrent clients, each looping
 POST /api/v1/orders/ then POST /api/v1/orders/<id>/payments/ {"method": "nano"}
 (with Idempotency-Key headers, as real clients send), against a bare DRF view that
-returns a constant (BENCH_BARE_VIEW=1), measured in the same run on the same server,
+returns a constant (mounted by bench/urls.py), measured in the same run on the same server,
 alternating in --rounds (4 by default) so that other load on the machine hits both.
 
 A third scenario, the floor (bench/bare_view.py FloorApi: the API's own key auth and
-throttle, the parsed body, one transaction with one statement), alternates with them. It
-is not a target; it shows how much of the target's budget any authenticated, throttled
-write spends before doing its work (`cost_in_bare_requests`).
+throttle, the parsed body, one transaction with one statement), alternates with them. The
+floor is the reference: the cheapest request a real endpoint can be. The bare view stays
+as context (`cost_in_bare_requests`).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kassa_api REDIS_URL=redis://127.0.0.1:6379/5 \
-        .venv/bin/python bench/api.py [--seconds 20] [--rounds 4] [--concurrency 16] [--port 8105]
+        .venv/bin/python bench/api.py [--seconds 20] [--rounds 4] [--concurrency 16] [--port N]
 
-Targets (issue 6): API requests/s at least 35 % of the bare view's, and API p99 under 150 ms.
+Targets (P4): API requests/s at least 0.45 of the floor's in the same run (`api_over_floor`),
+and API p99 under 150 ms.
 Prints JSON and writes bench/results/api.json.
 """
 from __future__ import annotations
@@ -44,12 +45,20 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from bench.common import analyze_tables, cpu_spent, gunicorn_workers, percentile, server_cpu, start_gunicorn  # noqa: E402
+from bench.common import (  # noqa: E402
+    analyze_tables,
+    cpu_spent,
+    free_port,
+    gunicorn_workers,
+    percentile,
+    server_cpu,
+    start_gunicorn,
+)
 from sellers.models import Seller  # noqa: E402
 from sellers.services import api_key_create, payout_destination_set  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "api.json"
-TARGET_RATIO = 0.35
+TARGET_OVER_FLOOR = 0.45
 BASELINES = ("bare", "floor")
 
 
@@ -191,7 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--port", type=int, default=8105)
+    parser.add_argument("--port", type=int, default=0, help="gunicorn port (default: a free one)")
     # As bench/webhooks.py: single-threaded workers, 4 per core (p99 187 ms vs 260-310 ms at 4x4).
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 4)
     parser.add_argument("--threads", type=int, default=1)
@@ -202,10 +211,12 @@ def main() -> None:
 
     key = seed()
     load_before = list(os.getloadavg())
-    env = {"BENCH_BARE_VIEW": "1", "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+    env = {"DJANGO_SETTINGS_MODULE": "bench.settings",  # mounts the baselines (bench/urls.py)
+           "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
            "SANDBOX_MODE": "true",
            "SECURE_SSL_REDIRECT": "false", "API_THROTTLE_RATE": "1000000/min", "LOG_LEVEL": "WARNING",
            "DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ.get("REDIS_URL", "")}
+    args.port = args.port or free_port()
     server = start_gunicorn(args.port, env, workers=args.workers, threads=args.threads)
     try:
         run(args.port, key, 3, args.concurrency, "bare", server.pid)  # warm-up: connections, caches, workers
@@ -222,6 +233,7 @@ def main() -> None:
 
     ratio = _ratio(api, bare)
     floor_ratio = _ratio(floor, bare)
+    over_floor = _ratio(api, floor)
     report = {
         "benchmark": "api",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -238,6 +250,9 @@ def main() -> None:
         "bare_view": bare,
         "floor_view": floor,
         "api": api,
+        "api_over_floor": round(over_floor, 3),
+        "round_api_over_floor": _round_ratios(phases["api"], phases["floor"]),
+        # Context: both against the bare view.
         "throughput_ratio": round(ratio, 3),
         "floor_ratio": round(floor_ratio, 3),
         "rounds": args.rounds,
@@ -247,8 +262,9 @@ def main() -> None:
         # The machine's time per request, counting a bare request as 1: what the floor
         # spends, what the target allows, what the API takes. Target minus floor is the
         # budget for an endpoint's own work.
-        "cost_in_bare_requests": {"floor": _cost(floor_ratio), "target": _cost(TARGET_RATIO), "api": _cost(ratio)},
-        "targets": {"ratio_at_least": TARGET_RATIO, "ratio_met": ratio >= TARGET_RATIO,
+        "cost_in_bare_requests": {"floor": _cost(floor_ratio), "target": _cost(floor_ratio * TARGET_OVER_FLOOR),
+                                  "api": _cost(ratio)},
+        "targets": {"api_over_floor_at_least": TARGET_OVER_FLOOR, "api_over_floor_met": over_floor >= TARGET_OVER_FLOOR,
                     "p99_ms_under": 150, "p99_met": api["p99_ms"] < 150},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@
 /webhooks/razorpay/: each request verifies the HMAC, stores the InboundWebhook row
 and kicks a coalesced drain on Redis (payments.webhooks.webhooks_kick). In the same
 run and on the same server the same senders hit a bare Django view that returns 200
-(routed only with KASSA_BENCH=1), the two alternating in --rounds so a neighbour's load
+(mounted by bench/urls.py), the two alternating in --rounds so a neighbour's load
 on a shared machine hits both alike; server CPU per request (gunicorn workers + this
 database's backends) and the load average are recorded too.
 Afterwards a real Celery worker drains the queue, and we check that rows == unique
@@ -163,7 +163,8 @@ def main() -> None:
     analyze_tables()
 
     port = args.port or free_port()
-    env = {"KASSA_BENCH": "1", "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+    env = {"DJANGO_SETTINGS_MODULE": "bench.settings",  # mounts the baselines (bench/urls.py)
+           "DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
            "SANDBOX_MODE": "true", "SECURE_SSL_REDIRECT": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost",
            "LOG_LEVEL": "WARNING", "RAZORPAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
            "DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ["REDIS_URL"]}

@@ -124,18 +124,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     # A restarted database never turns into a failed request: each request checks its reused
-    # connection first. config.postgres does that by polling the socket, not with a SELECT 1.
+    # connection first. config.postgres is Django's PostgreSQL backend with one change: it checks
+    # an idle connection by polling its socket (a server that dropped it has sent something or
+    # closed it) instead of sending `SELECT 1` before every request's first query.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "config.postgres"
-    # Django turns psycopg's prepared statements off (a threshold of None, for the sake of
-    # poolers), and then psycopg ignores even an explicit prepare=True: config.statements'
-    # hot-path statements would be parsed and planned on every call. Django's own cursors bind
-    # on the client and never prepare, so a threshold only affects config.statements. Turn it
-    # off (DB_PREPARED_STATEMENTS=false) behind a pooler in transaction mode older than
-    # PgBouncer 1.21, which cannot track prepared statements.
+    # Django's own options for prepared statements: server-side binding sends values apart
+    # from the SQL text, and psycopg prepares a statement once it has run prepare_threshold
+    # times on a connection, so PostgreSQL plans the hot paths' repeated statements once per
+    # connection. Turn it off (DB_PREPARED_STATEMENTS=false) behind a pooler in transaction
+    # mode older than PgBouncer 1.21, which cannot track prepared statements.
     if env.bool("DB_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options.setdefault("server_side_binding", True)
+        options.setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] in ("django.db.backends.postgresql", "config.postgres")
 

@@ -1,7 +1,5 @@
 """/api/v1/ (README "REST API v1"). Ids are matched as strings so that a
 malformed id is the same JSON 404 as another seller's id."""
-import os
-
 from django.urls import path
 
 from orders.api import OrderCollectionApi, OrderResourceApi
@@ -23,9 +21,3 @@ urlpatterns = [
          name="api-webhook-deliveries"),
 ]
 
-if os.environ.get("BENCH_BARE_VIEW") == "1":
-    # bench/api.py's baselines: a constant, and the cheapest authenticated, throttled request.
-    from bench.bare_view import BareApi, FloorApi
-
-    urlpatterns.append(path("bench/bare/", BareApi.as_view(), name="api-bench-bare"))
-    urlpatterns.append(path("bench/floor/", FloorApi.as_view(), name="api-bench-floor"))

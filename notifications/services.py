@@ -18,8 +18,8 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from config import statements
 from config.celery_app import app as celery_app
+from config.inserts import insert_unless_conflict
 from notifications.kinds import SELLER_KINDS
 from notifications.models import OutboxEmail, SellerEmailSettings
 from sellers.models import Seller
@@ -55,7 +55,7 @@ def queue_email(*, kind: str, key: str, to: list[str], subject: str, template: s
     email = OutboxEmail(kind=kind, key=key[:200], seller=seller, to=to, subject=" ".join(subject.split())[:255],
                         text=text, html=html, attachments=attachments or [], created_at=now,
                         next_attempt_at=now + timedelta(seconds=settings.EMAIL_SWEEP_AFTER_SECONDS))
-    if not statements.insert(email, skip_conflicts=True):  # ON CONFLICT DO NOTHING on PostgreSQL
+    if not insert_unless_conflict(email):  # ON CONFLICT DO NOTHING: queued once per key
         return None
     log.info("email queued", extra={"kind": kind, "email": email.pk})
     transaction.on_commit(lambda: _send_later(email.pk))

@@ -22,7 +22,6 @@ from config.api import (
     error_responses,
     get_owned_or_404,
     seller_of,
-    validated_input,
 )
 from orders.models import Order, OrderEvent, OrderItem
 from orders.services import ItemSpec, order_create, order_mark_fulfilled, order_update_delivery
@@ -241,7 +240,9 @@ class OrderCreateApi(APIView):
     )
     @idempotent(atomic_when=lambda request, **_url: True)  # creating an order only writes to the database
     def post(self, request):
-        data = validated_input(OrderCreateApi.InputSerializer, request.data)
+        serializer = OrderCreateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         items = [ItemSpec(name=i["name"], unit_amount=i["unit_amount"], quantity=i["quantity"]) for i in data["items"]]
         order = order_create(
             seller=seller_of(request), currency=data["currency"], actor=api_actor(request), items=items,

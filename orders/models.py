@@ -142,6 +142,7 @@ class OrderEvent(TimelineEvent):
     """The order's timeline."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    SUBJECT = "order"  # whose timeline (orders.services.timeline_events_insert)
 
     class Meta(TimelineEvent.Meta):
         pass

@@ -4,11 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from config import statements
-from config.atomic import atomic
 from config.errors import DomainError
 from orders.actors import Actor
 from orders.models import Order, OrderEvent, OrderItem, Product
@@ -41,8 +39,59 @@ def order_event_write(*, order: Order, type: str, actor: Actor, data: dict | Non
                       from_status: str = "", to_status: str = "") -> OrderEvent:
     event = OrderEvent(order=order, type=type, from_status=from_status, to_status=to_status,
                        data={**actor.describe(), **(data or {})}, **actor.event_fields())
-    statements.insert(event, defer=True)  # nothing reads an event's id back in its transaction
+    event.save(force_insert=True)
     return event
+
+
+def timeline_events_insert(*, event_model: type[OrderEvent], subject_ids: list, type: str, actor: Actor,
+                           from_status: str = "", to_status: str = "", at=None) -> None:
+    """The same event on many subjects' timelines (`event_model`: OrderEvent, PaymentEvent...),
+    in one INSERT … SELECT over the subjects' ids: no row is built in Python."""
+    if not subject_ids:
+        return
+    meta = event_model._meta
+    subject = meta.get_field(event_model.SUBJECT)
+    subject_meta = subject.related_model._meta
+    constants = {"type": type, "from_status": from_status, "to_status": to_status, "actor_type": actor.type,
+                 "data": actor.describe(), "created_at": at or timezone.now()}
+    fields = [meta.get_field(name) for name in constants]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in [subject.column, *(field.column for field in fields)])
+    # Identifiers come from the models' metadata; every value is a bound parameter.
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+           f"SELECT {quote(subject_meta.pk.column)}, {', '.join(['%s'] * len(fields))} "
+           f"FROM {quote(subject_meta.db_table)} "
+           f"WHERE {quote(subject_meta.pk.column)} IN ({', '.join(['%s'] * len(subject_ids))})")
+    params = [field.get_db_prep_save(constants[field.name], connection) for field in fields]
+    params += [subject_meta.pk.get_db_prep_value(pk, connection) for pk in subject_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def orders_expire(*, order_ids, actor: Actor, now=None) -> list:
+    """Open orders among `order_ids` become expired: one UPDATE … RETURNING, then their
+    order.expired events from the returned ids. The ids of the orders it expired.
+
+    Requires: the caller holds these orders' row locks and has checked that none has a
+    payment still active (payments' expiry does both)."""
+    if not order_ids:
+        return []
+    now = now or timezone.now()
+    meta, quote = Order._meta, connection.ops.quote_name
+    pk, status, updated_at = meta.pk, meta.get_field("status"), meta.get_field("updated_at")
+    ids = list(order_ids)
+    # Identifiers come from the model's metadata; every value is a bound parameter.
+    sql = (f"UPDATE {quote(meta.db_table)} SET {quote(status.column)} = %s, {quote(updated_at.column)} = %s "  # noqa: S608
+           f"WHERE {quote(pk.column)} IN ({', '.join(['%s'] * len(ids))}) AND {quote(status.column)} = %s "
+           f"RETURNING {quote(pk.column)}")
+    params = [Order.Status.EXPIRED, updated_at.get_db_prep_save(now, connection),
+              *(pk.get_db_prep_value(value, connection) for value in ids), Order.Status.OPEN]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        expired = [pk.to_python(row[0]) for row in cursor.fetchall()]
+    timeline_events_insert(event_model=OrderEvent, subject_ids=expired, type="order.expired", actor=actor,
+                           from_status=Order.Status.OPEN, to_status=Order.Status.EXPIRED, at=now)
+    return expired
 
 
 def order_create(*, seller: Seller, currency: str, items: list[ItemSpec], actor: Actor,
@@ -53,16 +102,14 @@ def order_create(*, seller: Seller, currency: str, items: list[ItemSpec], actor:
     if any(item.unit_amount <= 0 or item.quantity <= 0 for item in items):
         raise OrderError("Item amounts and quantities must be positive.", code="invalid_request")
     total = sum(item.unit_amount * item.quantity for item in items)
-    with atomic():
+    # No savepoint: inside the API's one transaction a failure ends the whole request anyway.
+    with transaction.atomic(savepoint=False):
         order = Order(seller=seller, currency=currency.upper(), amount=total, reference=reference,
                       customer_email=customer_email, metadata=metadata or {}, partner_user_id=partner_user_id)
-        statements.insert(order, defer=True)  # its id is ours (uuid4); in a batch it goes with the rest
-        rows = [OrderItem(order=order, product=item.product, name=item.name, unit_amount=item.unit_amount,
-                          quantity=item.quantity) for item in items]
-        if len(rows) == 1:
-            statements.insert(rows[0], defer=True)  # the common case: one prepared insert, or part of a batch
-        else:
-            OrderItem.objects.bulk_create(rows)
+        order.save(force_insert=True)
+        OrderItem.objects.bulk_create(
+            OrderItem(order=order, product=item.product, name=item.name, unit_amount=item.unit_amount,
+                      quantity=item.quantity) for item in items)
         order_event_write(order=order, type="order.created", actor=actor, to_status=order.status,
                           data={"amount": total, "currency": order.currency})
     return order

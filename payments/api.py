@@ -22,7 +22,6 @@ from config.api import (
     get_owned_or_404,
     seller_of,
     uuid_or_404,
-    validated_input,
 )
 from orders.actors import Actor
 from orders.models import Order
@@ -196,7 +195,9 @@ class PaymentStartApi(APIView):
     @idempotent(atomic_when=lambda request, **_url: isinstance(request.data, dict)
                 and starts_locally(request.data.get("method")))  # Nano: the key commits with the payment
     def post(self, request, order_id):
-        method = validated_input(self.InputSerializer, request.data)["method"]
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        method = serializer.validated_data["method"]
         try:  # one locked read finds the order, scoped to this seller
             payment = payment_start(order_id=uuid_or_404(order_id), seller=seller_of(request),
                                     method=method, actor=api_actor(request))

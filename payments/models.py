@@ -168,6 +168,7 @@ class PaymentEvent(TimelineEvent):
     """The payment's timeline."""
 
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
+    SUBJECT = "payment"  # whose timeline (orders.services.timeline_events_insert)
 
     class Meta(TimelineEvent.Meta):
         pass

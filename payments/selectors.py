@@ -1,11 +1,9 @@
 """Reads for payments: scoped querysets and counts."""
 from __future__ import annotations
 
-from config import statements
 from orders.models import Order
 from payments.models import Payment, Receipt, Refund
 from payments.selectors_staff import review_count
-from sellers.models import PayoutDestination, Seller
 
 
 def review_queue_depth() -> int:
@@ -17,51 +15,29 @@ def payments_for_seller(seller):
     return Payment.objects.for_seller(seller).select_related("order")
 
 
-# --- the payment-start hot path: prepared statements on PostgreSQL, the ORM elsewhere -------
+# --- the payment-start hot path ------------------------------------------------------------
 
 def order_locked_for_payment(order_id, seller=None):
     """The order FOR NO KEY UPDATE (its seller row stays unlocked), with its seller and the
     seller's payout destinations loaded; Order.DoesNotExist when absent or, with `seller`,
-    another seller's."""
-    if not statements.available():
-        orders = Order.objects.filter(seller=seller) if seller is not None else Order.objects
-        return (orders.select_for_update(of=("self",), no_key=True).select_related("seller")
-                .prefetch_related("seller__payout_destinations").get(pk=order_id))
-    # One statement: the order (locked), its seller and every payout destination (one row each).
-    # The active payment is read by a separate statement on purpose: one that waited for this
-    # lock must see what the lock holder committed, and a later statement's snapshot does.
-    where = "WHERE o.id = %s AND o.seller_id = %s" if seller is not None else "WHERE o.id = %s"
-    rows = statements.select_joined(
-        ((Order, "o"), (Seller, "s"), (PayoutDestination, "d")),
-        "FROM orders_order o JOIN sellers_seller s ON s.id = o.seller_id "
-        f"LEFT JOIN sellers_payoutdestination d ON d.seller_id = o.seller_id {where} FOR NO KEY UPDATE OF o",
-        [order_id, seller.pk] if seller is not None else [order_id])
-    if not rows:
-        raise Order.DoesNotExist(f"No order {order_id}")
-    order, order.seller = rows[0][0], rows[0][1]
-    statements.prefetched(order.seller, "payout_destinations", [row[2] for row in rows if row[2] is not None])
-    return order
+    another seller's. The active payment is read by a separate statement on purpose: one
+    that waited for this lock must see what the lock holder committed, and a later
+    statement's snapshot does."""
+    orders = Order.objects.filter(seller=seller) if seller is not None else Order.objects
+    return (orders.select_for_update(of=("self",), no_key=True).select_related("seller")
+            .prefetch_related("seller__payout_destinations").get(pk=order_id))
 
 
 def active_payment(order, method: str, now) -> Payment | None:
     """The order's newest payment for this method that is still pending and not expired."""
-    if not statements.available():
-        return (Payment.objects.filter(order=order, method=method, status__in=Payment.ACTIVE_STATUSES,
-                                       expires_at__gt=now).order_by("-created_at").first())
-    found = statements.select(
-        Payment, "order_id = %s AND method = %s AND status = ANY(%s) AND expires_at > %s "
-                 "ORDER BY created_at DESC LIMIT 1", [order.pk, method, list(Payment.ACTIVE_STATUSES), now])
-    return found[0] if found else None
+    return (Payment.objects.filter(order=order, method=method, status__in=Payment.ACTIVE_STATUSES,
+                                   expires_at__gt=now).order_by("-created_at").first())
 
 
 def reserved_amounts(pay_to: str, low: int, high: int) -> set[int]:
     """Amounts in [low, high) currently reserved on this address (the unique-amount slots in use)."""
-    if not statements.available():
-        return set(Payment.objects.filter(pay_to=pay_to, amount_reserved=True, amount_due__gte=low,
-                                          amount_due__lt=high).values_list("amount_due", flat=True))
-    rows = statements.execute("SELECT amount_due FROM payments_payment WHERE pay_to = %s AND amount_reserved "
-                              "AND amount_due >= %s AND amount_due < %s", [pay_to, low, high])
-    return {row[0] for row in rows}
+    return set(Payment.objects.filter(pay_to=pay_to, amount_reserved=True, amount_due__gte=low,
+                                      amount_due__lt=high).values_list("amount_due", flat=True))
 
 
 # --- Nano refunds ---------------------------------------------------------------------------

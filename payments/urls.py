@@ -1,6 +1,4 @@
 """Provider-facing routes at the root: inbound webhooks and gateway callbacks."""
-import os
-
 from django.urls import path
 
 from payments import views_gateway
@@ -11,5 +9,3 @@ urlpatterns = [
     path("checkout/<str:token>/pay/razorpay/callback/", views_gateway.razorpay_callback, name="razorpay-callback"),
 ]
 
-if os.environ.get("KASSA_BENCH"):  # bench/webhooks.py's baseline; never routed otherwise
-    urlpatterns.append(path("bench/ok/", views_gateway.bench_ok))

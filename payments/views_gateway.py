@@ -82,8 +82,3 @@ def razorpay_callback(request, token: str):
             return HttpResponse(exc.user_message, status=400, content_type="text/plain; charset=utf-8")
     return _done(order)
 
-
-@csrf_exempt  # like the webhook view it is compared with
-def bench_ok(request):
-    """A bare 200 for bench/webhooks.py's baseline (routed only when KASSA_BENCH is set)."""
-    return HttpResponse(b'{"ok":true}', content_type="application/json")

@@ -11,24 +11,22 @@ calls one service (observation_apply, refund_mark_*, settlement_mark).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
 from datetime import timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.http.request import HttpHeaders
 from django.utils import timezone
 
-from config import statements
 from config.api import error_body
 from config.celery_app import app, task_named
+from config.inserts import insert_unless_conflict
 from config.redis import redis_client
 from orders.actors import Actor
 from payments.metrics import WEBHOOKS_RECEIVED
@@ -157,50 +155,12 @@ def _keep_unprocessable(provider: str, body: bytes, headers: Mapping[str, str], 
     return 200, {"received": True, "duplicate": webhook_id is None}
 
 
-@cache
-def _insert_statement() -> tuple[list, str, dict]:
-    """Postgres INSERT for every non-pk column of InboundWebhook (so a new column is never
-    missed), and each column's default ready to bind."""
-    from django.db import connection
-
-    fields = [field for field in InboundWebhook._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    # Identifiers come from the model's metadata; every value is a bound parameter.
-    sql = (f"INSERT INTO {quote(InboundWebhook._meta.db_table)} ({columns}) "  # noqa: S608
-           f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {quote('id')}")
-    defaults = {field.attname: field.get_db_prep_save(field.get_default(), connection)
-                for field in fields if not (field.has_default() and callable(field.default))}
-    return fields, sql, defaults
-
-
 def _insert_unless_duplicate(values: dict) -> int | None:
     """INSERT the row (one round trip, durable before we answer); its id, or None when the
-    partial unique index says this valid event id is already stored.
-
-    On Postgres: INSERT ... ON CONFLICT DO NOTHING RETURNING id, a prepared statement with
-    server-side binding (no ORM compiler, no exception, no savepoint on the hot path); the
-    values are plain str/bool/datetime and the headers go as JSON text. Elsewhere: create()
-    and IntegrityError, in a savepoint only when a caller holds a transaction.
-    """
-    connection = transaction.get_connection()
-    if connection.vendor != "postgresql":
-        guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
-        try:
-            with guard:
-                row = InboundWebhook.objects.create(**values)
-        except IntegrityError:
-            return None
-        return row.pk
-
-    fields, sql, defaults = _insert_statement()
-    values = {**values, "headers": json.dumps(values["headers"])}
-    try:
-        params = [values[field.attname] if field.attname in values else defaults[field.attname] for field in fields]
-    except KeyError as missing:  # a column whose default is computed must be given by the caller
-        raise ValueError(f"no value for InboundWebhook.{missing}") from None
-    found = statements.execute(sql, params)
-    return found[0][0] if found else None
+    partial unique index says this valid event id is already stored (no exception, so no
+    savepoint when a caller holds a transaction)."""
+    row = InboundWebhook(**values)
+    return row.pk if insert_unless_conflict(row) else None
 
 
 # --- queueing: a coalesced "kick" instead of one Celery message per event ---------------

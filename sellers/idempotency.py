@@ -32,9 +32,8 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from config import statements
 from config.api import error_body
-from config.atomic import all_or_nothing
+from config.inserts import insert_unless_conflict
 from sellers.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -72,11 +71,10 @@ def _replay(row: IdempotencyKey) -> Response:
 def _claim(seller, key: str, fingerprint: str, request) -> IdempotencyKey | None:
     """Insert the in-progress marker; None when another request holds the key."""
     # In autocommit the INSERT commits by itself (visible to a concurrent twin at once).
-    # ON CONFLICT DO NOTHING (the ORM's IntegrityError in a savepoint off PostgreSQL) means
-    # a twin's claim never aborts a surrounding transaction.
+    # ON CONFLICT DO NOTHING: a twin's claim never aborts a surrounding transaction.
     row = IdempotencyKey(seller=seller, key=key, request_hash=fingerprint, method=request.method,
                          path=request.path[:255])
-    return row if statements.insert(row, skip_conflicts=True) else None
+    return row if insert_unless_conflict(row) else None
 
 
 def _existing(seller, key: str) -> IdempotencyKey | None:
@@ -103,7 +101,8 @@ def _store(row: IdempotencyKey, response) -> None:
     if 200 <= response.status_code < 300:
         row.response_status = response.status_code
         row.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
-        statements.update(row, "response_status", "response_body")
+        IdempotencyKey.objects.filter(pk=row.pk).update(response_status=row.response_status,
+                                                        response_body=row.response_body)
     else:
         IdempotencyKey.objects.filter(pk=row.pk, response_status__isnull=True).delete()
 
@@ -141,7 +140,7 @@ def _recorded(seller, key: str, fingerprint: str, request, response) -> Response
         row = IdempotencyKey(seller=seller, key=key, request_hash=fingerprint, method=request.method,
                              path=request.path[:255], response_status=response.status_code, response_body=body)
         # Waits while a twin's insert of this key is uncommitted; then conflicts or goes in.
-        if statements.insert(row, skip_conflicts=True):
+        if insert_unless_conflict(row):
             return None
         answer = _taken_answer(_existing(seller, key), fingerprint)
         if answer is not _RETRY:
@@ -151,8 +150,9 @@ def _recorded(seller, key: str, fingerprint: str, request, response) -> Response
 
 def _in_one_transaction(view_method, view, request, args, kwargs, seller, key, fingerprint) -> Response:
     # An exception from the work rolls everything back (DRF then turns it into the error
-    # response), so the services' own blocks inside need no savepoints.
-    with all_or_nothing():
+    # response), so the services' own blocks inside set no savepoints (savepoint=False).
+    # Durable: key and work commit here, never as part of some caller's larger transaction.
+    with transaction.atomic(durable=True):
         response = view_method(view, request, *args, **kwargs)
         if not 200 <= response.status_code < 300:
             transaction.set_rollback(True)  # as for an exception: an error keeps nothing

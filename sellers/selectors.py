@@ -1,7 +1,6 @@
 """Reads for sellers: the seller a user acts for, scoped lookups."""
 from __future__ import annotations
 
-from config import statements
 from sellers.models import ApiKey, Seller
 
 
@@ -16,18 +15,8 @@ def seller_for_user(user, preferred_slug: str | None = None) -> Seller | None:
 
 
 def api_key_lookup(prefix: str) -> ApiKey | None:
-    """The key with this prefix and its seller. Every API request starts here, so on
-    PostgreSQL it is one prepared join rather than an ORM query compiled each time."""
-    if not statements.available():
-        return ApiKey.objects.select_related("seller").filter(prefix=prefix).first()
-    rows = statements.select_joined(((ApiKey, "k"), (Seller, "s")),
-                                    "FROM sellers_apikey k JOIN sellers_seller s ON s.id = k.seller_id "
-                                    "WHERE k.prefix = %s", [prefix])
-    if not rows:
-        return None
-    api_key, seller = rows[0]
-    api_key.seller = seller
-    return api_key
+    """The key with this prefix and its seller (every API request starts here)."""
+    return ApiKey.objects.select_related("seller").filter(prefix=prefix).first()
 
 
 def payout_destination_value(seller: Seller, method: str) -> str:

@@ -1,40 +1,78 @@
-"""config.atomic: services' blocks set savepoints as usual, except inside all_or_nothing()."""
+"""Transactions are Django's own: the API's one transaction (Idempotency-Key and work commit
+together) is transaction.atomic(durable=True), and the services it runs open their blocks with
+savepoint=False, so inside it they set no savepoint and a failure dooms all of it."""
+
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from config.atomic import all_or_nothing, atomic
+from orders.actors import Actor
 from orders.models import Order
-from tests.factories import SellerFactory
+from orders.services import ItemSpec, order_create
+from payments.providers.errors import ProviderUnavailable
+from payments.providers.nano import NanoProvider
+from payments.services import PaymentStateError, payment_start
+from sellers.idempotency import _in_one_transaction
+from sellers.services import payout_destination_set
+from tests.factories import OrderFactory, SellerFactory, nano_address
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def _savepoints(queries) -> set[str]:
-    """The names of the savepoints set."""
-    return {q["sql"].split()[-1] for q in queries if q["sql"].upper().startswith("SAVEPOINT")}
-
-
-def test_a_nested_block_sets_a_savepoint_so_a_caught_failure_keeps_the_outer_work():
-    seller = SellerFactory()  # (the test's own transaction makes the outer block a savepoint too)
-    with CaptureQueriesContext(connection) as queries, atomic():
-        Order.objects.create(seller=seller, currency="INR", amount=100)
-        with pytest.raises(RuntimeError), atomic():
-            Order.objects.create(seller=seller, currency="INR", amount=200)
-            raise RuntimeError
-        assert list(Order.objects.values_list("amount", flat=True)) == [100]
-    assert len(_savepoints(queries)) == 2
+ITEMS = [ItemSpec(name="Print", unit_amount=100)]
 
 
-def test_inside_all_or_nothing_nested_blocks_set_no_savepoint_and_a_failure_undoes_everything():
+def _savepoints(queries) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].upper().startswith("SAVEPOINT")]
+
+
+def test_the_api_transaction_refuses_to_run_inside_another_one():
     seller = SellerFactory()
-    with CaptureQueriesContext(connection) as queries, pytest.raises(RuntimeError), all_or_nothing():
-        Order.objects.create(seller=seller, currency="INR", amount=100)
-        with atomic():
-            Order.objects.create(seller=seller, currency="INR", amount=200)
-            raise RuntimeError
-    # The test's own transaction wraps all_or_nothing in one savepoint; the service block adds none.
-    assert len(_savepoints(queries)) == 1 and not Order.objects.exists()
-    with CaptureQueriesContext(connection) as after, atomic(), atomic():
-        pass
-    assert _savepoints(after), "the flag must not outlive all_or_nothing()"
+
+    def view(_view, _request):
+        order_create(seller=seller, currency="INR", items=ITEMS, actor=Actor.system("test"))
+        raise AssertionError("never reached")
+
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        _in_one_transaction(view, None, None, (), {}, seller, "k", "f")
+    assert not Order.objects.exists()
+
+
+def test_service_blocks_inside_a_transaction_set_no_savepoint():
+    seller = SellerFactory(enabled_methods=["nano"])
+    payout_destination_set(seller=seller, method="nano", value=nano_address("atomic"))
+    with CaptureQueriesContext(connection) as queries, transaction.atomic(durable=True):
+        order = order_create(seller=seller, currency="INR", items=ITEMS, actor=Actor.system("test"))
+        payment_start(order_id=order.pk, method="nano", actor=Actor.system("test"))
+    assert _savepoints(queries) == []
+
+
+def test_a_refused_start_leaves_the_callers_transaction_usable():
+    order = OrderFactory(status=Order.Status.CANCELLED)
+    with transaction.atomic(durable=True):
+        with pytest.raises(PaymentStateError, match="cancelled"):
+            payment_start(order_id=order.pk, method="nano", actor=Actor.system("test"))
+        assert not transaction.get_rollback() and Order.objects.filter(pk=order.pk).exists()
+
+
+def test_a_failure_after_a_service_wrote_dooms_the_whole_transaction(monkeypatch):
+    seller = SellerFactory(enabled_methods=["nano"])
+    payout_destination_set(seller=seller, method="nano", value=nano_address("doomed"))
+    order = OrderFactory(seller=seller, status=Order.Status.EXPIRED)
+
+    def unavailable(*_args, **_kwargs):
+        raise ProviderUnavailable("rate source down")
+
+    monkeypatch.setattr(NanoProvider, "quote", unavailable)
+    with transaction.atomic(durable=True):
+        Order.objects.filter(pk=order.pk).update(reference="changed")
+        with pytest.raises(ProviderUnavailable):
+            payment_start(order_id=order.pk, method="nano", actor=Actor.system("test"))  # after reopening it
+        assert transaction.get_rollback()  # no savepoint to fall back to: the block must not go on
+    order.refresh_from_db()
+    assert order.reference != "changed" and order.status == Order.Status.EXPIRED
+
+
+def test_a_service_on_its_own_commits_its_own_transaction():
+    seller = SellerFactory()
+    order = order_create(seller=seller, currency="INR", items=ITEMS, actor=Actor.system("test"))
+    assert Order.objects.filter(pk=order.pk).exists() and not connection.in_atomic_block

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from config import statements
+from config.inserts import insert_unless_conflict
 from orders.actors import Actor
 from orders.models import Order
 from orders.services import order_transition
@@ -146,8 +146,8 @@ def _receipt_insert(obs: Observation, state: str) -> Receipt | None:
     receipt = Receipt(provider=obs.provider, external_tx_id=obs.external_tx_id, amount=str(obs.amount),
                       pay_to=obs.pay_to, state=state, source_account=obs.source_account, data=dict(obs.raw),
                       payment=matched, resolution=Receipt.Resolution.MATCHED if matched else Receipt.Resolution.NONE)
-    # ON CONFLICT DO NOTHING on PostgreSQL (a savepoint and IntegrityError elsewhere).
-    return receipt if statements.insert(receipt, skip_conflicts=True) else None
+    # ON CONFLICT DO NOTHING: a twin's insert never aborts the transaction.
+    return receipt if insert_unless_conflict(receipt) else None
 
 
 def _received_totals(payment: Payment) -> tuple[int, int]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from config import statements
-from config.atomic import atomic
+from config.inserts import insert_unless_conflict
 from orders.actors import Actor
 from orders.models import Order
 from orders.services import order_event_write, order_transition
@@ -15,6 +15,7 @@ from payments.models import Payment
 from payments.providers.base import Quote
 from payments.providers.errors import (
     NoFreeAmountSlot,
+    PaymentError,
     ProviderError,
     ProviderNotConfigured,
 )
@@ -80,10 +81,31 @@ def _insert_with_unique_amount(order: Order, method: str, quote: Quote, actor: A
             for name, value in _instruction_fields(payment, local_start(payment)).items():
                 setattr(payment, name, value)
         # ON CONFLICT DO NOTHING: a slot taken between our read and insert costs no savepoint.
-        if statements.insert(payment, skip_conflicts=quote.unique_amount):
+        if not quote.unique_amount:
+            payment.save(force_insert=True)
+            return payment
+        if insert_unless_conflict(payment):
             return payment
     message = "Could not reserve a unique amount; please try again."
     raise NoFreeAmountSlot(message, user_message=message)
+
+
+def _payment_insert(order: Order, method: str, provider, actor: Actor) -> tuple[Payment, bool]:
+    """The new payment row and its events (the caller holds the order lock); whether the
+    provider's start() already ran (local: no I/O)."""
+    if order.status == Order.Status.EXPIRED:
+        order_transition(order_id=order.pk, to_status="open", actor=actor, event_type="order.reopened", locked=order)
+    quote = provider.quote(order.seller, order)
+    # A provider whose start() only formats (Nano: a URI) is asked here, so the row is written
+    # once; one that calls out (gateways) is asked after commit, outside the order lock.
+    local = provider.start_is_local
+    payment = _insert_with_unique_amount(order, method, quote, actor, provider.start if local else None)
+    payment_event_write(payment=payment, type="payment.started", actor=actor, to_status=payment.status,
+                        data={"method": method, "amount_due": str(payment.amount_due),
+                              "pay_currency": payment.pay_currency})
+    order_event_write(order=order, type="order.payment_started", actor=actor,
+                      data={"payment": str(payment.pk), "method": method})
+    return payment, local
 
 
 def payment_start(*, order_id, method: str, actor: Actor, seller: Seller | None = None,
@@ -95,28 +117,26 @@ def payment_start(*, order_id, method: str, actor: Actor, seller: Seller | None 
     order of another seller is Order.DoesNotExist (the API's 404), found by the same read.
     """
     provider = get_provider(method)
-    with atomic():
-        order = order_locked_for_payment(order_id, seller)
-        if order.is_paid:
-            raise PaymentStateError("This order is already paid.")
-        if order.status == Order.Status.CANCELLED:
-            raise PaymentStateError("This order was cancelled.")
-        if reuse and (existing := active_payment(order, method, timezone.now())):
-            return existing
-        check_method_available(order=order, method=method)
-        if order.status == Order.Status.EXPIRED:
-            order_transition(order_id=order.pk, to_status="open", actor=actor, event_type="order.reopened",
-                             locked=order)
-        quote = provider.quote(order.seller, order)
-        # A provider whose start() only formats (Nano: a URI) is asked here, so the row is written
-        # once; one that calls out (gateways) is asked after commit, outside the order lock.
-        local = provider.start_is_local
-        payment = _insert_with_unique_amount(order, method, quote, actor, provider.start if local else None)
-        payment_event_write(payment=payment, type="payment.started", actor=actor, to_status=payment.status,
-                            data={"method": method, "amount_due": str(payment.amount_due),
-                                  "pay_currency": payment.pay_currency})
-        order_event_write(order=order, type="order.payment_started", actor=actor,
-                          data={"payment": str(payment.pk), "method": method})
+    existing = refused = None
+    # No savepoint: inside the API's one transaction a failure ends the whole request anyway.
+    with transaction.atomic(savepoint=False):
+        try:  # refusals come before any write and leave the block cleanly: a caller's transaction goes on
+            order = order_locked_for_payment(order_id, seller)
+            if order.is_paid:
+                raise PaymentStateError("This order is already paid.")
+            if order.status == Order.Status.CANCELLED:
+                raise PaymentStateError("This order was cancelled.")
+            existing = active_payment(order, method, timezone.now()) if reuse else None
+            if existing is None:
+                check_method_available(order=order, method=method)
+        except (Order.DoesNotExist, PaymentError) as exc:
+            refused = exc
+        if refused is None and existing is None:
+            payment, local = _payment_insert(order, method, provider, actor)
+    if refused is not None:
+        raise refused
+    if existing is not None:
+        return existing
     if local:
         return payment
     try:

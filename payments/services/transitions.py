@@ -7,7 +7,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
-from config import statements
 from orders.actors import Actor
 from payments import notices
 from payments.models import Payment, PaymentEvent
@@ -38,7 +37,7 @@ def payment_event_write(*, payment: Payment, type: str, actor: Actor, data: dict
                         from_status: str = "", to_status: str = "") -> PaymentEvent:
     event = PaymentEvent(payment=payment, type=type, from_status=from_status, to_status=to_status,
                          data={**actor.describe(), **(data or {})}, **actor.event_fields())
-    statements.insert(event, defer=True)  # nothing reads an event's id back in its transaction
+    event.save(force_insert=True)
     return event
 
 

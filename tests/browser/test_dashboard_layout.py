@@ -17,6 +17,7 @@ from payments.providers.base import RefundResult
 from sellers import services
 from tests import factories
 from tests.sellers.dashboard_helpers import open_order, paid_order
+from tests.services_patch import use_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +33,7 @@ class _Refunds:
 
 @pytest.fixture
 def shop(monkeypatch):
-    monkeypatch.setattr("payments.services.get_provider", lambda method: _Refunds())
+    use_provider(monkeypatch, lambda method: _Refunds())
     seller = factories.SellerFactory(name="Asha Prints and Frames of Jaipur", slug="asha")
     user = factories.MembershipFactory(seller=seller, user__username="asha-owner").user
     user.save()

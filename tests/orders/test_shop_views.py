@@ -303,6 +303,9 @@ def test_method_the_seller_does_not_offer_is_a_friendly_400(client, order):
     assert not Payment.objects.exists()
 
 
+# As in production, the view runs outside any transaction: payment_start's block (no savepoint)
+# is then the whole transaction, and Nano's start() failing inside it rolls back just that.
+@pytest.mark.django_db(transaction=True)
 def test_provider_error_on_start_is_shown_not_500(client, order, nano, monkeypatch):
     def down(payment):
         raise ProviderUnavailable("node timeout")

@@ -22,7 +22,7 @@ def test_floor_refuses_a_request_without_a_key():
     assert _post(FloorApi).status_code == 401
 
 
-@pytest.mark.postgres  # the floor's statement is a prepared one (config.statements)
+@pytest.mark.postgres  # the floor measures what the API runs on: PostgreSQL
 def test_floor_reads_the_key_then_runs_one_statement_in_a_transaction(seller):
     _, key = api_key_create(seller=seller)
     with CaptureQueriesContext(connection) as queries:

@@ -1,17 +1,14 @@
 """Query budgets for the hot paths (bench/hot_paths.py measures them on PostgreSQL).
 
-The counts here include the test transaction's savepoints (every atomic block is one
-inside pytest-django's transaction). On PostgreSQL in production the API flows take 4
-(order create: key read, BEGIN, one statement writing order, item, event and
-Idempotency-Key, COMMIT) and 7 (Nano payment start) statements, and observation_apply 14;
-they were 8, 17 and 23 before the hot-path work. Off PostgreSQL the ORM writes row by row.
+The same statements run on SQLite and PostgreSQL (one data path), so one budget holds for
+both. The counts include the test transaction's savepoints (the API's own transaction is
+one inside pytest-django's): in production that is BEGIN and COMMIT instead.
 """
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from rest_framework.test import APIClient
 
 from orders.models import Order
@@ -58,22 +55,22 @@ def _inserts(queries) -> int:
 
 
 def test_api_order_create_query_budget(api, django_assert_max_num_queries):
-    with django_assert_max_num_queries(4 if connection.vendor == "postgresql" else 10) as queries:
+    # key read, BEGIN, four INSERTs, COMMIT
+    with django_assert_max_num_queries(7) as queries:
         response = post(api, "/api/v1/orders/", ORDER_BODY)
     assert response.status_code == 201, response.content
-    if connection.vendor == "postgresql":  # order, item, event and key in one statement
-        assert _inserts(queries) == 1
+    assert _inserts(queries) == 4  # order, item, event, Idempotency-Key
     order = Order.objects.get(pk=response.json()["id"])
     assert order.amount == 99800 and order.items.count() == 1 and order.events.count() == 1
 
 
 def test_api_nano_payment_start_query_budget(api, seller, django_assert_max_num_queries):
     order = OrderFactory(seller=seller, amount=99800)
-    with django_assert_max_num_queries(7 if connection.vendor == "postgresql" else 17) as queries:
+    # key read, BEGIN, order lock, payout destinations, active payment, four INSERTs, COMMIT
+    with django_assert_max_num_queries(10) as queries:
         response = post(api, f"/api/v1/orders/{order.pk}/payments/", {"method": "nano"})
     assert response.status_code == 201, response.content
-    if connection.vendor == "postgresql":  # the payment (its amount slot may clash); events with the key
-        assert _inserts(queries) == 2
+    assert _inserts(queries) == 4  # payment (its amount slot may clash), two events, Idempotency-Key
     body = response.json()
     payment = Payment.objects.get(pk=body["id"])
     # The URI is written with the row (Nano's start() has no I/O), not by a second UPDATE.
@@ -90,9 +87,9 @@ def test_observation_apply_completion_query_budget(seller, django_assert_max_num
     obs = Observation(provider="nano", external_tx_id="C" * 64, confirmed=True, pay_to=payment.pay_to,
                       amount=payment.amount_due * RAW_PER_MICRO_XNO)
     # 16 + one bulk INSERT of both deliveries, + email in the same transaction (README "Email"): the
-    # receipt (the order's items, its outbox INSERT; off PostgreSQL that INSERT sits in a savepoint)
-    # and the seller's order-paid notice (their email settings, their recipients).
-    emails = 4 if connection.vendor == "postgresql" else 7
+    # receipt (the order's items, its outbox INSERT … ON CONFLICT DO NOTHING) and the seller's
+    # order-paid notice (their email settings, their recipients).
+    emails = 4
     with django_assert_max_num_queries(17 + emails):
         result = observation_apply(observation=obs)
     payment.refresh_from_db()
