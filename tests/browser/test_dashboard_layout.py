@@ -18,6 +18,7 @@ from sellers import services
 from tests import factories
 from tests.sellers.dashboard_helpers import open_order, paid_order
 from tests.services_patch import use_provider
+from webhooks.services import webhook_endpoint_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,8 +45,7 @@ def shop(monkeypatch):
     open_order(seller)
     factories.ProductFactory(seller=seller, name="A3 print")
     services.api_key_create(seller=seller, name="Production server key")
-    services.webhook_endpoint_create(seller=seller, url="https://hooks.example.com/kassa/a/very/long/path/x" * 2,
-                                     events=[])
+    webhook_endpoint_create(seller=seller, url="https://hooks.example.com/kassa/a/very/long/path/x" * 2, events=[])
     return seller, user, orders
 
 
