@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = ("core", "sellers", "orders", "payments", "webhooks", "notifications")
 MAX_LINES = 400
 # Not split yet; remove a path here when it is.
-NOT_YET_SPLIT = {"payments/providers/nano.py", "orders/views_shop.py", "payments/webhooks.py"}
+NOT_YET_SPLIT = {"orders/views_shop.py", "payments/webhooks.py"}
 
 
 def app_modules():
@@ -37,6 +37,13 @@ def test_no_app_module_is_over_the_limit():
                 "method_name", "PaymentQuerySet", "Payment", "PaymentEvent", "Receipt", "Refund", "RefundRequest",
                 "InboundWebhook", "Settlement", "LedgerEntryQuerySet", "LedgerEntry", "SettlementItemQuerySet",
                 "SettlementItem", "NanoCursor",
+            ],
+        ),
+        (
+            "payments.providers.nano",
+            [
+                "CODE", "NanoProvider", "WatchedAccount", "RefundAnchor", "SendSeen", "ScanResult", "chunked",
+                "due_raw", "payment_uri", "refund_raw", "payment_qr_svg",
             ],
         ),
     ],
