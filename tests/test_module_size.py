@@ -46,6 +46,15 @@ def test_no_app_module_is_over_the_limit():
                 "due_raw", "payment_uri", "refund_raw", "payment_qr_svg",
             ],
         ),
+        (
+            "payments.webhooks",
+            [
+                "HANDLERS", "RetryLater", "inbound_webhook_receive", "inbound_webhook_process",
+                "inbound_webhook_reprocess", "inbound_webhooks_drain", "inbound_webhooks_requeue_stale",
+                "inbound_webhooks_purge_invalid", "webhooks_kick", "kept_headers",
+            ],
+        ),
+        ("orders.views_shop", ["storefront", "buy", "checkout", "pay", "status", "verify", "simulate", "done"]),
     ],
 )
 def test_old_paths_still_export_every_name(module, names):
