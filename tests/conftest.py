@@ -107,8 +107,34 @@ def staff_user(db):
     return get_user_model().objects.create_superuser("staff", "staff@example.com", "correct-horse-battery")
 
 
-# The sandbox providers as a real process: defined with the integration tests, used by browser tests too.
-from tests.integration.conftest import sandbox_process  # noqa: E402,F401
+# The sandbox providers as a real process, for integration and browser tests. Defined once, here: a fixture
+# imported into another module is a second session-wide process, and each one repoints the settings.
+from tests.integration.conftest import reset_providers, start_sandbox  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sandbox_process(tmp_path_factory):
+    env = {**os.environ, "RAZORPAY_KEY_ID": "rzp_test_sandbox", "RAZORPAY_KEY_SECRET": "sandbox_key_secret",
+           "RAZORPAY_WEBHOOK_SECRET": "sandbox_webhook_secret", "COINPAY_USERNAME": "sandbox",
+           "COINPAY_PASSWORD": "sandbox-password", "COINPAY_WEBHOOK_SECRET": "sandbox_coinpay_secret"}
+    process, url = start_sandbox(tmp_path_factory.mktemp("sandbox"), env)
+    # Point every provider at it for the session (tests' own `settings` overrides still win).
+    from django.conf import settings as django_settings
+
+    urls = {"NANO_RPC_URL": f"{url}/nano", "NANO_WS_URL": process.nano_ws_url, "RAZORPAY_API_URL": f"{url}/razorpay",
+            "RAZORPAY_CHECKOUT_URL": f"{url}/razorpay/checkout", "COINPAY_API_URL": f"{url}/coinpay",
+            "SANDBOX_URL": url}
+    previous = {name: getattr(django_settings, name) for name in urls}
+    for name, value in urls.items():
+        setattr(django_settings, name, value)
+    reset_providers()
+    django_settings.SANDBOX_SMTP_PORT = process.smtp_port  # where tests point EMAIL_PORT to reach the catcher
+    yield url
+    for name, value in previous.items():
+        setattr(django_settings, name, value)
+    reset_providers()
+    process.terminate()
+    process.wait(10)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from tests import factories
-from tests.integration.conftest import sandbox_process  # noqa: F401 - the sandbox (and its SMTP catcher) as a process
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "artifacts" / "screenshots"

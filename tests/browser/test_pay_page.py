@@ -9,7 +9,7 @@ import pytest
 
 from tests import factories
 from tests.conftest import ARTIFACTS
-from tests.integration.conftest import nano_listener, sandbox_process  # noqa: F401 - the sandbox node as a real process
+from tests.integration.conftest import nano_listener  # noqa: F401 - the node websocket follower as a process
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
