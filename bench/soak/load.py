@@ -259,8 +259,14 @@ class Staff(KassaUser):
                            r'<button type="submit" name="action" value="(accept_late|refund_duplicate)"',
                            page.text or "")
         for pk, action in forms[:3]:
-            self.post_form("/admin/review/act/", {"kind": "payment", "pk": pk, "action": action}, "staff review act")
-            count(f"staff_{action}")
+            form = {"kind": "payment", "pk": pk, "action": action}
+            # Money-moving actions ask first (a confirmation page); a person reads it and says yes.
+            asked = self.post_form("/admin/review/act/", form, "staff review act (asks)")
+            if asked.status_code != 200 or 'name="confirmed"' not in (asked.text or ""):
+                count(f"staff_{action}_not_asked")
+                continue
+            done = self.post_form("/admin/review/act/", {**form, "confirmed": "yes"}, "staff review act (confirmed)")
+            count(f"staff_{action}" if done.status_code == 302 else f"staff_{action}_refused_{done.status_code}")
 
 
 def percentiles(entry) -> dict:
