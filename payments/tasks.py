@@ -13,6 +13,7 @@ from django.core.cache import cache
 from payments.analytics import daily_stats_refresh_all
 from payments.models import Payment
 from payments.monitor import monitor_tick
+from payments.notice_reports import order_paid_digests_queue, review_digest_queue, weekly_reports_queue
 from payments.providers.errors import ProviderError
 from payments.services import (
     payment_expire_stale,
@@ -92,22 +93,16 @@ def purge_invalid_webhooks() -> int:
 
 @shared_task(ignore_result=True)
 def email_order_paid_digests() -> int:
-    from payments.notice_reports import order_paid_digests_queue
-
     return order_paid_digests_queue()
 
 
 @shared_task(ignore_result=True)
 def email_weekly_reports() -> int:
-    from payments.notice_reports import weekly_reports_queue
-
     return weekly_reports_queue()
 
 
 @shared_task(ignore_result=True)
 def email_review_digest() -> bool:
-    from payments.notice_reports import review_digest_queue
-
     return review_digest_queue()
 
 
