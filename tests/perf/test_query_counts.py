@@ -79,6 +79,29 @@ def test_api_nano_payment_start_query_budget(api, seller, django_assert_max_num_
     assert order.events.filter(type="order.payment_started").exists()
 
 
+def test_api_payment_start_reads_the_seller_once_and_only_the_active_payment_id(api, seller,
+                                                                               django_assert_max_num_queries):
+    """What makes a start cheap beyond the statement count (bench/api.py): the order lock does
+    not read the seller row again (the key lookup did), and the check for an active payment,
+    which almost never finds one, selects only the id."""
+    order = OrderFactory(seller=seller, amount=99800)
+    with django_assert_max_num_queries(10) as queries:
+        response = post(api, f"/api/v1/orders/{order.pk}/payments/", {"method": "nano"})
+    assert response.status_code == 201, response.content
+    sqls = [query["sql"] for query in queries.captured_queries]
+    assert sum('"sellers_seller"' in sql for sql in sqls) == 1  # the API key lookup's join
+    reads = [sql for sql in sqls if sql.startswith("SELECT") and 'FROM "payments_payment"' in sql]
+    assert len(reads) == 1 and reads[0].split(" FROM ")[0] == 'SELECT "payments_payment"."id" AS "pk"', reads
+
+
+def test_a_second_start_loads_the_payment_it_reuses(api, seller):
+    order = OrderFactory(seller=seller, amount=99800)
+    first = post(api, f"/api/v1/orders/{order.pk}/payments/", {"method": "nano"}).json()
+    second = post(api, f"/api/v1/orders/{order.pk}/payments/", {"method": "nano"})
+    assert second.status_code == 201 and second.json() == first
+    assert Payment.objects.filter(order=order).count() == 1
+
+
 def test_observation_apply_completion_query_budget(seller, django_assert_max_num_queries):
     endpoint = webhook_endpoint_create(seller=seller, url="https://example.com/hook",
                                        events=["payment.completed", "order.paid"])
