@@ -15,7 +15,8 @@ CHROMIUM = "/usr/bin/chromium"
 # Debian's Chromium as root on a closed network (Playwright cannot download its own browser here).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+# Every browser test saves its screenshots here, for a person to look at (var/ is not committed).
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "artifacts" / "screenshots"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -145,7 +146,7 @@ def browser(monkeypatch):
     # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls
     # from such a thread unless told it is safe (it is: one thread drives both).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
@@ -153,12 +154,12 @@ def browser(monkeypatch):
 
 
 def screenshot(page, name: str, widths=(1280, 375), height: int = 900) -> None:
-    """Save full-page screenshots at each width into test-artifacts/<name>-<width>.png."""
-    ARTIFACTS.mkdir(exist_ok=True)
+    """Save full-page screenshots at each width into var/artifacts/screenshots/<name>-<width>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
     for width in widths:
         page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
     if original:
         page.set_viewport_size(original)
 

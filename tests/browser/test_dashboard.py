@@ -1,7 +1,7 @@
 """The seller dashboard in a real browser (Debian Chromium through Playwright).
 
 login → overview (charts render, no console errors) → filter orders → export CSV →
-order detail → partial refund. Screenshots at 375 px and 1280 px go to test-artifacts/.
+order detail → partial refund. Screenshots at 375 px and 1280 px go to var/artifacts/screenshots/.
 """
 import csv
 import io

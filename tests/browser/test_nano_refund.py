@@ -1,6 +1,6 @@
 """The seller's Nano refund instructions in a real browser (Debian Chromium through Playwright):
 what to send, to whom, a QR code, copy buttons that JS reveals and that copy the exact value.
-Screenshots at 390 px and 1366 px go to test-artifacts/."""
+Screenshots at 390 px and 1366 px go to var/artifacts/screenshots/."""
 import pytest
 
 from core.nano_codec import RAW_PER_MICRO

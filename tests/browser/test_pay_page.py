@@ -1,14 +1,14 @@
 """The shopper's pay page in a real browser (Debian Chromium through Playwright).
 
 storefront → Buy → checkout → Nano → pay page (amount, QR, ticking countdown) → done.
-Screenshots at 375 px and 1280 px go to test-artifacts/ for a human to look at.
+Screenshots at 375 px and 1280 px go to var/artifacts/screenshots/ for a human to look at.
 """
 import re
 
 import pytest
 
 from tests import factories
-from tests.conftest import ARTIFACTS
+from tests.conftest import SCREENSHOTS
 from tests.integration.conftest import nano_listener  # noqa: F401 - the node websocket follower as a process
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -37,8 +37,8 @@ def shop(nano_provider):
 
 
 def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"shop-{name}.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"shop-{name}.png"), full_page=True)
 
 
 def go_to_pay_page(page, live_server, shop):

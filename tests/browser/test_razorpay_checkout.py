@@ -2,7 +2,7 @@
 
 checkout → "Razorpay" → pay page → hosted checkout (sandbox) → "Pay" → the sandbox POSTs
 the signed handler fields to our callback → verified server-side → done page, paid.
-Screenshots at 375 px and 1280 px go to test-artifacts/.
+Screenshots at 375 px and 1280 px go to var/artifacts/screenshots/.
 """
 import re
 
@@ -10,7 +10,7 @@ import pytest
 
 from payments.models import LedgerEntry, Payment
 from tests import factories
-from tests.conftest import ARTIFACTS
+from tests.conftest import SCREENSHOTS
 from tests.integration.conftest import gateway_sandbox, wait_for  # noqa: F401 - gateway_sandbox is a fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True),
@@ -34,18 +34,18 @@ def test_pay_button_to_done_page_paid(browser, live_server, width):
     order = order_for()
     page = browser.new_page(viewport={"width": width, "height": 900})
     open_pay_page(page, live_server, order)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"razorpay-pay-{width}.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"razorpay-pay-{width}.png"), full_page=True)
 
     page.get_by_test_id("razorpay-pay").click()
     page.wait_for_url(re.compile(r"/razorpay/checkout"))
     assert "499.00 INR" in page.content()
-    page.screenshot(path=str(ARTIFACTS / f"razorpay-sandbox-checkout-{width}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"razorpay-sandbox-checkout-{width}.png"), full_page=True)
     page.get_by_role("button", name="Pay", exact=True).click()
 
     page.wait_for_url(re.compile(rf"/checkout/{order.checkout_token}/done/$"))
     assert page.get_by_role("heading", name="Payment received").is_visible()
-    page.screenshot(path=str(ARTIFACTS / f"razorpay-done-{width}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"razorpay-done-{width}.png"), full_page=True)
     payment = Payment.objects.get(order=order)
     assert payment.status == "completed" and payment.tx_id.startswith("pay_")
     assert LedgerEntry.objects.filter(payment=payment).count() == 1
@@ -85,7 +85,7 @@ def test_coinpay_hosted_page_pay_then_back_to_done(browser, live_server):
     page.get_by_role("button", name="CoinPay").click()
     page.wait_for_url(re.compile(r"/pay/coinpay/$"))
     assert "45.00 USD" in page.get_by_test_id("coinpay-amount").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "coinpay-pay-375.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "coinpay-pay-375.png"), full_page=True)
     page.get_by_test_id("coinpay-hosted").click()
     page.get_by_role("button", name="Pay", exact=True).click()
     wait_for(lambda: Payment.objects.get(order=order).status == "completed", message="transaction.completed")

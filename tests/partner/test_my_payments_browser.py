@@ -1,5 +1,5 @@
 """'My payments' in a real browser (Debian Chromium via Playwright), verified against
-the sandbox partner API over HTTP. Screenshots at 375 px and 1280 px go to test-artifacts/."""
+the sandbox partner API over HTTP. Screenshots at 375 px and 1280 px go to var/artifacts/screenshots/."""
 from datetime import timedelta
 
 import pytest
@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from payments.services import refund_request_create
 from tests import factories
-from tests.conftest import ARTIFACTS
+from tests.conftest import SCREENSHOTS
 from tests.partner.conftest import completed_payment
 from tests.services_patch import use_provider
 
@@ -43,7 +43,7 @@ def history():
 
 @pytest.mark.parametrize("width", [375, 1280])
 def test_my_payments_in_a_browser(browser, live_server, partner_sandbox, history, width):
-    ARTIFACTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(f"{live_server.url}/me/payments/?partner_token=sandbox-user-token")
     assert page.url == f"{live_server.url}/me/payments/"   # the token left the address bar
@@ -56,13 +56,13 @@ def test_my_payments_in_a_browser(browser, live_server, partner_sandbox, history
         assert status in text
     # Nothing overflows sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.screenshot(path=str(ARTIFACTS / f"partner-my-payments-{width}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"partner-my-payments-{width}.png"), full_page=True)
 
     page.get_by_role("link", name="Lotus Prints").first.click()
     page.wait_for_url(f"**/me/orders/{history.order_id}/")
     assert "BlueDart" in page.locator("main").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.screenshot(path=str(ARTIFACTS / f"partner-order-activity-{width}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"partner-order-activity-{width}.png"), full_page=True)
     page.close()
 
 
@@ -71,7 +71,7 @@ def test_without_a_token_the_page_explains_how_to_get_in(browser, live_server, p
     page.goto(f"{live_server.url}/me/payments/?partner_token=sandbox-expired-token")
     assert "Open this page from the app" in page.locator("main").inner_text()
     assert "couldn't confirm your sign-in" in page.locator("main").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "partner-signin-required-375.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "partner-signin-required-375.png"), full_page=True)
     page.close()
 
 
@@ -93,7 +93,7 @@ def test_seller_refund_requests_page(browser, live_server, history, width, monke
     page = context.new_page()
     page.goto(f"{live_server.url}/dashboard/refund-requests/")
     assert "The frame arrived cracked" in page.locator("main").inner_text()
-    page.screenshot(path=str(ARTIFACTS / f"partner-dashboard-refund-requests-{width}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"partner-dashboard-refund-requests-{width}.png"), full_page=True)
     page.get_by_role("link", name="Approve refund").click()
     page.wait_for_selector("text=Refund ₹499.00 of ₹499.00 to the shopper?")  # asks with the amount first
     page.get_by_role("button", name="Yes, refund ₹499.00").click()
@@ -111,7 +111,7 @@ def test_shopper_asks_for_a_refund_in_the_browser(browser, live_server, partner_
     page.get_by_role("link", name="Darjeeling Tea Company of Kolkata").nth(1).click()   # TEA-88, completed
     page.get_by_text("Ask for a refund").click()
     page.get_by_label("Why do you want a refund? (optional)").fill("Ordered the wrong blend")
-    page.screenshot(path=str(ARTIFACTS / "partner-refund-form-375.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "partner-refund-form-375.png"), full_page=True)
     page.get_by_role("button", name="Send refund request").click()
     page.wait_for_load_state()
     assert "Your refund request was sent to Darjeeling Tea Company of Kolkata" in page.locator("main").inner_text()
