@@ -2,6 +2,11 @@
 API order create, API payment start (Nano), and observation_apply completing a Nano
 payment. Runs on PostgreSQL through Django's test client (the full middleware + DRF stack).
 
+It also counts the Python function calls of one API request against one request to
+bench/api.py's floor view, in the same run. Unlike requests per second on a shared 2-core
+machine, the count is the same every run, so one change can be judged alone; its ratio
+(`python_calls.api_over_floor`) tracks bench/api.py's `api_over_floor` closely.
+
     .venv/bin/python -m bench.hot_paths [--flows 200] [--profile] [--queries]
 
 --queries prints every SQL statement of one flow; --profile prints the top of a cProfile.
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import io
 import json
 import os
 import platform
@@ -29,9 +35,14 @@ PG_URL = "postgres://postgres@127.0.0.1:5432/kassa_bench_api"
 def _setup() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DATABASE_URL", PG_URL)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")  # mounts the floor view
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("API_THROTTLE_RATE", "1000000/min")
+    # As bench/api.py runs gunicorn: production settings (DEBUG off), the sandbox's Nano rates.
+    for name, value in {"DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+                        "SANDBOX_MODE": "true", "SECURE_SSL_REDIRECT": "false",
+                        "ALLOWED_HOSTS": "testserver"}.items():
+        os.environ.setdefault(name, value)
     from bench.database import ensure_database
 
     ensure_database(os.environ["DATABASE_URL"])
@@ -120,6 +131,22 @@ def main() -> dict:
             for query in captured.captured_queries:
                 print(f"  [{query['time']}] {query['sql'][:220]}", file=sys.stderr)
 
+    def calls(work, repeat: int = 20) -> float:
+        """Python function calls per run of `work` (deterministic for the same code path)."""
+        work()  # warm: first-use caches
+        counter = cProfile.Profile()
+        counter.enable()
+        for _ in range(repeat):
+            work()
+        counter.disable()
+        return pstats.Stats(counter, stream=io.StringIO()).total_calls / repeat
+
+    serial = iter(range(base + 500, base + 1000))
+    floor_calls = calls(lambda: post("/api/v1/bench/floor/", {"method": "nano"}))
+    flow_calls = calls(lambda: one_flow(next(serial)))
+    python_calls = {"floor_per_request": round(floor_calls), "api_per_request": round(flow_calls / 2),
+                    "api_over_floor": round(floor_calls / (flow_calls / 2), 3)}
+
     profiler = cProfile.Profile() if args.profile else None
     create_t, start_t, apply_t = [], [], []
     if profiler:
@@ -148,6 +175,7 @@ def main() -> dict:
         "observation_apply": _summary(apply_t),
         # This process's CPU per flow (create + start + apply), the rest is waiting on PostgreSQL.
         "per_flow": {"wall_ms": _ms(wall / args.flows), "cpu_ms": _ms(cpu / args.flows)},
+        "python_calls": python_calls,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
