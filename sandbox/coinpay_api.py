@@ -22,7 +22,8 @@ from typing import Any
 
 from payments.providers.signatures import hmac_sha256_hex
 from sandbox.gateway_common import JsonStore, WebhookSender, new_id, update_config
-from sandbox.server import Request, Response, Route, SandboxContext
+from sandbox.http_types import Request, Response, Route
+from sandbox.sandbox_app import SandboxContext
 
 PREFIX = "/coinpay"
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from sandbox.server import Request, Response, Route, SandboxContext
+from sandbox.http_types import Request, Response, Route
+from sandbox.sandbox_app import SandboxContext
 
 logger = logging.getLogger("sandbox.mail")
 MAX_MESSAGES = 1000  # the oldest go first; this is a development inbox

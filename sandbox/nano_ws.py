@@ -18,7 +18,7 @@ A confirmation:
      "confirmation_type", "block": {<state block>, "subtype": "send"}}}
 confirmation_type is the node's: "active_quorum" (its own election), "active_confirmation_height"
 or "inactive" (cemented as a dependency, with or without an election running); the ledger picks it
-and may report a block twice (nano_node.NanoLedger._announce).
+and may report a block twice (sandbox.nano.ledger.NanoLedger._announce).
 
 Delivery is best effort, as the node's: the ledger hands confirmed blocks to a queue
 (it must never wait on a client while holding its lock) and one thread sends them.
@@ -31,15 +31,13 @@ import logging
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
 from core.nano_codec import InvalidAddress, normalize_address
-
-if TYPE_CHECKING:
-    from sandbox.nano_node import Block
+from sandbox.nano.blocks import Block
 
 logger = logging.getLogger("sandbox.nano.ws")
 # websockets' own open/close lines would drown `sandbox serve --quiet`; its warnings still show.

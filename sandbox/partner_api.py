@@ -24,7 +24,8 @@ import secrets
 import threading
 import time
 
-from sandbox.server import Request, Response, Route, SandboxContext
+from sandbox.http_types import Request, Response, Route
+from sandbox.sandbox_app import SandboxContext
 
 API_KEY = os.environ.get("SANDBOX_PARTNER_API_KEY", "sandbox_partner_key")
 SLOW_SECONDS = float(os.environ.get("SANDBOX_PARTNER_SLOW_SECONDS", "5"))
