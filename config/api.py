@@ -4,6 +4,7 @@ OpenAPI description (strict JSON parsing is in config/parsers.py).
 Every error is {"error": {"code": ..., "message": ..., "fields": {...}}}.
 """
 import logging
+import re
 import uuid
 from datetime import UTC
 
@@ -193,8 +194,6 @@ class LenientEmailField(StrictCharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        import re
-
         value = super().to_internal_value(data).strip()
         if value and not re.fullmatch(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+", value):
             self.fail("invalid")

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib import admin
 
 
 class KassaConfig(AppConfig):
@@ -8,8 +9,6 @@ class KassaConfig(AppConfig):
     label = "kassa"
 
     def ready(self):
-        from django.contrib import admin
-
         from config import checks  # noqa: F401  registers the checks
 
         admin.site.site_header = "Kassa"

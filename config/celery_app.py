@@ -8,6 +8,7 @@ import os
 
 from celery import Celery
 from celery.signals import setup_logging
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -26,8 +27,6 @@ def task_named(name: str):
 def _django_logging(**kwargs) -> None:
     """With a receiver for this signal Celery leaves logging alone (it would otherwise put its own
     handler and format on the root logger), so worker and beat write the web's key=value lines."""
-    from django.conf import settings
-
     logging.config.dictConfig(settings.LOGGING)
 
 # Every periodic task is idempotent and safe to run twice at once.

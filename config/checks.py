@@ -1,5 +1,6 @@
 """Kassa's own system checks (`manage.py check --deploy`)."""
 from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.checks import Tags, Warning, register
 
 
@@ -17,8 +18,6 @@ def sandbox_mode_in_deploy(app_configs, **kwargs):
 
 @register(deploy=True)
 def static_manifest_present(app_configs, **kwargs):
-    from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-
     if not isinstance(staticfiles_storage, ManifestFilesMixin):
         return []
     if staticfiles_storage.manifest_storage.exists(staticfiles_storage.manifest_name):

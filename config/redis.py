@@ -14,8 +14,11 @@ import os
 import threading
 import time
 
+import redis
 import redis.exceptions
 from django.conf import settings
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 log = logging.getLogger("kassa.redis")
 
@@ -47,10 +50,6 @@ def redis_client():
 
 def _build():
     global _client, _pid
-    import redis
-    from redis.backoff import ExponentialBackoff
-    from redis.retry import Retry
-
     with _lock:
         if _client is None or _pid != os.getpid():
             pool = redis.ConnectionPool.from_url(

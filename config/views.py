@@ -1,13 +1,22 @@
 """Operational endpoints: /healthz, /metrics and /favicon.ico; the 500 handler."""
 import logging
+import sys
 import time
 
 from django.conf import settings
-from django.contrib.staticfiles.storage import staticfiles_storage
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponseForbidden, HttpResponsePermanentRedirect, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.defaults import server_error as default_server_error
+from django_prometheus.exports import ExportToDjangoView
+
+import payments.metrics  # noqa: F401  registers Kassa's own gauges
+from config.celery_app import app
+from config.outage import is_outage, outage_response
+from payments.providers.errors import ProviderRejected, ProviderUnavailable
+from payments.providers.nano_rpc import MIN_NODE_MAJOR, NanoRpcClient, UnsupportedNode
 
 log = logging.getLogger("kassa.health")
 
@@ -50,8 +59,6 @@ def _cache() -> dict:
 
 
 def _broker() -> dict:
-    from config.celery_app import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
         return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else "custom"}
@@ -60,8 +67,6 @@ def _broker() -> dict:
 def _static() -> dict:
     """With the manifest storage (DEBUG=false) every page's {% static %} needs collectstatic's manifest:
     without it each HTML page is a 500, so the web process is not healthy."""
-    from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-
     if not isinstance(staticfiles_storage, ManifestFilesMixin):
         return {"storage": "finders"}
     if not staticfiles_storage.hashed_files:  # what this process loaded when its storage was built
@@ -73,9 +78,6 @@ def _nano() -> dict:
     """The Nano node's version. An unsupported node degrades Kassa (Nano payments would never be
     seen); an unreachable one is only reported: everything but Nano still works, and the monitor
     retries on its own."""
-    from payments.providers.errors import ProviderRejected, ProviderUnavailable
-    from payments.providers.nano_rpc import MIN_NODE_MAJOR, NanoRpcClient, UnsupportedNode
-
     url = settings.NANO_RPC_URL
     if not url:
         return {"configured": False}
@@ -107,12 +109,6 @@ def favicon(request):
 def server_error(request):
     """Django's 500 view, except that an unreachable Redis (raised in a middleware, where no view's
     handler saw it) is a 503 with Retry-After: the request can simply be retried."""
-    import sys
-
-    from django.views.defaults import server_error as default_server_error
-
-    from config.outage import is_outage, outage_response
-
     exc = sys.exc_info()[1]  # Django calls this while handling the exception
     if is_outage(exc):
         return outage_response(request, exc, use="middleware")
@@ -126,8 +122,4 @@ def metrics(request):
     allowed = remote in getattr(settings, "METRICS_ALLOWED_IPS", ("127.0.0.1", "::1"))
     if not (allowed or (request.user.is_authenticated and request.user.is_staff)):
         return HttpResponseForbidden("Metrics are for staff or the internal network.")
-    from django_prometheus.exports import ExportToDjangoView
-
-    import payments.metrics  # noqa: F401  registers Kassa's own gauges
-
     return ExportToDjangoView(request)

@@ -5,6 +5,8 @@ service. Output shapes build on payments.representations (shared with webhooks).
 """
 from __future__ import annotations
 
+import json
+
 import django_filters
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch
@@ -219,8 +221,6 @@ class OrderCreateApi(APIView):
             return value.upper()
 
         def validate_metadata(self, value):
-            import json
-
             if len(value) > MAX_METADATA_KEYS or len(json.dumps(value)) > MAX_METADATA_BYTES:
                 raise serializers.ValidationError(
                     f"Metadata holds at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_BYTES} bytes.")

@@ -31,6 +31,7 @@ from orders.partner_session import partner_user_id_for
 from orders.services import ItemSpec, OrderError, order_create, order_partner_bind, order_set_customer_email
 from orders.throttle import throttle_shoppers
 from orders.views_shop_pay import done_outcome, pay_context, render_pay
+from payments.checks import payment_check
 from payments.models import Payment
 from payments.providers.errors import PaymentError
 from payments.representations import nano_send_data
@@ -329,7 +330,7 @@ def simulate(request, token: str):
     try:
         simulate_payment(payment)
         # Don't wait for the next monitor tick: check this payment now.
-        payment = payment_verify(payment=payment)
+        payment = payment_check(payment=payment)
     except PaymentError as exc:
         messages.error(request, f"{exc.user_message} (Is the sandbox running? python manage.py sandbox serve)")
         return redirect(_url("shop-pay", order, method=payment.method))

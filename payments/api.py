@@ -25,11 +25,12 @@ from config.api import (
 )
 from orders.actors import Actor
 from orders.models import Order
+from payments.checks import payment_check
 from payments.models import Payment, Refund
 from payments.providers.registry import starts_locally
 from payments.representations import payment_data, refund_data
 from payments.selectors import payments_for_seller
-from payments.services import payment_refund, payment_start, payment_verify
+from payments.services import payment_refund, payment_start
 from sellers.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
 from sellers.idempotency import idempotent
 from sellers.models import ALL_METHODS
@@ -231,7 +232,7 @@ class PaymentVerifyApi(APIView):
         payment = get_owned_or_404(Payment.objects.for_seller(seller_of(request)).select_related("order"), payment_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        payment = payment_verify(payment=payment, reference=serializer.validated_data["reference"].strip())
+        payment = payment_check(payment=payment, reference=serializer.validated_data["reference"].strip())
         return Response(PaymentOutputSerializer(payment).data)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+from base64 import b32decode
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.nano_codec import public_key_to_address
 from orders.models import Order, OrderEvent, OrderItem, Product
@@ -141,11 +143,6 @@ def demo_logins() -> list[str]:
 
 
 def _seed_staff_totp(staff) -> None:
-    from base64 import b32decode
-
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-
     key = b32decode(DEMO_STAFF_TOTP_SECRET).hex()
     TOTPDevice.objects.filter(user=staff).exclude(key=key).delete()
     TOTPDevice.objects.update_or_create(user=staff, key=key, defaults={"name": TOTP_DEVICE_NAME, "confirmed": True})

@@ -17,7 +17,8 @@ correctness never depends on it (receipts are unique by transaction hash).
 
 `check_addresses()` is the same tick for a few addresses, at once and without the lock:
 the websocket listener (payments/nano_listener.py) calls it when the node reports a
-confirmation touching one of them, so a beat tick in progress does not delay it.
+confirmation touching one of them, so a beat tick in progress does not delay it, and so does
+a shopper's "I've paid" without a block hash (payments/checks.py).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from payments.models import NanoCursor, Payment, Receipt
 from payments.monitor_nano_refunds import tick as refunds_tick
 from payments.providers.nano import CODE, WatchedAccount, chunked
 from payments.providers.registry import get_provider
+from payments.services import observation_apply
 
 log = logging.getLogger("kassa.monitor.nano")
 
@@ -140,8 +142,6 @@ def check_addresses(addresses: Iterable[str], *, provider=None) -> dict:
 
 
 def _tick(provider, only: set[str] | None = None) -> dict:
-    from payments.services import observation_apply
-
     started = time.perf_counter()
     accounts = watched_accounts(only)
     if not accounts:

@@ -15,14 +15,13 @@ from payments.models import Refund
 from payments.providers.nano import CODE, RefundAnchor
 from payments.providers.registry import get_provider
 from payments.selectors import refunds_awaiting_seller
+from payments.services import refund_nano_send_record
 
 log = logging.getLogger("kassa.monitor.nano")
 
 
 def tick(*, provider=None) -> dict:
     """Raises ProviderError when the node is down (nothing changes)."""
-    from payments.services import refund_nano_send_record
-
     refunds = list(refunds_awaiting_seller())
     if not refunds:
         return {"awaiting": 0, "settled": 0}

@@ -6,6 +6,7 @@ so page 1 costs the same at 10k and 1M orders.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
@@ -119,8 +120,6 @@ def count_capped(qs: QuerySet) -> tuple[int, bool]:
 
 
 def _as_uuid(text: str):
-    import uuid
-
     try:
         return uuid.UUID(text)
     except ValueError:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from payments.analytics import daily_stats_refresh_all
+from payments.checks import payment_check
 from payments.models import Payment
 from payments.monitor import monitor_tick
 from payments.notice_reports import order_paid_digests_queue, review_digest_queue, weekly_reports_queue
@@ -18,7 +19,6 @@ from payments.providers.errors import ProviderError
 from payments.services import (
     payment_expire_stale,
     payment_release_reservations,
-    payment_verify,
     refunds_reconcile_pending,
 )
 from payments.settlement import settle_all
@@ -48,7 +48,7 @@ def verify_payment(payment_id: str) -> None:
     if payment is None or not payment.is_active:
         return
     try:
-        payment_verify(payment=payment)
+        payment_check(payment=payment)
     except ProviderError as exc:  # the node is down: the beat tick checks again anyway
         log.info("verify check failed", extra={"payment": payment_id, "error": exc.__class__.__name__})
 

@@ -1,6 +1,10 @@
 """Validation of what sellers type in: payout destinations per method."""
+import ipaddress
 import re
+import socket
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from core.nano_codec import InvalidAddress, address_to_public_key
@@ -45,12 +49,6 @@ def validate_webhook_url(url: str) -> None:
     not loopback, private, link-local, reserved, multicast or unspecified. Checked when
     an endpoint is saved and again before each delivery (DNS can change).
     """
-    import ipaddress
-    import socket
-    from urllib.parse import urlsplit
-
-    from django.conf import settings
-
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("Use an absolute http:// or https:// URL.")

@@ -16,6 +16,7 @@ import time
 from datetime import timedelta
 
 import requests
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -68,9 +69,6 @@ def delivery_attempt(*, delivery_id: int, force: bool = False) -> WebhookDeliver
 
 def _refusal(delivery: WebhookDelivery, force: bool) -> str:
     """Why this delivery must not be sent at all (final, never retried), or ""."""
-    from django.core.exceptions import ValidationError
-
-
     if not delivery.endpoint.is_active and not force:
         return "Endpoint is disabled."
     try:

@@ -1,6 +1,7 @@
 """Facts become transitions: observation_apply is the one place a provider's observation changes a payment."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -88,8 +89,6 @@ def _match_by_evidence(obs: Observation) -> Payment | None:
 
 
 def _looks_like_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:

@@ -38,7 +38,8 @@ def payment_verify(*, payment: Payment, reference: str = "") -> Payment:
     """Check a shopper's "I've paid" with the provider and apply what it reports.
 
     With a reference (block hash, gateway payment id) the provider verifies it; without
-    one it polls just this payment. The claim itself changes nothing: only the
+    one it polls just this payment (a shopper's Nano check without a hash reads the address
+    the monitor's way instead: payments.checks, one layer up). The claim itself changes nothing: only the
     provider's observations do, through observation_apply (idempotent), so verify,
     poll and webhook racing each other still complete the payment once. A reference
     Kassa already credited to another payment opens a review on both instead.
@@ -50,13 +51,6 @@ def payment_verify(*, payment: Payment, reference: str = "") -> Payment:
                 .exclude(payment=None).exclude(payment=payment).first()
                 if claimed and claimed.isascii() and claimed.isprintable() else None)
     provider = get_provider(payment.method)
-    if not credited and not reference and payment.method == "nano":
-        # The tick's batched read for this one address (from its stored cursor), not a
-        # one-off walk back through the address's whole history.
-        from payments.monitor_nano import check_addresses
-
-        check_addresses([payment.pay_to], provider=provider)
-        return Payment.objects.select_related("order", "seller").get(pk=payment.pk)
     observations = [] if credited else provider.verify(payment, reference) if reference else provider.poll([payment])
     for observation in observations:
         result = observation_apply(observation=observation)

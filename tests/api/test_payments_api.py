@@ -5,6 +5,8 @@ import pytest
 from django.utils import timezone
 
 from payments.models import Payment, Refund
+from payments.providers.nano import ScanResult
+from tests.api import fakes
 from tests.api.test_orders_api import assert_error
 from tests.factories import OrderFactory, PaymentFactory
 
@@ -115,6 +117,25 @@ def test_verify_with_a_bad_reference_is_400_and_changes_nothing(api, order):
     assert_error(api.post(f"/api/v1/payments/{payment_id}/verify/", {"reference": "forged"}, format="json"),
                  400, "verification_failed")
     assert Payment.objects.get(pk=payment_id).status == "pending"
+
+
+def test_verify_without_a_reference_reads_the_nano_address_the_monitor_way(api, order, monkeypatch):
+    """No block hash: the monitor's tick for the address (its stored cursor), never a one-off history walk."""
+    payment = Payment.objects.get(pk=start(api, order).json()["id"])
+    scanned = []
+
+    class Node(fakes.FakeNano):
+        def scan(self, accounts):
+            scanned.append([account.address for account in accounts])
+            return ScanResult()
+
+        def poll(self, payments):
+            raise AssertionError("a one-off poll walks the address's whole history")
+
+    monkeypatch.setattr("payments.monitor_nano.get_provider", lambda code: Node())
+    response = api.post(f"/api/v1/payments/{payment.pk}/verify/", {}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "pending" and scanned == [[payment.pay_to]]
 
 
 def test_verify_wrong_type_is_400(api, order):

@@ -7,6 +7,7 @@ import pytest
 
 from core.nano_codec import RAW_PER_MICRO
 from orders.actors import Actor
+from payments.checks import payment_check
 from payments.models import LedgerEntry, Payment, Receipt
 from payments.monitor import monitor_tick
 from payments.providers.errors import VerificationFailed
@@ -236,7 +237,7 @@ def test_poll_first_then_verify_changes_nothing_more(shop):
 def test_verify_without_a_reference_polls_the_address(shop):
     payment = start(shop)
     simulate_payment(payment, auto_receive=True)
-    assert payment_verify(payment=payment).status == "completed"
+    assert payment_check(payment=payment).status == "completed"
 
 
 def test_a_block_that_paid_another_payment_is_refused(shop):

@@ -133,7 +133,7 @@ def test_a_fact_that_fails_to_apply_keeps_its_address_cursor(monkeypatch):
             raise RuntimeError("boom")
         return real_apply(observation=observation, actor=actor)
 
-    monkeypatch.setattr("payments.services.observation_apply", flaky)
+    monkeypatch.setattr("payments.monitor_nano.observation_apply", flaky)
     provider = FakeProvider([paid(broken, "B" * 64), paid(fine, "C" * 64)],
                             cursors={broken.pay_to: "1" * 64, fine.pay_to: "2" * 64})
     summary = tick(provider=provider)
