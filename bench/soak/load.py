@@ -5,8 +5,9 @@ patches the standard library with gevent, which must never happen inside pytest 
 
 The mix: shoppers on the storefront (buy, pick a method, pay through the sandbox or abandon), API
 clients (orders and payments with Idempotency-Keys, retried on timeouts and 5xx like a real client;
-they pay exact, under, over, twice or after expiry, then refund fully or partly), a seller (dashboard
-and CSV export) and staff working the review queue (accept late, refund duplicate). The gateways'
+they pay exact, under, over, twice or after expiry, or start a second payment with another method on the
+same order and pay both, then refund fully or partly), a seller (dashboard and CSV export) and staff
+working the review queue (accept late, refund duplicate). The gateways'
 webhooks (20 % duplicates, some out of order) come from the sandbox as the payments happen.
 """
 from __future__ import annotations
@@ -26,6 +27,8 @@ import uuid
 import gevent
 from locust import HttpUser, between, events, task
 from locust.env import Environment
+
+from bench.soak.review import review_money_forms
 
 CONFIG: dict = {}
 SERVER_ERRORS: list[dict] = []
@@ -172,17 +175,35 @@ class ApiClient(KassaUser):
         payment = self.api(f"/api/v1/orders/{order['id']}/payments/", {"method": method}, "api payments start")
         if payment is None:
             return
-        variant = random.choices(("exact", "under", "over", "twice", "late", "abandon"), (40, 8, 8, 10, 10, 14))[0]
+        variant = random.choices(("exact", "under", "over", "twice", "late", "two_methods", "abandon"),
+                                 (40, 8, 8, 10, 10, 5, 14))[0]
         if variant in ("under", "over") and method != "nano":
             variant = "exact"  # a gateway charges exactly what it was asked
+        payments = [payment]
+        if variant == "two_methods":
+            # The shopper opens a second method on the same order (Kassa keeps one active payment per method)
+            # and pays both: whichever completes second is a duplicate for the review queue.
+            second = self.second_payment(order, method)
+            if second is None:
+                variant = "exact"
+            else:
+                payments.append(second)
         count(f"api_{method}_{variant}")
         if variant == "abandon":
             return
         if variant == "late":
             gevent.sleep(max(0.0, _expires_in(payment)) + CONFIG["grace_seconds"] + 20)
         for _ in range(2 if variant == "twice" else 1):
-            self.pay(payment, variant)
+            for each in payments:
+                self.pay(each, variant)
         self.follow_and_refund(payment)
+
+    def second_payment(self, order: dict, first_method: str) -> dict | None:
+        others = [method for method in self.seller["methods"] if method != first_method]
+        if not others:
+            return None
+        return self.api(f"/api/v1/orders/{order['id']}/payments/", {"method": random.choice(others)},
+                        "api payments start")
 
     def pay(self, payment: dict, variant: str) -> None:
         if payment["method"] == "nano":
@@ -255,10 +276,7 @@ class Staff(KassaUser):
             self.on_start()
             return
         page = self.get("/admin/review/", "staff review queue")
-        forms = re.findall(r'name="kind" value="payment"><input type="hidden" name="pk" value="([^"]+)">\s*'
-                           r'<button type="submit" name="action" value="(accept_late|refund_duplicate)"',
-                           page.text or "")
-        for pk, action in forms[:3]:
+        for pk, action in review_money_forms(page.text)[:3]:
             form = {"kind": "payment", "pk": pk, "action": action}
             # Money-moving actions ask first (a confirmation page); a person reads it and says yes.
             asked = self.post_form("/admin/review/act/", form, "staff review act (asks)")

@@ -3,7 +3,7 @@
 Two gunicorn masters on two ports (so killing one leaves the other serving), two Celery workers on
 the default queue, the ticks worker, one beat, the Nano listener, the sandbox, and a redis-server of
 the soak's own on a free port. PostgreSQL is the machine's, in a database of the soak's own
-(`kassa_soak`, dropped and created each run). Config and logs live in var/soak/.
+(`kassa_soak`, or SOAK_DATABASE; dropped and created each run). Config and logs live in var/soak/.
 """
 from __future__ import annotations
 
@@ -41,7 +41,11 @@ class Stack:
     supervisord: subprocess.Popen | None = None
 
     def __post_init__(self) -> None:
-        self.ports = {name: free_port() for name in ("web1", "web2", "sandbox", "nano_ws", "redis")}
+        for name in ("web1", "web2", "sandbox", "nano_ws", "smtp", "redis"):
+            port = free_port()
+            while port in self.ports.values():  # a port freed a moment ago may come back
+                port = free_port()
+            self.ports[name] = port
         self.secret_key = secrets.token_urlsafe(50)
 
     # --- addresses ---------------------------------------------------------------------------
@@ -71,6 +75,8 @@ class Stack:
             "VAR_DIR": str(RUN_DIR), "SANDBOX_STATE_DIR": str(RUN_DIR / "sandbox"),
             "SANDBOX_URL": sandbox, "SANDBOX_PORT": str(self.ports["sandbox"]),
             "SANDBOX_NANO_WS_PORT": str(self.ports["nano_ws"]), "SITE_URL": self.url("web1"),
+            # Kassa's email goes to this sandbox's own catcher, never to a make run's on the default port.
+            "SANDBOX_SMTP_PORT": str(self.ports["smtp"]), "EMAIL_URL": f"smtp://127.0.0.1:{self.ports['smtp']}",
             "SANDBOX_RAZORPAY_WEBHOOK_URL": f"{self.url('web1')}/webhooks/razorpay/",
             "SANDBOX_COINPAY_WEBHOOK_URL": f"{self.url('web2')}/webhooks/coinpay/",
             # Short payment lives, so expiry, late money and slot release all happen within a run.
@@ -113,7 +119,8 @@ class Stack:
             "redis": (f"redis-server --port {self.ports['redis']} --bind 127.0.0.1 --save '' --appendonly no "
                       f"--dir {RUN_DIR}"),
             "sandbox": (f"{sys.executable} manage.py sandbox serve --quiet --port {self.ports['sandbox']} "
-                        f"--nano-ws-port {self.ports['nano_ws']} --state-dir {RUN_DIR / 'sandbox'}"),
+                        f"--nano-ws-port {self.ports['nano_ws']} --smtp-port {self.ports['smtp']} "
+                        f"--state-dir {RUN_DIR / 'sandbox'}"),
             "web1": f"{gunicorn} --bind 127.0.0.1:{self.ports['web1']}",
             "web2": f"{gunicorn} --bind 127.0.0.1:{self.ports['web2']}",
             "worker1": f"{celery} {worker} -Q celery --hostname worker1@%%h --concurrency 2",

@@ -32,8 +32,10 @@ def test_fault_selection_parses_and_refuses_unknown_numbers():
         plan(60, [8])
 
 
-def receipt(payment="p1", status="completed", exceptions=()):
-    return {"payment": payment, "payment_status": status, "exceptions": list(exceptions)}
+def receipt(payment="p1", status="completed", exceptions=(), review=None, refunded=0):
+    """A flagged payment's review is open unless a test says otherwise (that is what flagging does)."""
+    return {"payment": payment, "payment_status": status, "exceptions": list(exceptions),
+            "review_status": ("open" if exceptions else "") if review is None else review, "refunded_amount": refunded}
 
 
 def test_each_sandbox_payment_is_completed_flagged_refunded_or_lost():
@@ -43,6 +45,33 @@ def test_each_sandbox_payment_is_completed_flagged_refunded_or_lost():
     assert classify(receipt(payment=None, status=None)) == "flagged"  # unmatched: in the review queue
     assert classify(receipt(status="pending")) == "lost"  # the sandbox took money, Kassa did not move
     assert classify(None) == "lost"  # Kassa never recorded it
+
+
+def test_a_decided_review_counts_by_where_the_money_went():
+    # staff accepted the late money: a sale like any other
+    assert classify(receipt(status="completed", exceptions=["paid_late"], review="resolved")) == "completed"
+    # staff sent the late money back: the payment stays expired, its refund is what happened
+    assert classify(receipt(status="expired", exceptions=["paid_late"], review="resolved", refunded=4999)) == "refunded"
+    assert classify(receipt(status="expired", exceptions=["paid_late"], review="resolved")) == "lost"
+
+
+def test_a_duplicate_payment_is_refunded_in_full_or_still_waits_for_a_human():
+    assert classify(receipt(exceptions=["duplicate"])) == "flagged"
+    refunded = receipt(status="refunded", exceptions=["duplicate"], review="resolved", refunded=4999)
+    assert classify(refunded) == "refunded"
+    # closed with the shopper's second payment (or part of it) kept: the order was paid by the other one
+    assert classify(receipt(exceptions=["duplicate"], review="resolved")) == "duplicate_not_refunded"
+    assert classify(receipt(status="partially_refunded", exceptions=["duplicate"], review="resolved",
+                            refunded=1000)) == "duplicate_not_refunded"
+
+
+def test_a_duplicate_kept_without_review_fails_the_run():
+    kept = receipt(exceptions=["duplicate"], review="resolved")
+    verdict = judge(facts(receipts={("razorpay", "PAY_1"): kept, ("nano", "AB12"): receipt("p2", "refunded")}))
+    check = verdict["checks"]["every_sandbox_payment_accounted_for"]
+    assert not verdict["reconciled"] and not check["ok"]
+    assert check["outcomes"] == {"duplicate_not_refunded": 1, "refunded": 1}
+    assert check["duplicates_not_refunded"] == [{"provider": "razorpay", "external_tx_id": "pay_1"}]
 
 
 def test_5xx_in_the_web_kill_window_and_documented_503s_are_counted_apart():
@@ -82,6 +111,7 @@ def test_a_clean_run_reconciles():
     ({"webhooks_verified": {"m1"}}, "webhooks_delivered_and_verified"),
     ({"webhooks_invalid": 1}, "webhooks_delivered_and_verified"),
     ({"stuck": {"queue_celery": 3}}, "nothing_stuck"),
+    ({"stuck": {"refunds_awaiting_seller": 1}}, "nothing_stuck"),
     ({"server_errors": [{"t": 5, "status": 500}]}, "no_unexplained_5xx"),
 ])
 def test_any_loss_or_unexplained_5xx_fails_the_run(broken, check):

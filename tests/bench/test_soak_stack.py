@@ -1,0 +1,15 @@
+"""The soak's stack shares the machine with other runs (make run, tests, other soaks): every port it listens on
+is a free one it picked, and Kassa's email goes to its own sandbox's catcher. No process is started here."""
+from bench.soak.stack import Stack
+
+
+def test_every_port_is_picked_free_and_mail_goes_to_the_soaks_own_catcher(monkeypatch):
+    monkeypatch.setenv("EMAIL_URL", "smtp://127.0.0.1:7025")  # what make exports for make run's catcher
+    monkeypatch.setenv("SANDBOX_SMTP_PORT", "7025")
+    stack = Stack()
+    env, sandbox = stack.env(), stack.programs()["sandbox"]
+
+    assert len(set(stack.ports.values())) == len(stack.ports)
+    assert env["EMAIL_URL"] == f"smtp://127.0.0.1:{stack.ports['smtp']}"
+    assert env["SANDBOX_SMTP_PORT"] == str(stack.ports["smtp"])
+    assert f"--smtp-port {stack.ports['smtp']}" in sandbox
