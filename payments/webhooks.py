@@ -27,6 +27,7 @@ from django.utils import timezone
 from config.api import error_body
 from config.celery_app import app, task_named
 from config.inserts import insert_unless_conflict
+from config.outage import DATABASE_ERRORS
 from config.redis import redis_client
 from orders.actors import Actor
 from payments.metrics import WEBHOOKS_RECEIVED
@@ -281,6 +282,12 @@ def _process(webhook_id: int, *, runnable: tuple[str, ...]) -> str | None:
         return InboundWebhook.Status.FAILED
     except RetryLater as exc:
         if _mark_failed(webhook_id, str(exc)) < MAX_PROCESS_ATTEMPTS:
+            _retry_later(webhook_id)
+        return InboundWebhook.Status.FAILED
+    except DATABASE_ERRORS as exc:  # the connection lost mid-work (a restart, a deadlock): retry, like RetryLater
+        log.warning("webhook processing hit a database error; retrying",
+                    extra={"webhook": webhook_id, "error": exc.__class__.__name__})
+        if _mark_failed(webhook_id, f"{exc.__class__.__name__}: {exc}") < MAX_PROCESS_ATTEMPTS:
             _retry_later(webhook_id)
         return InboundWebhook.Status.FAILED
     except Exception as exc:  # noqa: BLE001 - keep the evidence; staff can reprocess

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import responses
+from django.db import InterfaceError, OperationalError
 from django.test import RequestFactory
 
 from config.redis import redis_client
@@ -318,6 +319,29 @@ def test_handler_error_rolls_back_and_marks_failed(post, payment, monkeypatch):
     assert (row.status, row.attempts) == ("failed", 1) and "handler bug" in row.error
     payment.refresh_from_db()
     assert payment.status == "pending"  # the half-done work rolled back with the failure
+
+
+@pytest.mark.parametrize("lost", [OperationalError("terminating connection due to administrator command"),
+                                  InterfaceError("connection already closed")])
+def test_a_database_lost_mid_processing_is_retried_not_parked(post, payment, monkeypatch, lost):
+    """A database restart while a webhook is processed (the soak's fault 5) is an outage, not a
+    bug: the row is retried later like RetryLater, where before it waited for a person."""
+    import payments.webhooks as webhooks
+
+    def database_gone(event):
+        raise lost
+
+    retried, handler = [], webhooks.HANDLERS["payment.captured"]
+    monkeypatch.setitem(webhooks.HANDLERS, "payment.captured", database_gone)
+    monkeypatch.setattr(webhooks, "_retry_later", retried.append)
+    post(rzp_body("payment.captured", payment, "captured"))
+    row = InboundWebhook.objects.get()
+    assert (row.status, row.attempts) == ("failed", 1) and lost.__class__.__name__ in row.error
+    assert retried == [row.pk]
+    monkeypatch.setitem(webhooks.HANDLERS, "payment.captured", handler)
+    assert inbound_webhook_process(webhook_id=row.pk) == "processed"  # the retry, once the database is back
+    payment.refresh_from_db()
+    assert payment.status == "completed"
 
 
 # --- the coalesced drain (payments.webhooks.webhooks_kick / inbound_webhooks_drain) ----------
