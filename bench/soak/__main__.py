@@ -2,7 +2,8 @@
 wait for it to settle, and reconcile every unit of money against the sandbox's books.
 
 Environment: SOAK_SECONDS (300), SOAK_USERS (50), SOAK_FAULTS (e.g. "1,3,5"; all seven by default),
-BROKER (redis | rabbitmq), SOAK_RESULT (bench/results/soak.json), SOAK_DATABASE (kassa_soak; dropped and
+BROKER (redis | rabbitmq), SOAK_RESULT (bench/results/soak.json, or soak_rabbitmq.json for
+RabbitMQ), SOAK_DATABASE (kassa_soak; dropped and
 created each run) and SOAK_PG_URL (the server). Exits 1 on any loss or unexplained 5xx.
 """
 from __future__ import annotations
@@ -44,6 +45,14 @@ def static_files_stale() -> bool:
     return any(path.stat().st_mtime > built for path in (ROOT / "static").rglob("*") if path.is_file())
 
 
+def result_path(broker: str, override: str | None) -> Path:
+    """Where the result goes: each broker has its own committed file, so a RabbitMQ run never
+    overwrites the Redis one; SOAK_RESULT (CI: var/soak-ci.json) wins."""
+    if override:
+        return Path(override)
+    return ROOT / "bench" / "results" / ("soak.json" if broker == "redis" else f"soak_{broker}.json")
+
+
 def utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
@@ -53,8 +62,9 @@ class Soak:
         self.seconds = int(os.environ.get("SOAK_SECONDS", "300"))
         self.users = int(os.environ.get("SOAK_USERS", "50"))
         self.selected = parse_selection(os.environ.get("SOAK_FAULTS", ""))
-        self.result_path = Path(os.environ.get("SOAK_RESULT", ROOT / "bench" / "results" / "soak.json"))
-        self.stack = Stack(broker=os.environ.get("BROKER", "redis") or "redis")
+        broker = os.environ.get("BROKER", "redis") or "redis"
+        self.result_path = result_path(broker, os.environ.get("SOAK_RESULT"))
+        self.stack = Stack(broker=broker)
         self.receiver = Receiver()
         self.stop = threading.Event()
         self.faults: list[dict] = []

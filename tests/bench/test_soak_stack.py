@@ -13,3 +13,11 @@ def test_every_port_is_picked_free_and_mail_goes_to_the_soaks_own_catcher(monkey
     assert env["EMAIL_URL"] == f"smtp://127.0.0.1:{stack.ports['smtp']}"
     assert env["SANDBOX_SMTP_PORT"] == str(stack.ports["smtp"])
     assert f"--smtp-port {stack.ports['smtp']}" in sandbox
+
+
+def test_each_broker_writes_its_own_committed_result_unless_told_otherwise():
+    from bench.soak.__main__ import result_path
+
+    assert result_path("redis", None).name == "soak.json"
+    assert result_path("rabbitmq", None).name == "soak_rabbitmq.json"  # never overwrites the Redis run
+    assert str(result_path("rabbitmq", "var/soak-ci.json")) == "var/soak-ci.json"
