@@ -280,14 +280,13 @@ def _process(webhook_id: int, *, runnable: tuple[str, ...]) -> str | None:
         log.warning("webhook unprocessable", extra={"webhook": webhook_id, "reason": str(exc)})
         _mark_failed(webhook_id, f"unprocessable: {exc}")
         return InboundWebhook.Status.FAILED
-    except RetryLater as exc:
-        if _mark_failed(webhook_id, str(exc)) < MAX_PROCESS_ATTEMPTS:
-            _retry_later(webhook_id)
-        return InboundWebhook.Status.FAILED
-    except DATABASE_ERRORS as exc:  # the connection lost mid-work (a restart, a deadlock): retry, like RetryLater
-        log.warning("webhook processing hit a database error; retrying",
-                    extra={"webhook": webhook_id, "error": exc.__class__.__name__})
-        if _mark_failed(webhook_id, f"{exc.__class__.__name__}: {exc}") < MAX_PROCESS_ATTEMPTS:
+    except (RetryLater, *DATABASE_ERRORS) as exc:
+        # Waiting on something not recorded yet, or the database lost mid-work (a restart, a
+        # deadlock): both pass by themselves, so the row is tried again rather than left for a person.
+        log.warning("webhook processing will be retried", extra={"webhook": webhook_id,
+                                                                 "error": exc.__class__.__name__})
+        error = str(exc) if isinstance(exc, RetryLater) else f"{exc.__class__.__name__}: {exc}"
+        if _mark_failed(webhook_id, error) < MAX_PROCESS_ATTEMPTS:
             _retry_later(webhook_id)
         return InboundWebhook.Status.FAILED
     except Exception as exc:  # noqa: BLE001 - keep the evidence; staff can reprocess
