@@ -11,12 +11,22 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from sellers.two_factor import TOTP_DEVICE_NAME
 
 
-def totp_code(device_or_hex_key, *, steps_ahead: int = 0) -> str:
-    """The six-digit code for now (or a later 30 s step: a code is accepted once, and one step of
-    drift is tolerated, so a second login within the same step uses the next one)."""
+def totp_code(device_or_hex_key) -> str:
+    """The six-digit code an authenticator app shows now."""
     key = device_or_hex_key.key if isinstance(device_or_hex_key, TOTPDevice) else device_or_hex_key
     meter = TOTP(unhexlify(key), step=30, t0=0, digits=6)
-    meter.time = time.time() + 30 * steps_ahead
+    meter.time = time.time()
+    return f"{meter.token():06d}"
+
+
+def totp_code_after_last_use(device: TOTPDevice) -> str:
+    """The code for the 30 s step after the device's last accepted one, for a second login soon
+    after the first. A step's code is accepted once, and a code accepted one step off moves the
+    device's drift by that step; the step after the last used one is always inside the window
+    (now + drift ± 1) for the next minute, whichever side of a step boundary the first code fell."""
+    device.refresh_from_db()
+    meter = TOTP(unhexlify(device.key), step=30, t0=0, digits=6)
+    meter.time = (device.last_t + 1) * 30
     return f"{meter.token():06d}"
 
 

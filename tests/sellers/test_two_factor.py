@@ -11,7 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sellers.models import Seller
 from tests import factories
-from tests.two_factor import confirmed_device, totp_code
+from tests.two_factor import confirmed_device, totp_code, totp_code_after_last_use
 
 pytestmark = pytest.mark.django_db
 
@@ -74,10 +74,30 @@ def test_staff_enrols_then_reaches_the_admin_and_later_logs_in_with_a_code(staff
     step = again.get("/admin/")
     assert step["Location"].startswith("/accounts/login/verify/?next=%2Fadmin%2F")
     assert again.get("/accounts/login/verify/?next=/admin/").status_code == 200
-    # Enrolment used this step's code once; the app's next code is accepted (one step of drift).
-    ok = again.post("/accounts/login/verify/", {"code": totp_code(device, steps_ahead=1), "next": "/admin/"})
+    # Enrolment used up a step's code; the next step's code is accepted.
+    ok = again.post("/accounts/login/verify/", {"code": totp_code_after_last_use(device), "next": "/admin/"})
     assert ok.status_code == 302 and ok["Location"] == "/admin/"
     assert again.get("/admin/").status_code == 200
+
+
+def test_a_code_typed_just_before_a_step_ends_still_leaves_the_next_login_a_valid_code(member):
+    """CI once failed here: the enrolment code was read at 02:52:59.9 and checked at 02:53:00.07,
+    one step late. django-otp accepted it and moved the device's drift back a step, so the login
+    a second later had to use the step after the accepted one, not the step after the clock's."""
+    client = Client()
+    password_login(client, member)
+    with time_machine.travel("2026-12-07 02:52:59.900+00:00", tick=False) as traveller:
+        page = client.get("/accounts/two-factor/")
+        device = TOTPDevice.objects.get(confirmed=False)
+        assert b32decode(page.context["secret"]).hex() == device.key
+        code = totp_code(device)
+        traveller.shift(0.2)  # the form reaches the server in the next 30 s step
+        assert client.post("/accounts/two-factor/", {"code": code}).status_code == 200
+        traveller.shift(1.5)
+        again = Client()
+        password_login(again, member)
+        ok = again.post("/accounts/login/verify/", {"code": totp_code_after_last_use(device)})
+    assert ok.status_code == 302 and ok["Location"] == "/dashboard/"
 
 
 def test_a_recovery_code_logs_in_once(member):
