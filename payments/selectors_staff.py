@@ -27,7 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 
 from orders.models import Order
-from payments.models import InboundWebhook, LedgerEntry, Payment, Receipt, Settlement, method_name
+from payments.models import InboundWebhook, LedgerEntry, Payment, Receipt, Refund, Settlement, method_name
 from payments.money import RAW_PER_MICRO_XNO
 from sellers.models import ALL_METHODS, METHOD_CHOICES, Seller
 from sellers.money import format_minor, format_raw_xno
@@ -263,10 +263,28 @@ def seller_routing() -> list[SellerRouting]:
 REVIEW_LIMIT = 200
 
 
+# A refund that did not send the money back (failed at the provider, or a Nano send the seller
+# withdrew): on a payment under review it is usually why the review is open again.
+_unsent_refunds = (Refund.objects.filter(payment=OuterRef("pk"), status__in=[Refund.Status.FAILED,
+                                                                           Refund.Status.CANCELLED])
+                   .order_by("-completed_at"))
+
+
+def _payment_detail(p: Payment) -> str:
+    detail = f"Order {p.order}"
+    if p.last_unsent_refund_status == Refund.Status.FAILED:
+        return f"{detail} · its refund failed: {p.last_unsent_refund_failure_reason or 'no reason given'}"
+    if p.last_unsent_refund_status == Refund.Status.CANCELLED:
+        return f"{detail} · the seller cancelled its refund"
+    return detail
+
+
 def review_querysets() -> dict[str, QuerySet]:
     """Everything that needs a human, by kind; the queue page and the index count share these."""
     return {
-        "payment": Payment.objects.needs_review().select_related("seller", "order"),
+        "payment": Payment.objects.needs_review().select_related("seller", "order").annotate(
+            **{f"last_unsent_refund_{name}": Subquery(_unsent_refunds.values(name)[:1])
+               for name in ("status", "failure_reason")}),
         "receipt": Receipt.objects.filter(payment__isnull=True, resolution=Receipt.Resolution.NONE),
         "webhook": InboundWebhook.objects.filter(
             status__in=[InboundWebhook.Status.INVALID, InboundWebhook.Status.FAILED], reviewed_at__isnull=True),
@@ -316,7 +334,7 @@ def review_items(limit: int = REVIEW_LIMIT) -> list[ReviewItem]:
     items: list[ReviewItem] = []
     for p in qs["payment"].order_by("created_at")[:limit]:
         title = f"{method_name(p.method)} payment {p.get_status_display().lower()}"
-        items.append(ReviewItem("payment", p, p.created_at, title, f"Order {p.order}", p.seller, list(p.exceptions),
+        items.append(ReviewItem("payment", p, p.created_at, title, _payment_detail(p), p.seller, list(p.exceptions),
                                 method=method_name(p.method), **_payment_money(p)))
     for r in qs["receipt"].order_by("created_at")[:limit]:
         items.append(ReviewItem("receipt", r, r.created_at, f"Unmatched {method_name(r.provider)} receipt",

@@ -211,10 +211,24 @@ def refund_mark_failed(*, refund: Refund, actor: Actor, reason: str = "", provid
         locked.completed_at = timezone.now()
         locked.provider_refund_id = provider_refund_id or locked.provider_refund_id
         locked.save(update_fields=["status", "failure_reason", "completed_at", "provider_refund_id"])
-        payment_event_write(payment=locked.payment, type="refund.failed", actor=actor,
+        payment = _lock(locked.payment_id)
+        payment_event_write(payment=payment, type="refund.failed", actor=actor,
                             data={"refund": str(locked.pk), "reason": reason[:200]})
+        _reopen_duplicate_review(payment, locked, actor, reason)
         webhook_event_emit(seller_id=locked.seller_id, event_type="refund.failed", data=refund_data(locked))
     return locked
+
+
+def _reopen_duplicate_review(payment: Payment, refund: Refund, actor: Actor, reason: str = "") -> None:
+    """Requires: payment locked. Staff close a duplicate's review when they refund it, before
+    the money has gone back. If that refund then fails, or the seller withdraws the Nano send,
+    the money is still owed to the shopper: the review opens again, so it is not forgotten."""
+    if Payment.Exception_.DUPLICATE not in payment.exceptions or payment.review_status != Payment.Review.RESOLVED:
+        return
+    payment.review_status = Payment.Review.OPEN
+    payment.save(update_fields=["review_status", "updated_at"])
+    payment_event_write(payment=payment, type="payment.review_reopened", actor=actor,
+                        data={"refund": str(refund.pk), "refund_status": refund.status, "reason": reason[:200]})
 
 
 def refund_cancel(*, refund: Refund, actor: Actor) -> Refund:
@@ -231,8 +245,10 @@ def refund_cancel(*, refund: Refund, actor: Actor) -> Refund:
         locked.status = Refund.Status.CANCELLED
         locked.completed_at = timezone.now()
         locked.save(update_fields=["status", "completed_at"])
-        payment_event_write(payment=locked.payment, type="refund.cancelled", actor=actor,
+        payment = _lock(locked.payment_id)
+        payment_event_write(payment=payment, type="refund.cancelled", actor=actor,
                             data={"refund": str(locked.pk), "amount": locked.amount})
+        _reopen_duplicate_review(payment, locked, actor, "the seller cancelled the refund")
     return locked
 
 

@@ -13,9 +13,10 @@ from payments.providers import registry
 from payments.providers.errors import PaymentError, VerificationFailed
 from payments.providers.nano_rpc import NanoRpcClient
 from payments.services import PaymentStateError, payment_refund, payment_start, refund_cancel, refund_nano_verify
+from payments.staff.services import payment_refund_duplicate
 from sandbox.server import start_in_thread
 from sellers.services import api_key_create
-from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory, nano_address
+from tests.factories import OrderFactory, PaymentFactory, PayoutDestinationFactory, SellerFactory, nano_address
 from tests.sellers.dashboard_helpers import login
 
 pytestmark = pytest.mark.django_db
@@ -263,3 +264,22 @@ def test_the_dashboard_cancels_a_waiting_refund_after_confirmation(client, node,
     assert Refund.objects.get(pk=refund.pk).status == "cancelled"
     page = client.post(f"/dashboard/refunds/{refund.pk}/cancel/", follow=True).content.decode()
     assert "already cancelled" in page
+
+
+def test_a_withdrawn_duplicate_refund_reopens_the_review(node, paid):
+    """Staff refund a duplicate Nano payment, which closes its review; the seller then cancels
+    the send. The shopper's money is still owed, so the review opens again."""
+    second = PaymentFactory(order=paid.order, seller=paid.seller, pay_to=paid.pay_to)
+    send(node, STRANGER, second.pay_to, second.amount_due * RAW_PER_MICRO)
+    monitor_nano.tick()
+    second.refresh_from_db()
+    assert "duplicate" in second.exceptions and second.status == "completed"
+    refund = payment_refund_duplicate(payment=second, actor=Actor.system("staff"))
+    second.refresh_from_db()
+    assert (refund.status, second.review_status) == ("awaiting_seller", "resolved")
+
+    refund_cancel(refund=refund, actor=Actor.system("seller"))
+    second.refresh_from_db()
+    assert second.review_status == "open"
+    reopened = second.events.get(type="payment.review_reopened")
+    assert (reopened.data["refund"], reopened.data["refund_status"]) == (str(refund.pk), "cancelled")

@@ -10,6 +10,7 @@ from payments.providers.errors import PaymentError, ProviderRejected, ProviderUn
 from payments.services import (
     observation_apply,
     payment_refund,
+    refund_mark_failed,
     refund_request_create,
     refund_request_decide,
     refunds_reconcile_pending,
@@ -68,6 +69,56 @@ def test_refunding_the_settling_payment_still_moves_the_order(paid_twice):
     assert Order.objects.get(pk=order.pk).status == "partially_refunded"
     payment_refund(payment=first, actor=Actor.system("seller"))
     assert Order.objects.get(pk=order.pk).status == "refunded"
+
+
+class Accepts:
+    """The gateway takes the refund and answers later (a Razorpay refund is processed async)."""
+    def refund(self, payment, amount_minor, **kwargs):
+        return RefundResult(provider_refund_id=f"rf_{payment.pk.hex[:10]}", status="pending")
+
+
+def test_a_duplicate_refund_that_fails_later_reopens_the_review(paid_twice, monkeypatch):
+    """Staff's refund closed the duplicate's review; the gateway's refund.failed arrives later.
+    The money never went back, so the review opens again instead of the duplicate being forgotten."""
+    order, first, second = paid_twice
+    use_provider(monkeypatch, lambda method: Accepts())
+    refund = payment_refund_duplicate(payment=second, actor=Actor.system("staff"))
+    second.refresh_from_db()
+    assert (refund.status, second.review_status) == ("pending", "resolved")
+
+    refund_mark_failed(refund=refund, actor=Actor.system("razorpay"), reason="bank account closed")
+    refund_mark_failed(refund=refund, actor=Actor.system("razorpay"), reason="bank account closed")  # replayed
+    second.refresh_from_db()
+    assert (second.status, second.review_status) == ("completed", "open")
+    reopened = list(second.events.filter(type="payment.review_reopened").values_list("data", flat=True))
+    assert len(reopened) == 1 and reopened[0] | {
+        "refund": str(refund.pk), "refund_status": "failed", "reason": "bank account closed"} == reopened[0]
+
+    use_provider(monkeypatch, lambda method: Succeeds())  # staff refund it again from the queue
+    assert payment_refund_duplicate(payment=second, actor=Actor.system("staff")).status == "succeeded"
+    second.refresh_from_db()
+    assert (second.status, second.review_status) == ("refunded", "resolved")
+
+
+def test_a_failed_refund_on_an_ordinary_payment_opens_no_review(monkeypatch):
+    use_provider(monkeypatch, lambda method: Accepts())
+    payment = pay(GatewayPaymentFactory(), "pay_only")
+    refund = payment_refund(payment=payment, actor=Actor.system("seller"))
+    refund_mark_failed(refund=refund, actor=Actor.system("razorpay"), reason="declined")
+    payment.refresh_from_db()
+    assert payment.review_status == "" and not payment.events.filter(type="payment.review_reopened").exists()
+
+
+def test_a_failed_part_refund_reopens_the_review_for_what_is_still_owed(paid_twice, monkeypatch):
+    _, _, second = paid_twice
+    use_provider(monkeypatch, lambda method: Accepts())
+    stuck = payment_refund(payment=second, actor=Actor.system("seller"), amount_minor=100)
+    use_provider(monkeypatch, lambda method: Succeeds())
+    payment_refund_duplicate(payment=second, actor=Actor.system("staff"))  # the rest, at once
+    refund_mark_failed(refund=stuck, actor=Actor.system("razorpay"), reason="declined")
+    second.refresh_from_db()
+    # The rest went back, but the 100 did not: the review opens for that.
+    assert (second.status, second.review_status) == ("partially_refunded", "open")
 
 
 # --- item 15: a refund request's claim is released on every error -------------------------

@@ -7,10 +7,13 @@ from django.urls import reverse
 from orders.actors import Actor
 from payments.models import InboundWebhook, LedgerEntry, PaymentEvent, Settlement, SettlementItem
 from payments.money import RAW_PER_MICRO_XNO
+from payments.providers.base import RefundResult
 from payments.selectors_staff import ledger_balances, review_count
-from payments.services import payment_accept_late
+from payments.services import payment_accept_late, refund_mark_failed
+from payments.staff.services import payment_refund_duplicate
 from sellers.models import PayoutDestination
 from tests.factories import GatewayPaymentFactory, PaymentFactory, ReceiptFactory, SellerFactory, nano_address
+from tests.services_patch import use_provider
 from tests.staff.conftest import gateway_capture
 from webhooks.models import WebhookEndpoint
 
@@ -46,6 +49,25 @@ def test_review_queue_lists_everything_oldest_first(client, finance, late_paymen
     assert 'value="accept_late"' in html and 'value="refund_duplicate"' in html and 'value="ignore_receipt"' in html
     assert reverse("staff-receipt-assign", args=[receipt.pk]) in html
     assert hook.event_id in html and "linked account suspended" in html
+
+
+def test_a_duplicate_whose_refund_failed_is_back_in_the_queue_saying_why(client, finance, duplicate_payment,
+                                                                          monkeypatch):
+    class AcceptsThenFails:
+        def refund(self, payment, amount_minor, **kwargs):
+            return RefundResult(provider_refund_id="rfnd_later", status="pending")
+
+    use_provider(monkeypatch, lambda method: AcceptsThenFails())
+    refund = payment_refund_duplicate(payment=duplicate_payment, actor=Actor.system("staff"))
+    client.force_login(finance)
+    assert not [i for i in client.get(reverse("staff-review")).context["items"] if i.kind == "payment"]
+    refund_mark_failed(refund=refund, actor=Actor.system("razorpay"), reason="beneficiary account closed")
+    response = client.get(reverse("staff-review"))
+    [item] = [i for i in response.context["items"] if i.kind == "payment"]
+    assert item.obj.pk == duplicate_payment.pk and item.codes == ["duplicate"]
+    assert item.detail.endswith("· its refund failed: beneficiary account closed")
+    html = response.content.decode()
+    assert "its refund failed: beneficiary account closed" in html and 'value="refund_duplicate"' in html
 
 
 def test_review_queue_hides_actions_support_may_not_run(client, support, late_payment):
