@@ -286,8 +286,9 @@ def _process(webhook_id: int, *, runnable: tuple[str, ...]) -> str | None:
         log.warning("webhook processing will be retried", extra={"webhook": webhook_id,
                                                                  "error": exc.__class__.__name__})
         error = str(exc) if isinstance(exc, RetryLater) else f"{exc.__class__.__name__}: {exc}"
-        if _mark_failed(webhook_id, error) < MAX_PROCESS_ATTEMPTS:
-            _retry_later(webhook_id)
+        attempts = _mark_failed(webhook_id, error)
+        if attempts < MAX_PROCESS_ATTEMPTS:
+            _retry_later(webhook_id, attempts)
         return InboundWebhook.Status.FAILED
     except Exception as exc:  # noqa: BLE001 - keep the evidence; staff can reprocess
         log.exception("webhook processing failed", extra={"webhook": webhook_id})
@@ -321,10 +322,16 @@ def inbound_webhooks_purge_invalid(*, older_than_days: int) -> int:
     return deleted
 
 
-def _retry_later(webhook_id: int) -> None:
+def retry_countdown(attempts: int) -> int:
+    """Seconds before the next try: 30, 60, 120, 240. Each wait doubles, so the 5 attempts span
+    7.5 minutes, long enough to ride out a database restart or failover."""
+    return RETRY_COUNTDOWN_SECONDS * 2 ** max(attempts - 1, 0)
+
+
+def _retry_later(webhook_id: int, attempts: int) -> None:
     if app.conf.task_always_eager:
         return  # inline (tests, no broker): the next delivery or a reprocess picks it up
-    task_named(PROCESS_TASK).apply_async((webhook_id,), countdown=RETRY_COUNTDOWN_SECONDS)
+    task_named(PROCESS_TASK).apply_async((webhook_id,), countdown=retry_countdown(attempts))
 
 
 def inbound_webhook_reprocess(*, webhook_id: int, actor: Actor | None = None) -> str:

@@ -333,15 +333,36 @@ def test_a_database_lost_mid_processing_is_retried_not_parked(post, payment, mon
 
     retried, handler = [], webhooks.HANDLERS["payment.captured"]
     monkeypatch.setitem(webhooks.HANDLERS, "payment.captured", database_gone)
-    monkeypatch.setattr(webhooks, "_retry_later", retried.append)
+    monkeypatch.setattr(webhooks, "_retry_later", lambda webhook_id, attempts: retried.append((webhook_id, attempts)))
     post(rzp_body("payment.captured", payment, "captured"))
     row = InboundWebhook.objects.get()
     assert (row.status, row.attempts) == ("failed", 1) and lost.__class__.__name__ in row.error
-    assert retried == [row.pk]
+    assert retried == [(row.pk, 1)]
     monkeypatch.setitem(webhooks.HANDLERS, "payment.captured", handler)
     assert inbound_webhook_process(webhook_id=row.pk) == "processed"  # the retry, once the database is back
     payment.refresh_from_db()
     assert payment.status == "completed"
+
+
+def test_an_outage_is_retried_further_apart_each_time_then_left_for_staff(post, payment, monkeypatch):
+    """Retries back off (30, 60, 120, 240 s), so a database outage of up to 7.5 minutes is ridden
+    out; the fifth failure leaves the row failed in the review queue, with no further retry."""
+    import payments.webhooks as webhooks
+
+    def database_gone(event):
+        raise OperationalError("the database system is starting up")
+
+    retried = []
+    monkeypatch.setitem(webhooks.HANDLERS, "payment.captured", database_gone)
+    monkeypatch.setattr(webhooks, "_retry_later", lambda webhook_id, attempts: retried.append(attempts))
+    post(rzp_body("payment.captured", payment, "captured"))
+    row = InboundWebhook.objects.get()
+    for _ in range(4):
+        inbound_webhook_process(webhook_id=row.pk)
+    assert retried == [1, 2, 3, 4]
+    assert [webhooks.retry_countdown(n) for n in retried] == [30, 60, 120, 240]
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("failed", 5)
 
 
 # --- the coalesced drain (payments.webhooks.webhooks_kick / inbound_webhooks_drain) ----------
