@@ -4,7 +4,7 @@ wait for it to settle, and reconcile every unit of money against the sandbox's b
 Environment: SOAK_SECONDS (300), SOAK_USERS (50), SOAK_FAULTS (e.g. "1,3,5"; all seven by default),
 BROKER (redis | rabbitmq), SOAK_RESULT (bench/results/soak.json, or soak_rabbitmq.json for
 RabbitMQ), SOAK_DATABASE (kassa_soak; dropped and
-created each run) and SOAK_PG_URL (the server). Exits 1 on any loss or unexplained 5xx.
+created each run, and the RabbitMQ vhost's name) and SOAK_PG_URL (the server). Exits 1 on any loss or unexplained 5xx.
 """
 from __future__ import annotations
 

@@ -25,7 +25,9 @@ RUN_DIR = ROOT / "var" / "soak"
 BIN = Path(sys.executable).parent
 DATABASE = os.environ.get("SOAK_DATABASE", "kassa_soak")
 PG_ADMIN_URL = os.environ.get("SOAK_PG_URL", "postgres://postgres@127.0.0.1:5432")
-RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/kassa_soak"
+# The RabbitMQ vhost has the database's name, so SOAK_DATABASE keeps two soaks apart on both servers.
+RABBIT_VHOST = DATABASE
+RABBIT_URL = f"amqp://guest:guest@127.0.0.1:5672/{RABBIT_VHOST}"
 WEB_PROCESSES = ("web1", "web2")
 WORKERS = ("worker1", "worker2")
 
@@ -102,9 +104,9 @@ class Stack:
         """A vhost of the soak's own (fresh each run), with the guest user's permissions on it."""
         if not shutil.which("rabbitmqctl"):
             raise BrokerUnavailable("BROKER=rabbitmq needs rabbitmqctl (and RabbitMQ on 127.0.0.1:5672)")
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", "kassa_soak"], capture_output=True)
-        for command in (["add_vhost", "kassa_soak"],
-                        ["set_permissions", "-p", "kassa_soak", "guest", ".*", ".*", ".*"]):
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", RABBIT_VHOST], capture_output=True)
+        for command in (["add_vhost", RABBIT_VHOST],
+                        ["set_permissions", "-p", RABBIT_VHOST, "guest", ".*", ".*", ".*"]):
             subprocess.run(["rabbitmqctl", "-q", *command], check=True, capture_output=True, timeout=60)
 
     # --- processes ---------------------------------------------------------------------------
