@@ -1,6 +1,6 @@
 """Money under provider faults, against the sandbox process: a gateway that times out or
 answers 5xx never makes Kassa pay twice (issue 15 items 2 and 6)."""
-import time
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -39,21 +39,31 @@ def books(url):
     return requests.get(f"{url}/_sandbox/books", timeout=5).json()
 
 
+@contextmanager
 def short_timeout(method):
+    """Kassa's calls to `method` give up after 0.5 s inside the block, so a hung call times out
+    fast. The lookups afterwards get the usual timeout: on a loaded machine 0.5 s is too tight
+    for a call that is not hung."""
     client = get_provider(method).client
+    usual = client.timeout, client.retry.base_delay
     client.timeout, client.retry.base_delay = 0.5, 0.05
+    try:
+        yield
+    finally:
+        client.timeout, client.retry.base_delay = usual
 
 
 def test_razorpay_refund_that_hangs_past_the_timeout_is_refunded_once(gateway_sandbox, faults):
     payment = paid("razorpay", 250_000, "INR")
     # No webhooks: only the reconciling tick can learn the outcome.
     requests.post(f"{gateway_sandbox}/razorpay/_sandbox/config", json={"webhook_url": ""}, timeout=5)
-    short_timeout("razorpay")
     # Every try of the first call hangs past Kassa's timeout; the sandbox still does the work.
     faults.add(r"/refund$", "hang", method="POST", count=3, hang_seconds=1.5)
-    refund = payment_refund(payment=payment, actor=Actor.system("seller"), amount_minor=50_000)
+    with short_timeout("razorpay"):
+        refund = payment_refund(payment=payment, actor=Actor.system("seller"), amount_minor=50_000)
     assert Refund.objects.get(pk=refund.pk).status == "pending"
-    time.sleep(2)   # the hung calls finish at the gateway
+    wait_for(lambda: any(r["payment_id"] == payment.tx_id for r in books(gateway_sandbox)["razorpay"]["refunds"]),
+             message="the hung refund finished at the gateway")
     refunds_reconcile_pending()
     refunds_reconcile_pending()   # a second tick changes nothing
     assert [r.status for r in Refund.objects.filter(payment=payment)] == ["succeeded"]
@@ -64,9 +74,9 @@ def test_razorpay_refund_that_hangs_past_the_timeout_is_refunded_once(gateway_sa
 
 def test_coinpay_refund_that_5xxs_is_resent_with_its_key_and_a_late_webhook_completes_it(gateway_sandbox, faults):
     payment = paid("coinpay", 10_050, "USD")
-    short_timeout("coinpay")
     faults.add(r"/refunds$", "5xx", method="POST", count=3)
-    refund = payment_refund(payment=payment, actor=Actor.system("seller"))
+    with short_timeout("coinpay"):
+        refund = payment_refund(payment=payment, actor=Actor.system("seller"))
     assert Refund.objects.get(pk=refund.pk).status == "pending"
     refunds_reconcile_pending()   # not at the gateway: sent again with the same key
     wait_for(lambda: Refund.objects.get(pk=refund.pk).status == "succeeded", message="refund.completed webhook")
@@ -83,12 +93,14 @@ def test_coinpay_payout_that_hangs_past_the_timeout_is_paid_once(gateway_sandbox
     payment = paid("coinpay", 20_000, "USD")
     PayoutDestinationFactory(seller=payment.seller, method="coinpay", value="wallet_faults_0001")
     requests.post(f"{gateway_sandbox}/coinpay/_sandbox/config", json={"webhook_url": ""}, timeout=5)
-    short_timeout("coinpay")
     faults.add(r"/api/payouts$", "hang", method="POST", count=3, hang_seconds=1.5)
-    assert settle_all()["coinpay"]["payouts"] == 1
+    with short_timeout("coinpay"):
+        assert settle_all()["coinpay"]["payouts"] == 1
     settlement = Settlement.objects.get(kind="payout", seller=payment.seller)
     assert (settlement.status, settlement.provider_ref) == ("pending", "")
-    time.sleep(2)   # the hung calls finish at the gateway: the payout exists there
+    wait_for(lambda: any(p["metadata"].get("settlementId") == str(settlement.pk)
+                         for p in books(gateway_sandbox)["coinpay"]["payouts"]),
+             message="the hung payout finished at the gateway")
     assert settle_all()["coinpay"]["retried"] == 1
     settle_all()
     settlement.refresh_from_db()
@@ -102,12 +114,13 @@ def test_razorpay_transfer_that_hangs_past_the_timeout_is_made_once(gateway_sand
     payment = paid("razorpay", 250_000, "INR")
     PayoutDestinationFactory(seller=payment.seller, method="razorpay", value="acc_FaultsAcc00001")
     requests.post(f"{gateway_sandbox}/razorpay/_sandbox/config", json={"webhook_url": ""}, timeout=5)
-    short_timeout("razorpay")
     faults.add(r"/transfers$", "hang", method="POST", count=1, hang_seconds=1.5)
-    settle_all()
+    with short_timeout("razorpay"):
+        settle_all()
     settlement = Settlement.objects.get(kind="transfer", payment=payment)
     assert (settlement.status, settlement.provider_ref) == ("pending", "")
-    time.sleep(2)
+    wait_for(lambda: any(t["source"] == payment.tx_id for t in books(gateway_sandbox)["razorpay"]["transfers"]),
+             message="the hung transfer finished at the gateway")
     settle_all()
     settle_all()
     settlement.refresh_from_db()

@@ -1,6 +1,4 @@
 """Anonymous checkout floods: per-client throttling of Buy and payment starts, on the API's counter."""
-import time
-
 import pytest
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.cache import SessionStore
@@ -33,7 +31,6 @@ def test_a_flood_of_anonymous_starts_is_throttled_and_a_real_shopper_still_pays(
     victim_orders = [factories.OrderFactory(seller=shop) for _ in range(rate + 5)]
     # The views themselves (RequestFactory: no middleware round trip, so 10,000 stay fast).
     requests = RequestFactory(REMOTE_ADDR="203.0.113.7")
-    started = time.perf_counter()
     statuses = {"buy": {}, "pay": {}}
     for i in range(5_000):
         # No session and a spoofed X-Forwarded-For each time: neither buys a fresh allowance.
@@ -45,7 +42,6 @@ def test_a_flood_of_anonymous_starts_is_throttled_and_a_real_shopper_still_pays(
         request = requests.post(url("shop-pay", victim, method="nano"), **spoof)
         paid = views_shop.pay(_with_session(request), token=victim.checkout_token, method="nano")
         statuses["pay"][paid.status_code] = statuses["pay"].get(paid.status_code, 0) + 1
-    elapsed = time.perf_counter() - started
     bot = Client(REMOTE_ADDR="203.0.113.7")
 
     assert statuses["buy"].get(429, 0) >= 5_000 - rate and statuses["pay"].get(429, 0) >= 5_000 - rate
@@ -54,7 +50,6 @@ def test_a_flood_of_anonymous_starts_is_throttled_and_a_real_shopper_still_pays(
     refused = bot.post(f"/s/{shop.slug}/buy/", {"product": product.pk, "quantity": "1"})
     assert refused.status_code == 429 and "Too many checkouts" in refused.content.decode()
     assert int(refused["Retry-After"]) >= 1
-    assert elapsed < 30, f"10,000 refused requests took {elapsed:.1f} s"
 
     shopper = Client(REMOTE_ADDR="198.51.100.20")
     bought = shopper.post(f"/s/{shop.slug}/buy/", {"product": product.pk, "quantity": "1"})
