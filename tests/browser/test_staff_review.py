@@ -86,3 +86,39 @@ def test_staff_accepts_late_payment_and_sees_balance_change(live_server, scene, 
     assert LedgerEntry.objects.get(payment=late).fee > 0 and after != before
     late.refresh_from_db()
     assert late.status == "completed" and late.events.filter(actor_user=scene["user"]).exists()
+
+
+def test_staff_see_why_a_refunded_duplicate_is_back_in_the_queue(live_server, scene, browser, monkeypatch):
+    from playwright.sync_api import expect
+
+    from payments.providers.base import RefundResult
+    from payments.services import refund_mark_failed
+    from payments.staff.services import payment_refund_duplicate
+    from tests.factories import GatewayPaymentFactory, OrderFactory
+    from tests.services_patch import use_provider
+
+    class AcceptsThenFails:
+        def refund(self, payment, amount_minor, **kwargs):
+            return RefundResult(provider_refund_id="rfnd_browser", status="pending")
+
+    order = OrderFactory(seller=scene["seller"], reference="TWICE-1")
+    gateway_capture(GatewayPaymentFactory(order=order))
+    duplicate = GatewayPaymentFactory(order=order)
+    gateway_capture(duplicate)
+    duplicate.refresh_from_db()
+    use_provider(monkeypatch, lambda method: AcceptsThenFails())
+    refund = payment_refund_duplicate(payment=duplicate, actor=Actor.system("staff"))
+    refund_mark_failed(refund=refund, actor=Actor.system("razorpay"), reason="beneficiary account closed")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/review/")
+    page.fill("#id_username", "fin")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("input[type=submit]")
+    page.fill("#id_code", totp_code(scene["device"]))
+    page.click("button[type=submit]:has-text('Verify')")
+    row = page.locator(f'tr[data-kind="payment"][data-pk="{duplicate.pk}"]')
+    expect(row).to_contain_text("its refund failed: beneficiary account closed")
+    expect(row.locator('button[value="refund_duplicate"]')).to_be_visible()
+    _shoot(page, "review-refund-failed")
+    page.close()
