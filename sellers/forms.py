@@ -12,6 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from orders.models import Order, Product
+from payments.analytics import EARLIEST_DAY, LATEST_DAY
 from payments.models import Payment
 from sellers.models import LOCALE_CHOICES, METHOD_CHOICES
 from sellers.money import EXPONENTS, format_major, format_minor, parse_major
@@ -75,6 +76,19 @@ class ListFilterForm(forms.Form):
         self.seller = seller
         self.fields["status"].choices = [("", "Any status"), *self.STATUS_CHOICES]
         self.fields["currency"].choices = [("", "Any currency"), *_currency_choices(seller.default_currency)]
+
+    def _clean_day(self, name: str):
+        # Outside the window a day's bounds in the seller's zone overflow datetime (year 1, 9999-12-31 + 1 day).
+        value = self.cleaned_data.get(name)
+        if value and not EARLIEST_DAY <= value <= LATEST_DAY:
+            raise ValidationError(f"Use a date between {EARLIEST_DAY} and {LATEST_DAY}.")
+        return value
+
+    def clean_date_from(self):
+        return self._clean_day("date_from")
+
+    def clean_date_to(self):
+        return self._clean_day("date_to")
 
     def clean_sort(self) -> str:
         value = self.cleaned_data.get("sort") or "-created"
