@@ -5,6 +5,7 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
+from payments.analytics import EARLIEST_DAY, LATEST_DAY
 from payments.models import Payment
 from payments.selectors_staff import SELLER_SORTS, DateRange
 from sellers.money import format_minor
@@ -30,21 +31,26 @@ class AnalyticsFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name in ("start", "end"):  # outside the window a day's bounds overflow datetime
+            if data.get(name) and not EARLIEST_DAY <= data[name] <= LATEST_DAY:
+                self.add_error(name, f"Use a date between {EARLIEST_DAY} and {LATEST_DAY}.")
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
             self.add_error("end", "The end date is before the start date.")
-        if start and end and (end - start).days >= MAX_DAYS:
+        if start and ((end or _today(data)) - start).days >= MAX_DAYS:  # a start alone runs to today
             self.add_error("start", f"Choose at most {MAX_DAYS} days.")
         return data
 
     def date_range(self) -> DateRange:
         """The chosen range, or the last 30 local days when a field is empty or invalid."""
         data = self.cleaned_data if self.is_valid() else {}
-        tz_name = data.get("tz") or "UTC"
-        today = timezone.now().astimezone(zoneinfo.ZoneInfo(tz_name)).date()
-        end = data.get("end") or today
+        end = data.get("end") or _today(data)
         start = data.get("start") or end - timedelta(days=29)
-        return DateRange(start, end, tz_name)
+        return DateRange(start, end, data.get("tz") or "UTC")
+
+
+def _today(data: dict):
+    return timezone.now().astimezone(zoneinfo.ZoneInfo(data.get("tz") or "UTC")).date()
 
 
 class ReceiptAssignForm(forms.Form):

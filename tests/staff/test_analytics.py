@@ -140,6 +140,29 @@ def test_bad_filters_show_an_error_not_a_500(client, support):
     assert b"not a known time zone" in response.content
 
 
+@pytest.mark.parametrize("params", [{"end": "9999-12-31"}, {"end": "0001-01-01"},
+                                    {"start": "9999-12-25", "end": "9999-12-31"}, {"start": "0001-01-01"}])
+def test_dates_outside_the_window_are_an_error_not_a_500(client, support, params):
+    """The day after 9999-12-31, or 29 days before 0001-01-01, was an OverflowError (500)."""
+    client.force_login(support)
+    for query in (params, {**params, "export": "csv"}):
+        response = client.get(reverse("staff-analytics"), query)
+        assert response.status_code == 200
+    assert "Use a date between 2000-01-01 and 2100-12-31." in _page_text(client, params)
+
+
+def test_a_start_without_an_end_keeps_the_span_limit(client, support):
+    """Only "From" ran to today: from 2000-01-01 a chart of ~9,800 days (from year 1, 740,000)."""
+    client.force_login(support)
+    html = _page_text(client, {"start": "2000-01-01"})
+    assert "Choose at most 366 days." in html
+    assert len(client.get(reverse("staff-analytics"), {"start": "2000-01-01"}).context["rng"].days()) == 30
+
+
+def _page_text(client, params) -> str:
+    return client.get(reverse("staff-analytics"), params).content.decode()
+
+
 def test_needs_view_permission(client, db):
     from django.contrib.auth import get_user_model
 
