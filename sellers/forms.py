@@ -139,6 +139,8 @@ class RefundForm(forms.Form):
     amount = MoneyField(label="Amount to refund", required=False)
     full = forms.BooleanField(required=False, widget=forms.HiddenInput)
     reason = forms.CharField(max_length=200, required=False)
+    # The confirmation page's count of the payment's refunds: a second click on it finds one more and stops.
+    refunds_seen = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def __init__(self, *args, payment: Payment, **kwargs):
         super().__init__(*args, **kwargs)

@@ -32,12 +32,14 @@ from payments.states import refund_can_transition
 from webhooks.services import webhook_event_emit
 
 
-def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None = None, reason: str = "") -> Refund:
+def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None = None, reason: str = "",
+                   refunds_seen: int | None = None) -> Refund:
     """Refund all or part of a completed payment through its provider.
 
     The Refund row is created under the payment lock (so two clicks cannot refund
     more than was paid); the provider is called after commit. Pending refunds count
-    against what is left.
+    against what is left. `refunds_seen`, how many refunds the payment had when the
+    person confirmed, makes a repeated confirmation (a double click) refund once.
     """
     nano = payment.method == NANO
     # Nano is non-custodial: the refund waits for the seller's own send. Where it must go and
@@ -57,6 +59,9 @@ def payment_refund(*, payment: Payment, actor: Actor, amount_minor: int | None =
         amount = remaining if amount_minor is None else amount_minor
         if remaining <= 0:
             raise PaymentStateError("Nothing is left to refund on this payment.")
+        if refunds_seen is not None and locked.refunds.count() != refunds_seen:
+            raise PaymentStateError("This payment changed since you confirmed (another refund was made); "
+                                    "nothing more was refunded. Check it and try again.")
         if amount <= 0 or amount > remaining:
             raise PaymentStateError(f"A refund must be between 1 and {remaining} (minor units) for this payment.")
         if nano and anchor is None:

@@ -69,12 +69,13 @@ def payment_refund_view(request, pk):
         return render(request, "dashboard/refund_confirm.html", {
             "payment": payment, "order": payment.order, "amount": refund_left(payment) if amount is None else amount,
             "amount_major": format_major(amount or 0, payment.currency),
-            "form": form, "full": amount is None, "action": request.path,
+            "form": form, "full": amount is None, "action": request.path, "refunds_seen": payment.refunds.count(),
             "back": f"/dashboard/orders/{payment.order_id}/#payment-{payment.pk}",
         })
     try:
         refund = payment_refund(payment=payment, actor=actor(request), amount_minor=form.cleaned_data["amount_minor"],
-                                reason=form.cleaned_data.get("reason") or "")
+                                reason=form.cleaned_data.get("reason") or "",
+                                refunds_seen=form.cleaned_data.get("refunds_seen"))
     except PaymentError as exc:
         messages.error(request, f"Refund not made: {exc.user_message}")
     else:

@@ -1,5 +1,7 @@
 """Order actions from the dashboard: refund (full/partial, never more than left), cancel,
 fulfil, delivery info, resend webhook; each shown only when allowed; viewers cannot act."""
+import re
+
 import pytest
 
 from orders.models import Order, OrderEvent
@@ -18,8 +20,9 @@ pytestmark = pytest.mark.django_db
 class FakeRefunds:
     status = "succeeded"
 
-    def refund(self, payment, amount_minor, **kwargs):
-        return RefundResult(provider_refund_id=f"rfnd_{amount_minor}_{payment.pk.hex[:6]}", status=self.status)
+    def refund(self, payment, amount_minor, *, idempotency_key, **kwargs):
+        # A gateway gives each refund its own id (the key is Kassa's refund id).
+        return RefundResult(provider_refund_id=f"rfnd_{amount_minor}_{idempotency_key}", status=self.status)
 
 
 @pytest.fixture(autouse=True)
@@ -92,6 +95,22 @@ def test_refund_rejects_garbage_and_non_completed(client, seller, seller_user):
     assert "more than zero" in _refund(client, payment, "0").content.decode()
     assert "Refund not made" in _refund(client, pending, "1").content.decode()
     assert Refund.objects.count() == 0
+
+
+def test_a_double_submitted_confirmation_refunds_once(client, seller, seller_user):
+    """Two clicks on "Yes, refund ₹30.00" were two refunds of ₹30.00 while more than ₹60.00 was left."""
+    _, payment = paid_order(seller, amount=10000)
+    asked = _refund(login(client, seller_user), payment, "30.00", confirm=False).content.decode()
+    form = asked[asked.index(f'action="/dashboard/payments/{payment.pk}/refund/"'):]
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form[:form.index("</form>")]))
+    confirm = {**fields, "confirm": "yes"}
+    assert "Refunded ₹30.00." in client.post(f"/dashboard/payments/{payment.pk}/refund/", confirm,
+                                             follow=True).content.decode()
+    again = client.post(f"/dashboard/payments/{payment.pk}/refund/", confirm, follow=True).content.decode()
+    assert Refund.objects.count() == 1, again
+    assert "Refund not made: This payment changed since you confirmed" in again
+    assert list(Refund.objects.values_list("amount", flat=True)) == [3000]
+    assert Payment.objects.get(pk=payment.pk).refunded_amount == 3000
 
 
 def test_failed_refund_is_reported(client, seller, seller_user, fake_provider):
