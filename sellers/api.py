@@ -21,7 +21,6 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhook_endpoint_create, webhook_endpoint_delete
 
 ENDPOINT_ID = OpenApiParameter("endpoint_id", OpenApiTypes.INT, OpenApiParameter.PATH)
-MAX_ENDPOINTS = 20
 
 
 # --- analytics ---------------------------------------------------------------------------
@@ -209,12 +208,7 @@ class EndpointCreateApi(APIView):
     def post(self, request):
         serializer = EndpointCreateApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        seller = seller_of(request)
-        if WebhookEndpoint.objects.filter(seller=seller).count() >= MAX_ENDPOINTS:
-            return Response({"error": {"code": "too_many_endpoints", "fields": {},
-                                       "message": f"A seller can have at most {MAX_ENDPOINTS} webhook endpoints."}},
-                            status=status.HTTP_409_CONFLICT)
-        endpoint = webhook_endpoint_create(seller=seller, **serializer.validated_data)
+        endpoint = webhook_endpoint_create(seller=seller_of(request), **serializer.validated_data)  # 409 at the cap
         return Response(EndpointCreatedOutputSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 

@@ -11,10 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.celery_app import task_named
+from config.errors import DomainError
 from sellers.models import Seller
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger("kassa.webhooks")
+MAX_ENDPOINTS = 20  # per seller: each event fans out to every endpoint
 
 # --- outbound webhooks: the outbox ----------------------------------------------------
 
@@ -66,9 +68,31 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+class EndpointRefused(DomainError):
+    """An endpoint the seller cannot add; the message is safe to show."""
+
+    http_status = 409
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.user_message, self.code = message, code
+
+
 def webhook_endpoint_create(*, seller: Seller, url: str, events: list[str], description: str = "") -> WebhookEndpoint:
-    return WebhookEndpoint.objects.create(seller=seller, url=url, events=list(events),
-                                          description=description[:120], secret=new_webhook_secret())
+    """Holds the seller's row lock, so two submits of one form (or racing API calls) add one endpoint
+    for a URL and never more than MAX_ENDPOINTS: a second endpoint for a URL would get every event
+    again, signed with a secret nobody was shown."""
+    with transaction.atomic():
+        list(Seller.objects.select_for_update().filter(pk=seller.pk).values_list("pk", flat=True))
+        existing = WebhookEndpoint.objects.filter(seller=seller)
+        if existing.filter(url=url).exists():
+            raise EndpointRefused(f"An endpoint already sends to {url}. Rotate its secret if you lost it, or "
+                                  "delete it first.", code="endpoint_exists")
+        if existing.count() >= MAX_ENDPOINTS:
+            raise EndpointRefused(f"A seller can have at most {MAX_ENDPOINTS} webhook endpoints.",
+                                  code="too_many_endpoints")
+        return WebhookEndpoint.objects.create(seller=seller, url=url, events=list(events),
+                                              description=description[:120], secret=new_webhook_secret())
 
 
 def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:

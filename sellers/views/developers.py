@@ -68,9 +68,13 @@ def endpoint_new(request):
     form = WebhookEndpointForm(request.POST)
     if not form.is_valid():
         return _page(request, endpoint_form=form, status=400)
-    endpoint = webhook_services.webhook_endpoint_create(seller=request.seller, url=form.cleaned_data["url"],
-                                                events=form.cleaned_data["events"],
-                                                description=form.cleaned_data.get("description") or "")
+    try:
+        endpoint = webhook_services.webhook_endpoint_create(seller=request.seller, url=form.cleaned_data["url"],
+                                                            events=form.cleaned_data["events"],
+                                                            description=form.cleaned_data.get("description") or "")
+    except webhook_services.EndpointRefused as exc:
+        form.add_error("url", exc.user_message)
+        return _page(request, endpoint_form=form, status=400)
     _reveal(request, f"Signing secret for {endpoint.url}", endpoint.secret)
     return redirect("dashboard:developers")
 

@@ -88,6 +88,11 @@ def test_endpoint_count_is_capped(api, seller):
     assert_error(api.post(URL, {"url": "https://a.example/x"}, format="json"), 409, "too_many_endpoints")
 
 
+def test_a_second_endpoint_for_a_url_is_refused(api, seller):
+    assert api.post(URL, {"url": "https://a.example/x"}, format="json").status_code == 201
+    assert_error(api.post(URL, {"url": "https://a.example/x"}, format="json"), 409, "endpoint_exists")
+
+
 # --- analytics summary --------------------------------------------------------------------
 
 def test_analytics_summary(api, seller, other_seller):

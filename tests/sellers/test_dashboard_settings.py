@@ -140,6 +140,27 @@ def test_webhook_endpoint_secret_once_rotate_test_and_delete(client, seller, sel
     assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
 
 
+def test_a_double_submitted_endpoint_is_added_once(client, seller, seller_user):
+    """Two clicks on "Add endpoint" made two endpoints for one URL: every event went twice, and one copy was
+    signed with a secret the seller was never shown (the second reveal replaced the first)."""
+    login(client, seller_user)
+    form = {"url": "https://hooks.example/k", "events": ["payment.completed"]}
+    assert client.post("/dashboard/developers/endpoints/", form).status_code == 302
+    again = client.post("/dashboard/developers/endpoints/", form)
+    assert again.status_code == 400 and "already sends to https://hooks.example/k" in again.content.decode()
+    assert WebhookEndpoint.objects.filter(seller=seller).count() == 1
+
+
+def test_the_dashboard_keeps_the_endpoint_cap(client, seller, seller_user):
+    """The API refused a 21st endpoint; the dashboard added as many as were posted."""
+    for i in range(20):
+        WebhookEndpoint.objects.create(seller=seller, url=f"https://hooks.example/{i}", secret=f"whsec_{i}")
+    login(client, seller_user)
+    response = client.post("/dashboard/developers/endpoints/", {"url": "https://hooks.example/new"})
+    assert response.status_code == 400 and "at most 20 webhook endpoints" in response.content.decode()
+    assert WebhookEndpoint.objects.filter(seller=seller).count() == 20
+
+
 def test_bad_endpoint_url_is_a_form_error(client, seller_user):
     login(client, seller_user)
     response = client.post("/dashboard/developers/endpoints/", {"url": "not a url"})
