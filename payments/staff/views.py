@@ -11,8 +11,8 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -189,7 +189,7 @@ def review_act(request):
     if code not in ACTIONS or model is None or ACTIONS[code].model is not model:
         messages.error(request, "That action is not available for this item.")
         return HttpResponseRedirect(reverse("staff-review"))
-    obj = get_object_or_404(model, pk=request.POST.get("pk"))
+    obj = get_object_or_404(model, pk=_review_pk(model, request.POST.get("pk")))
     if moves_money(code) and not is_confirmed(request):
         if not can_run(request.user, code):
             raise PermissionDenied(f"You may not {ACTIONS[code].label.lower()}.")
@@ -199,6 +199,14 @@ def review_act(request):
             cancel_url=reverse("staff-review"))
     run_staff_action(request, code, [obj])
     return HttpResponseRedirect(reverse("staff-review"))
+
+
+def _review_pk(model, value):
+    """The posted id as the model's key; a malformed one is as unknown as a missing one (404, not a 500)."""
+    try:
+        return model._meta.pk.to_python(value)
+    except ValidationError:
+        raise Http404("No such item.") from None
 
 
 @permission_required("payments.assign_receipt", raise_exception=True)

@@ -195,6 +195,16 @@ def test_review_act_rejects_mismatched_action(client, finance, late_payment):
     assert late_payment.status == "expired"
 
 
+@pytest.mark.parametrize("kind, action", [("payment", "resolve"), ("receipt", "ignore_receipt"),
+                                          ("webhook", "dismiss_webhook"), ("settlement", "retry_settlement")])
+@pytest.mark.parametrize("pk", ["abc", "", "1.5", "a\x00b", "9" * 30])
+def test_review_act_with_a_malformed_id_is_a_404(client, finance, kind, action, pk):
+    """A pk that is no UUID (payments) or no integer (the rest) was a ValidationError or ValueError: a 500."""
+    client.force_login(finance)
+    response = client.post(reverse("staff-review-act"), {"kind": kind, "pk": pk, "action": action})
+    assert response.status_code == 404
+
+
 def test_review_act_is_post_only_and_needs_staff(client, seller_user, late_payment):
     client.force_login(seller_user)  # a seller is not staff: sent to the admin login
     response = client.post(reverse("staff-review-act"), {"kind": "payment", "pk": late_payment.pk,
