@@ -27,7 +27,7 @@ class _Echo:
         return value
 
 
-def _safe(text: str) -> str:
+def csv_safe(text: str) -> str:
     return "'" + text if text and text.startswith(_FORMULA_START) else text
 
 
@@ -41,9 +41,9 @@ def order_rows(queryset, tz) -> Iterator[list[str]]:
               "net_total", "customer_email", "paid_at", "last_method", "last_tx_id")
     for pk, created, reference, status, currency, amount, refunded, fee, net, email, paid_at, method, tx_id in (
             queryset.values_list(*fields).iterator(chunk_size=CHUNK_SIZE)):
-        yield [str(pk), _iso_local(created, tz), _safe(reference), status, currency, format_major(amount, currency),
+        yield [str(pk), _iso_local(created, tz), csv_safe(reference), status, currency, format_major(amount, currency),
                format_major(refunded, currency), format_major(fee, currency), format_major(net, currency),
-               _safe(email), _iso_local(paid_at, tz), method or "", _safe(tx_id or "")]
+               csv_safe(email), _iso_local(paid_at, tz), method or "", csv_safe(tx_id or "")]
 
 
 def payment_rows(queryset, tz) -> Iterator[list[str]]:
@@ -52,9 +52,9 @@ def payment_rows(queryset, tz) -> Iterator[list[str]]:
               "refunded_amount", "fee_total", "net_total", "completed_at", "tx_id")
     for pk, created, order_id, reference, method, status, currency, amount, refunded, fee, net, completed, tx_id in (
             queryset.values_list(*fields).iterator(chunk_size=CHUNK_SIZE)):
-        yield [str(pk), _iso_local(created, tz), str(order_id), _safe(reference or ""), method, status, currency,
+        yield [str(pk), _iso_local(created, tz), str(order_id), csv_safe(reference or ""), method, status, currency,
                format_major(amount, currency), format_major(refunded, currency), format_major(fee, currency),
-               format_major(net, currency), _iso_local(completed, tz), _safe(tx_id or "")]
+               format_major(net, currency), _iso_local(completed, tz), csv_safe(tx_id or "")]
 
 
 def stream_csv(rows: Iterator[list[str]], header, filename: str) -> StreamingHttpResponse:

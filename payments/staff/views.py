@@ -36,6 +36,7 @@ from payments.staff.charts import gmv_chart, top_sellers_chart
 from payments.staff.confirm import confirmation_page, is_confirmed
 from payments.staff.consequences import moves_money, receipt_assignment
 from payments.staff.forms import AnalyticsFilterForm, ReceiptAssignForm
+from sellers.csv_export import csv_safe
 from sellers.models import Seller
 from sellers.money import format_major, is_supported_currency
 from webhooks.models import WebhookEndpoint
@@ -116,9 +117,9 @@ def _analytics_csv(sellers, rng, currency: str) -> HttpResponse:
     writer.writerow(["seller", "slug", "status", f"volume_{currency}", "orders", "payments", "paid",
                      "success_rate", "pending", "exceptions"])
     for s in sellers:
-        writer.writerow([s.name, s.slug, s.status, format_major(s.volume, currency), s.orders_count, s.payments_started,
-                         s.paid, f"{s.success_bps / 100:.2f}%" if s.payments_started else "", s.pending,
-                         s.exceptions])
+        writer.writerow([csv_safe(s.name), csv_safe(s.slug), s.status, format_major(s.volume, currency),
+                         s.orders_count, s.payments_started, s.paid,
+                         f"{s.success_bps / 100:.2f}%" if s.payments_started else "", s.pending, s.exceptions])
     return response
 
 

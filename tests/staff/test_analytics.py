@@ -133,6 +133,14 @@ def test_csv_export_matches_table(seeded, client, support):
         assert int(row["orders"]) == by_slug[row["slug"]].orders_count
 
 
+def test_csv_cells_a_seller_controls_never_run_as_formulas(client, support):
+    """A store named "=HYPERLINK(…)" went into the staff CSV as is: a formula in the spreadsheet (CSV injection)."""
+    SellerFactory(name='=HYPERLINK("https://evil.example","Open")', default_currency="INR")
+    client.force_login(support)
+    rows = list(csv.DictReader(io.StringIO(_page(client, currency="INR", export="csv").content.decode())))
+    assert [row["seller"] for row in rows] == ["'=HYPERLINK(\"https://evil.example\",\"Open\")"]
+
+
 def test_bad_filters_show_an_error_not_a_500(client, support):
     client.force_login(support)
     response = client.get(reverse("staff-analytics"), {"start": "2026-13-40", "tz": "Mars/Base"})
