@@ -1,11 +1,12 @@
-"""Cross-cutting HTTP middleware: body size limit, security headers, request log."""
+"""Cross-cutting HTTP middleware: body size limit, security headers, request log, admin list lookups."""
 import functools
 import logging
 import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.contrib.admin.views.main import ERROR_FLAG
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 
 log = logging.getLogger("kassa.request")
@@ -132,3 +133,25 @@ class ShopperNotFoundMiddleware:
         if settings.DEBUG and response.status_code == 404 and request.path.startswith(SHOPPER_PREFIXES):
             return render(request, "404.html", status=404)
         return response
+
+
+class AdminListLookupMiddleware:
+    """A hand-edited admin list URL can ask for a date Python cannot make (?created_at__year=0,
+    December of year 9999). Django's admin sends staff back to the unfiltered list ("?e=1") only
+    for the lookup errors it knows, and these surface later as ValueError or OverflowError, while
+    it builds the date drill-down or counts the rows. Answer them the same way, for every
+    registered list (third-party ones too), and log it, instead of a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        match = request.resolver_match
+        if (not isinstance(exception, (ValueError, OverflowError)) or request.method != "GET" or not request.GET
+                or match is None or match.namespace != "admin" or not (match.url_name or "").endswith("_changelist")):
+            return None
+        log.warning("admin list lookup refused", extra={"path": request.path, "error": exception.__class__.__name__})
+        return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")

@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() from the session's OTP device
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.AdminListLookupMiddleware",  # impossible dates in an admin list URL: back to the list
     "config.middleware.ShopperNotFoundMiddleware",  # the styled 404 on shopper URLs under DEBUG too
     "orders.partner_session.PartnerSessionMiddleware",  # ?partner_token= entry (issue 8)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
