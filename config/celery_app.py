@@ -112,9 +112,11 @@ app.conf.beat_schedule = BEAT_SCHEDULE
 # Daily batch jobs and the rollups may run for minutes; they stay on the default queue so a tick never
 # waits behind them either.
 TICKS_QUEUE = "ticks"
-# Email waits on SMTP servers (up to EMAIL_TIMEOUT per message): never on the ticks queue.
+# Email waits on SMTP servers (up to EMAIL_TIMEOUT per message), and the webhook sweep on sellers' receivers
+# (up to webhooks.delivery.TIMEOUT_SECONDS per attempt, one after another): never on the ticks queue.
 BATCH_JOBS = {
     "payments.tasks.settle", "payments.tasks.refresh_dashboard_rollups", "notifications.tasks.send_due_emails",
+    "webhooks.tasks.deliver_due_webhooks",
     "payments.tasks.email_order_paid_digests", "payments.tasks.email_weekly_reports",
     "payments.tasks.email_review_digest",
 }

@@ -246,6 +246,11 @@ if CELERY_BROKER_URL == "filesystem://localhost/":
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith("redis"):  # redis://, rediss://, redis+socket://
+    # kombu's Redis transport waits without a timeout unless given one (its docs: socket_timeout): a broker
+    # that stops answering without closing the connection (stopped, failed over, a flow a NAT dropped)
+    # would hold an after-commit publish, and a worker's ack, for ever. The same bounds as config/redis.py.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

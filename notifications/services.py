@@ -67,7 +67,10 @@ SEND_TASK = "notifications.tasks.send_email"
 
 def _send_later(email_id: int) -> None:
     # Queued by name: tasks import this module (the app's ready() registers them).
-    celery_app.tasks[SEND_TASK].delay(email_id)
+    try:
+        celery_app.tasks[SEND_TASK].delay(email_id)
+    except Exception:  # noqa: BLE001 - broker down after the commit: the send-due-emails sweep sends the row
+        log.warning("email enqueue failed", extra={"email": email_id})
 
 
 def _claim(email_id: int, now) -> OutboxEmail | None:

@@ -9,7 +9,7 @@ Each is polled again only after GATEWAY_POLL_AFTER_MINUTES. Claiming = a conditi
 UPDATE of last_polled_at, so two ticks at once never poll the same payment. Facts go
 through observation_apply; a provider that is down raises ProviderError and the
 monitor skips the tick, changing nothing. Each tick also re-queues stored webhooks
-whose processing was never queued.
+whose processing, or whose retry, the broker lost.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from functools import cache
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http.request import HttpHeaders
 from django.utils import timezone
 
@@ -273,8 +273,8 @@ def _process(webhook_id: int, *, runnable: tuple[str, ...]) -> str | None:
             if handler is not None:
                 handler(event)
             row.status = InboundWebhook.Status.PROCESSED if handler else InboundWebhook.Status.IGNORED
-            row.attempts, row.processed_at, row.error = row.attempts + 1, timezone.now(), ""
-            row.save(update_fields=["status", "attempts", "processed_at", "error"])
+            row.attempts, row.processed_at, row.error, row.retry_at = row.attempts + 1, timezone.now(), "", None
+            row.save(update_fields=["status", "attempts", "processed_at", "error", "retry_at"])
             return row.status
     except UnprocessableEvent as exc:  # staff see the reason in the review queue; retrying cannot help
         log.warning("webhook unprocessable", extra={"webhook": webhook_id, "reason": str(exc)})
@@ -297,18 +297,21 @@ def _process(webhook_id: int, *, runnable: tuple[str, ...]) -> str | None:
 
 
 def _mark_failed(webhook_id: int, error: str) -> int:
-    """Record a failed attempt (outside the rolled-back transaction); returns attempts so far."""
+    """Record a failed attempt (outside the rolled-back transaction), with no retry due; returns attempts so far."""
     InboundWebhook.objects.filter(pk=webhook_id).update(status=InboundWebhook.Status.FAILED, error=error[:500],
-                                                        attempts=F("attempts") + 1)
+                                                        attempts=F("attempts") + 1, retry_at=None)
     return InboundWebhook.objects.values_list("attempts", flat=True).get(pk=webhook_id)
 
 
 def inbound_webhooks_requeue_stale(*, provider: str, older_than_seconds: int = 60, limit: int = 100) -> int:
-    """Queue again valid rows still "received" after a while (their enqueue was lost,
-    e.g. the broker was down). Run by the gateway monitor tick; duplicates are harmless."""
+    """Queue again valid rows still "received" after a while (their enqueue was lost, e.g. the
+    broker was down), and failed rows whose retry is overdue by as long (the broker lost the retry's
+    message: a restart, or down when it was published). Run by the gateway monitor tick; duplicates
+    are harmless."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(InboundWebhook.objects.filter(provider=provider, signature_valid=True,
-                                             status=InboundWebhook.Status.RECEIVED, received_at__lt=cutoff)
+    waiting = (Q(status=InboundWebhook.Status.RECEIVED, received_at__lt=cutoff)
+               | Q(status=InboundWebhook.Status.FAILED, retry_at__lt=cutoff))
+    ids = list(InboundWebhook.objects.filter(waiting, provider=provider, signature_valid=True)
                .order_by("received_at").values_list("pk", flat=True)[:limit])
     for webhook_id in ids:
         _enqueue(webhook_id)
@@ -329,9 +332,15 @@ def retry_countdown(attempts: int) -> int:
 
 
 def _retry_later(webhook_id: int, attempts: int) -> None:
+    """Note when the retry is due, then publish it; a lost message is re-queued by the monitor."""
+    countdown = retry_countdown(attempts)
+    InboundWebhook.objects.filter(pk=webhook_id).update(retry_at=timezone.now() + timedelta(seconds=countdown))
     if app.conf.task_always_eager:
-        return  # inline (tests, no broker): the next delivery or a reprocess picks it up
-    task_named(PROCESS_TASK).apply_async((webhook_id,), countdown=retry_countdown(attempts))
+        return  # inline (tests, no broker): the monitor's sweep, the next delivery or a reprocess picks it up
+    try:
+        task_named(PROCESS_TASK).apply_async((webhook_id,), countdown=countdown)
+    except Exception:  # noqa: BLE001 - broker down: the monitor re-queues the row once its retry is overdue
+        log.exception("webhook retry enqueue failed", extra={"webhook": webhook_id})
 
 
 def inbound_webhook_reprocess(*, webhook_id: int, actor: Actor | None = None) -> str:

@@ -1,8 +1,10 @@
 """config/redis.py: one Redis client per process, safe across threads and fork."""
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -40,3 +42,44 @@ def test_the_client_has_bounded_timeouts():
 
     kwargs = redis_client().connection_pool.connection_kwargs
     assert 0 < kwargs["socket_connect_timeout"] <= 2 and 0 < kwargs["socket_timeout"] <= 5
+
+
+@pytest.fixture
+def hung_broker():
+    """A broker that takes connections and never answers: a stopped Redis, or one that failed over or
+    whose flow a NAT or firewall dropped without closing the connection."""
+    from config.celery_app import app
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    app.conf.broker_url = f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    app._pool = app.amqp._producer_pool = None  # connections to it, made anew
+    app.conf.task_always_eager = False  # conftest's _eager_celery restores it
+    yield
+    server.close()
+    app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
+
+
+def test_a_publish_to_a_broker_that_stopped_answering_fails_instead_of_waiting_for_ever(hung_broker):
+    """kombu's Redis transport has no socket timeout unless given one: an after-commit publish (an
+    email, a delivery, a check) held its request until gunicorn killed it, and a worker's task for
+    ever. With the broker's timeouts the publish fails and the caller's fallback (a beat sweep) runs."""
+    from kombu.exceptions import OperationalError
+
+    from payments.tasks import ping
+
+    outcome = []
+
+    def publish():
+        try:
+            ping.delay("hung")
+            outcome.append("published")
+        except OperationalError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=publish, daemon=True)
+    thread.start()
+    thread.join(60)  # a bound for the test run, not a speed: without timeouts it never returns
+    assert outcome and isinstance(outcome[0], OperationalError), "the publish is still waiting for the broker"

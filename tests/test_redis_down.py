@@ -4,9 +4,11 @@ The throttle fails open with a warning, the Buy form's nonce falls back to the d
 paid" still asks the provider, and what cannot work without Redis answers 503 with Retry-After."""
 import logging
 import re
+from datetime import timedelta
 
 import pytest
 import redis
+import time_machine
 from django.urls import reverse
 
 from orders.models import Order
@@ -76,6 +78,55 @@ def test_ive_paid_still_checks_with_the_provider(client, shop, dead_redis):
                            {"method": "nano", "reference": GOOD_HASH})
     assert response.status_code == 302, response.content
     assert Payment.objects.get(order=order).status == Payment.Status.COMPLETED
+
+
+@pytest.fixture
+def dead_broker():
+    """Celery publishes for real, to a port nothing listens on: the broker is down (Redis, which is
+    also the cache by default, or a broker of its own such as RabbitMQ)."""
+    from config.celery_app import app
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    app.conf.broker_url, app._pool, app.amqp._producer_pool = url, None, None  # connections to it, made anew
+    app.conf.task_always_eager = False  # conftest's _eager_celery restores it
+    yield url
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
+
+
+def test_a_payment_paid_while_the_broker_is_down_answers_and_its_email_waits_for_the_sweep(
+        transactional_db, client, shop, dead_redis, dead_broker):
+    """The receipt's send is published after the request's commit (transactional_db: a real commit);
+    with the broker down that raised a kombu error (not a Redis one), so the shopper whose payment had
+    just completed got a 500. Now the row waits for the send-due-emails sweep."""
+    from notifications.models import OutboxEmail
+    from notifications.services import outbox_due_ids
+
+    order = factories.OrderFactory(seller=shop)
+    assert client.post(reverse("shop-pay", kwargs={"token": order.checkout_token, "method": "nano"})).status_code == 302
+    response = client.post(reverse("shop-verify", kwargs={"token": order.checkout_token}),
+                           {"method": "nano", "reference": GOOD_HASH})
+    assert response.status_code == 302, response.content
+    assert Payment.objects.get(order=order).status == Payment.Status.COMPLETED
+    receipt = OutboxEmail.objects.get(kind="receipt")
+    assert receipt.status == OutboxEmail.Status.QUEUED
+    with time_machine.travel(receipt.next_attempt_at + timedelta(seconds=1)):
+        assert outbox_due_ids() == [receipt.pk]
+
+
+def test_ive_paid_without_a_reference_answers_while_only_the_broker_is_down(transactional_db, client, shop,
+                                                                            dead_broker):
+    """With a broker of its own down (the cache still up), "I've paid" queued its check after commit
+    and the kombu error was a 500. Now the shopper is told the check is under way: the beat tick
+    reads the address anyway."""
+    order = factories.OrderFactory(seller=shop)
+    assert client.post(reverse("shop-pay", kwargs={"token": order.checkout_token, "method": "nano"})).status_code == 302
+    response = client.post(reverse("shop-verify", kwargs={"token": order.checkout_token}), {"method": "nano"})
+    assert response.status_code == 302, response.content
+    assert response["Location"] == reverse("shop-pay", kwargs={"token": order.checkout_token, "method": "nano"})
+    assert Payment.objects.get(order=order).status == Payment.Status.PENDING
 
 
 def test_healthz_says_503(client, db, dead_redis):

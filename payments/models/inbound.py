@@ -30,6 +30,9 @@ class InboundWebhook(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When a failed row's retry is due (None: no retry). The retry is one broker message; if the broker
+    # loses it, the gateway monitor re-queues the row once this is well past.
+    retry_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     # Staff dismissed this (e.g. an invalid signature) from the review queue.

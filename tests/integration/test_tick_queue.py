@@ -6,13 +6,16 @@ payment within two monitor intervals."""
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from config.celery_app import BATCH_JOBS, BEAT_SCHEDULE, TICKS_QUEUE, app
 from orders.actors import Actor
@@ -20,9 +23,12 @@ from payments.models import Payment
 from payments.sandbox_client import simulate_payment
 from payments.services import payment_start
 from tests.factories import OrderFactory, PayoutDestinationFactory, SellerFactory
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import new_webhook_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITOR = BEAT_SCHEDULE["monitor-pending-payments"]
+SWEEP = BEAT_SCHEDULE["deliver-webhooks"]
 
 
 def procfile_command(name: str) -> str:
@@ -49,6 +55,7 @@ def procfile_workers(sandbox_process):
     db = settings.DATABASES["default"]
     env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "NANO_RPC_URL": settings.NANO_RPC_URL,
            "SANDBOX_MODE": "true", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "WEBHOOK_PRIVATE_HOSTS": "127.0.0.1",  # a seller's receiver in a test listens on loopback
            "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
                            f"/{db['NAME']}"}
     processes = {name: subprocess.Popen(shlex.split(procfile_command(name).replace("INFO", "WARNING")), cwd=ROOT,
@@ -92,3 +99,45 @@ def test_a_monitor_tick_runs_within_two_intervals_behind_1000_queued_deliveries(
             return
         time.sleep(0.25)
     pytest.fail(f"the monitor tick did not run within {2 * MONITOR['schedule']:.0f} s behind 1,000 deliveries")
+
+
+@pytest.fixture
+def hanging_receiver():
+    """A seller's webhook receiver that accepts connections and never answers (each attempt waits
+    out the delivery timeout)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/hooks"
+    server.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_monitor_tick_runs_within_two_intervals_while_a_sellers_receiver_hangs(procfile_workers,
+                                                                                 hanging_receiver):
+    """The deliver-webhooks sweep sends what is due itself, each attempt waiting up to the delivery
+    timeout. On the ticks queue, five retries due to a hanging receiver held its one process for 50 s,
+    and the monitor ticks meanwhile expired unrun: no payment was checked."""
+    seller = SellerFactory(default_currency="INR")
+    PayoutDestinationFactory(seller=seller, method="nano")
+    endpoint = WebhookEndpoint.objects.create(seller=seller, url=hanging_receiver, secret=new_webhook_secret())
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(endpoint=endpoint, seller=seller, message_id=f"msg_hang_{n}", event_type="payment.completed",
+                        payload={"n": n}, status=WebhookDelivery.Status.FAILED, attempts=1,
+                        next_attempt_at=timezone.now() - timedelta(seconds=1)) for n in range(5))
+    payment = payment_start(order_id=OrderFactory(seller=seller, amount=49900, currency="INR").pk,
+                            method="nano", actor=Actor.shopper())
+    simulate_payment(payment)
+
+    app.send_task(SWEEP["task"], **SWEEP.get("options", {}))  # as beat sends them: the sweep first
+    app.send_task(MONITOR["task"], **MONITOR.get("options", {}))
+
+    deadline = time.monotonic() + 2 * MONITOR["schedule"]
+    while time.monotonic() < deadline:
+        if Payment.objects.get(pk=payment.pk).status == "completed":
+            return
+        time.sleep(0.25)
+    pytest.fail(f"the monitor tick did not run within {2 * MONITOR['schedule']:.0f} s of a sweep to a hanging receiver")

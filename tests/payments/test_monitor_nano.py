@@ -192,3 +192,21 @@ def test_watched_addresses_are_the_reserved_ones():
     first, second = PaymentFactory(), PaymentFactory()
     PaymentFactory(amount_reserved=False, pay_to=nano_address("released-2"))
     assert watched_addresses() == {first.pay_to, second.pay_to}
+
+
+def test_with_redis_down_the_tick_runs_without_its_lock_and_the_gateways_are_still_checked(settings, monkeypatch):
+    """The beat lock lives in the cache. With Redis down and a broker of its own (RabbitMQ) still
+    delivering ticks, taking the lock raised and monitor_tick stopped at Nano: no payment of any method
+    was checked for as long as Redis was down. The lock only saves work, so the tick runs without it."""
+    from tests.integration.conftest import free_port
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+                                   "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+    payment = PaymentFactory()
+    provider = FakeProvider([paid(payment)], cursors={payment.pay_to: "B" * 64})
+    monkeypatch.setattr("payments.monitor_nano.get_provider", lambda code: provider)
+    summary = monitor_tick(("nano", "razorpay"))
+    payment.refresh_from_db()
+    assert payment.status == "completed" and summary["nano"]["applied"] == 1
+    assert summary["razorpay"] == {"polled": 0, "applied": 0, "rejected": 0, "webhooks_requeued": 0}

@@ -1,11 +1,15 @@
 """The inbound webhook pipeline: store, verify, de-duplicate, process, reprocess."""
 import io
 import json
+from datetime import timedelta
 
 import pytest
 import responses
+import time_machine
 from django.db import InterfaceError, OperationalError
 from django.test import RequestFactory
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerDown
 
 from config.redis import redis_client
 from orders.actors import Actor
@@ -363,6 +367,41 @@ def test_an_outage_is_retried_further_apart_each_time_then_left_for_staff(post, 
     assert [webhooks.retry_countdown(n) for n in retried] == [30, 60, 120, 240]
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("failed", 5)
+    with time_machine.travel(timezone.now() + timedelta(days=1)):  # left for staff: never swept again
+        assert webhooks.inbound_webhooks_requeue_stale(provider="razorpay") == 0
+
+
+def test_a_retry_the_broker_lost_is_requeued_by_the_monitor_once_overdue(post, payment, monkeypatch,
+                                                                          django_capture_on_commit_callbacks):
+    """A retry is one broker message with a countdown: a Redis restart drops it, and a publish while
+    the broker is down raised out of the task. Before, the monitor swept only "received" rows, so the
+    row stayed failed for ever with its refund unapplied; now its retry_at tells the monitor it is overdue."""
+    import payments.webhooks as webhooks
+    from config.celery_app import app
+    from payments.tasks import process_inbound_webhook
+
+    def broker_down(*args, **kwargs):
+        raise BrokerDown("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    post(rzp_body("payment.captured", payment, "captured"))
+    post(json.dumps({"event": "refund.processed", "payload": {"refund": {"entity": {
+        "id": "rfnd_lost", "amount": 100, "payment_id": "pay_Abc1234567890X", "status": "processed"}}}}).encode(),
+        event_id="evt_lost_retry")
+    row = InboundWebhook.objects.get(event_id="evt_lost_retry")
+    assert row.status == "failed" and "not recorded" in row.error
+    app.conf.task_always_eager = False  # a real publish (conftest's _eager_celery restores the setting)
+    with monkeypatch.context() as broker:
+        broker.setattr(process_inbound_webhook, "apply_async", broker_down)
+        assert inbound_webhook_process(webhook_id=row.pk) == "failed"  # its retry's publish fails: no crash
+    app.conf.task_always_eager = True
+    refund = Refund.objects.create(payment=payment, seller=payment.seller, amount=100, provider_refund_id="rfnd_lost")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.inbound_webhooks_requeue_stale(provider="razorpay") == 0  # not overdue: still in flight
+        with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+            assert webhooks.inbound_webhooks_requeue_stale(provider="razorpay") == 1
+    row.refresh_from_db()
+    refund.refresh_from_db()
+    assert (row.status, row.attempts, refund.status) == ("processed", 3, "succeeded")
 
 
 # --- the coalesced drain (payments.webhooks.webhooks_kick / inbound_webhooks_drain) ----------
