@@ -13,12 +13,13 @@ No Django and no ORM here: the Nano provider builds Observations from these resu
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +105,20 @@ class UnsupportedNode(ProviderRejected):
 
 
 # --- the client ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _parsing(action: str) -> Iterator[None]:
+    """An answer of the wrong shape (a number for a hash, a negative or 41-digit amount, a missing
+    key) is a broken node, like unreadable JSON: ProviderUnavailable, so a tick changes nothing
+    and a shopper is told to try again, instead of a ValueError ending the tick or a request."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        logger.warning("nano rpc %s malformed answer: %s", action, type(exc).__name__,
+                       extra={"provider": "nano", "rpc_action": action})
+        raise ProviderUnavailable(f"nano rpc {action}: malformed answer ({type(exc).__name__})",
+                                  provider="nano") from exc
 
 
 def _wire(value: Any) -> Any:
@@ -248,7 +263,8 @@ class NanoRpcClient:
             if exc.not_found:
                 return None
             raise
-        return AccountInfo.parse(normalized_account(account), data)
+        with _parsing("account_info"):
+            return AccountInfo.parse(normalized_account(account), data)
 
     def account_history(
         self,
@@ -265,8 +281,12 @@ class NanoRpcClient:
             if exc.not_found:
                 return AccountHistory(normalized_account(account), [])
             raise
-        entries = [HistoryEntry.parse(item) for item in as_list(data.get("history"))]
-        return AccountHistory(normalized_account(data.get("account") or account), entries, data.get("previous") or None)
+        with _parsing("account_history"):
+            entries = [HistoryEntry.parse(item) for item in as_list(data.get("history"))]
+            previous = data.get("previous") or None
+            if previous is not None and not isinstance(previous, str):
+                raise TypeError("previous is not a hash")
+            return AccountHistory(normalized_account(account), entries, previous)
 
     def accounts_receivable(
         self,
@@ -298,7 +318,8 @@ class NanoRpcClient:
             if retry == action:
                 raise
             data = self.call(retry, **params)
-        return parse_receivable(data.get("blocks"))
+        with _parsing(action):
+            return parse_receivable(data.get("blocks"))
 
     def accounts_frontiers(self, accounts: Iterable[str]) -> dict[str, str]:
         """Frontier hash per (normalized) account; unopened or invalid accounts are absent.
@@ -328,7 +349,8 @@ class NanoRpcClient:
             if exc.not_found:
                 return None
             raise
-        return BlockInfo.parse(hash, data)
+        with _parsing("block_info"):
+            return BlockInfo.parse(hash, data)
 
     def blocks_info(
         self,
@@ -353,4 +375,5 @@ class NanoRpcClient:
         blocks = data.get("blocks")
         if not isinstance(blocks, Mapping):
             return {}
-        return {h.upper(): BlockInfo.parse(h, info) for h, info in blocks.items()}
+        with _parsing("blocks_info"):
+            return {h.upper(): BlockInfo.parse(h, info) for h, info in blocks.items()}
