@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import urllib3
 
 from config import json_input
 from payments.providers.errors import ProviderRejected, ProviderUnavailable
@@ -130,6 +131,17 @@ def _wire(value: Any) -> Any:
     return value
 
 
+def _read_by(response: requests.Response, deadline: float) -> bytes:
+    """The whole body, by `deadline`. requests' timeout bounds each socket read, not the answer: a
+    node (or proxy) trickling a byte a second would hold the tick, and the ticks queue, indefinitely."""
+    chunks = []
+    while chunk := response.raw.read1(64 * 1024, decode_content=True):
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise requests.Timeout("the answer was not read in time")
+    return b"".join(chunks)
+
+
 class NanoRpcClient:
     def __init__(
         self,
@@ -192,19 +204,21 @@ class NanoRpcClient:
     def _post_once(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self.attempts += 1
+        deadline = time.monotonic() + self.timeout
         try:
-            response = self.session.post(self.url, json=payload, timeout=self.timeout)
-        except requests.Timeout as exc:
+            with self.session.post(self.url, json=payload, timeout=self.timeout, stream=True) as response:
+                status = response.status_code
+                content = _read_by(response, deadline) if status < 400 else b""
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             raise ProviderUnavailable(f"nano rpc {action}: timed out after {self.timeout}s", provider="nano") from exc
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise ProviderUnavailable(f"nano rpc {action}: {type(exc).__name__}", provider="nano") from exc
-        status = response.status_code
         if status >= 500 or status == 429:
             raise ProviderUnavailable(f"nano rpc {action}: HTTP {status}", provider="nano", status=status)
         if status >= 400:
             raise ProviderRejected(f"nano rpc {action}: HTTP {status}", provider="nano", status=status)
         try:
-            data = json_input.loads(response.content)
+            data = json_input.loads(content)
         except ValueError:
             data = None
         if not isinstance(data, dict):
