@@ -33,6 +33,7 @@ from django.db import DatabaseError, close_old_connections
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
+from config import json_input
 from core.nano_codec import InvalidAddress, normalize_address
 from payments.monitor_nano import check_addresses, watched_addresses
 from payments.providers.errors import ProviderError
@@ -46,9 +47,10 @@ MAX_MESSAGE_BYTES = 1024 * 1024  # one confirmation is ~1 kB
 
 
 def parse(raw: str | bytes) -> dict:
-    """A websocket message as a dict ({} for anything that is not a JSON object)."""
+    """A websocket message as a dict ({} for anything that is not a JSON object, or one nested so
+    deeply that Python's json would raise RecursionError and end the listener)."""
     try:
-        data = json.loads(raw)
+        data = json_input.loads(raw)
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}

@@ -17,6 +17,15 @@ def _int(value: Any, default: int = 0) -> int:
     return parse_raw(value)
 
 
+def _text(value: Any) -> str:
+    """A string field (a hash, a link, a subtype); absent is ""; anything else is a malformed answer."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, not {type(value).__name__}")
+    return value
+
+
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("true", "1")
 
@@ -89,7 +98,9 @@ class HistoryEntry:
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> HistoryEntry:
         balance = data.get("balance")
-        kind = data.get("subtype") or data.get("type", "")  # raw: type is "state", subtype says what
+        kind = _text(data.get("subtype") or data.get("type"))  # raw: type is "state", subtype says what
+        if not _text(data["hash"]):
+            raise ValueError("a history entry without a hash")
         return cls(
             hash=data["hash"],
             kind="receive" if kind == "open" else kind,
@@ -99,8 +110,8 @@ class HistoryEntry:
             local_timestamp=_int(data.get("local_timestamp")),
             # Nodes before V23 do not report it; treat absence as unconfirmed.
             confirmed=_truthy(data.get("confirmed", False)),
-            link=data.get("link") or data.get("source", ""),
-            previous=data.get("previous", ""),
+            link=_text(data.get("link") or data.get("source")),
+            previous=_text(data.get("previous")),
             balance=None if balance in (None, "") else _int(balance),
             raw=data,
         )

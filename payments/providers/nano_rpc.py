@@ -13,16 +13,18 @@ No Django and no ORM here: the Nano provider builds Observations from these resu
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import urllib3
 
 from config import json_input
 from payments.providers.errors import ProviderRejected, ProviderUnavailable
@@ -106,6 +108,20 @@ class UnsupportedNode(ProviderRejected):
 # --- the client ------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _parsing(action: str) -> Iterator[None]:
+    """An answer of the wrong shape (a number for a hash, a negative or 41-digit amount, a missing
+    key) is a broken node, like unreadable JSON: ProviderUnavailable, so a tick changes nothing
+    and a shopper is told to try again, instead of a ValueError ending the tick or a request."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        logger.warning("nano rpc %s malformed answer: %s", action, type(exc).__name__,
+                       extra={"provider": "nano", "rpc_action": action})
+        raise ProviderUnavailable(f"nano rpc {action}: malformed answer ({type(exc).__name__})",
+                                  provider="nano") from exc
+
+
 def _wire(value: Any) -> Any:
     # The node's own docs send every scalar as a string; it accepts JSON booleans too.
     if isinstance(value, bool):
@@ -113,6 +129,17 @@ def _wire(value: Any) -> Any:
     if isinstance(value, int):
         return str(value)
     return value
+
+
+def _read_by(response: requests.Response, deadline: float) -> bytes:
+    """The whole body, by `deadline`. requests' timeout bounds each socket read, not the answer: a
+    node (or proxy) trickling a byte a second would hold the tick, and the ticks queue, indefinitely."""
+    chunks = []
+    while chunk := response.raw.read1(64 * 1024, decode_content=True):
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise requests.Timeout("the answer was not read in time")
+    return b"".join(chunks)
 
 
 class NanoRpcClient:
@@ -177,19 +204,21 @@ class NanoRpcClient:
     def _post_once(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self.attempts += 1
+        deadline = time.monotonic() + self.timeout
         try:
-            response = self.session.post(self.url, json=payload, timeout=self.timeout)
-        except requests.Timeout as exc:
+            with self.session.post(self.url, json=payload, timeout=self.timeout, stream=True) as response:
+                status = response.status_code
+                content = _read_by(response, deadline) if status < 400 else b""
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             raise ProviderUnavailable(f"nano rpc {action}: timed out after {self.timeout}s", provider="nano") from exc
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise ProviderUnavailable(f"nano rpc {action}: {type(exc).__name__}", provider="nano") from exc
-        status = response.status_code
         if status >= 500 or status == 429:
             raise ProviderUnavailable(f"nano rpc {action}: HTTP {status}", provider="nano", status=status)
         if status >= 400:
             raise ProviderRejected(f"nano rpc {action}: HTTP {status}", provider="nano", status=status)
         try:
-            data = json_input.loads(response.content)
+            data = json_input.loads(content)
         except ValueError:
             data = None
         if not isinstance(data, dict):
@@ -248,7 +277,8 @@ class NanoRpcClient:
             if exc.not_found:
                 return None
             raise
-        return AccountInfo.parse(normalized_account(account), data)
+        with _parsing("account_info"):
+            return AccountInfo.parse(normalized_account(account), data)
 
     def account_history(
         self,
@@ -265,8 +295,12 @@ class NanoRpcClient:
             if exc.not_found:
                 return AccountHistory(normalized_account(account), [])
             raise
-        entries = [HistoryEntry.parse(item) for item in as_list(data.get("history"))]
-        return AccountHistory(normalized_account(data.get("account") or account), entries, data.get("previous") or None)
+        with _parsing("account_history"):
+            entries = [HistoryEntry.parse(item) for item in as_list(data.get("history"))]
+            previous = data.get("previous") or None
+            if previous is not None and not isinstance(previous, str):
+                raise TypeError("previous is not a hash")
+            return AccountHistory(normalized_account(account), entries, previous)
 
     def accounts_receivable(
         self,
@@ -298,7 +332,8 @@ class NanoRpcClient:
             if retry == action:
                 raise
             data = self.call(retry, **params)
-        return parse_receivable(data.get("blocks"))
+        with _parsing(action):
+            return parse_receivable(data.get("blocks"))
 
     def accounts_frontiers(self, accounts: Iterable[str]) -> dict[str, str]:
         """Frontier hash per (normalized) account; unopened or invalid accounts are absent.
@@ -328,7 +363,8 @@ class NanoRpcClient:
             if exc.not_found:
                 return None
             raise
-        return BlockInfo.parse(hash, data)
+        with _parsing("block_info"):
+            return BlockInfo.parse(hash, data)
 
     def blocks_info(
         self,
@@ -353,4 +389,5 @@ class NanoRpcClient:
         blocks = data.get("blocks")
         if not isinstance(blocks, Mapping):
             return {}
-        return {h.upper(): BlockInfo.parse(h, info) for h, info in blocks.items()}
+        with _parsing("blocks_info"):
+            return {h.upper(): BlockInfo.parse(h, info) for h, info in blocks.items()}

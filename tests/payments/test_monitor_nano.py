@@ -210,3 +210,23 @@ def test_with_redis_down_the_tick_runs_without_its_lock_and_the_gateways_are_sti
     payment.refresh_from_db()
     assert payment.status == "completed" and summary["nano"]["applied"] == 1
     assert summary["razorpay"] == {"polled": 0, "applied": 0, "rejected": 0, "webhooks_requeued": 0}
+
+
+def test_a_node_answering_a_malformed_amount_skips_the_nano_tick_and_the_other_methods_still_run(settings):
+    import responses
+
+    from payments.providers.registry import reset_providers
+    from tests.payments.nano_fake_node import FakeNode
+
+    settings.NANO_RPC_URL = "http://node.test/rpc"
+    reset_providers()
+    payment = PaymentFactory()
+    node = FakeNode(payment.pay_to)
+    node.pending("send", payment.amount_due * RAW_PER_MICRO, sender=nano_address("s"), timestamp=0)
+    node.receivable[next(iter(node.receivable))]["amount"] = "9" * 42  # more than 128 bits: a broken node
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.add_callback(responses.POST, settings.NANO_RPC_URL, callback=node)
+        summary = monitor_tick(("nano", "razorpay"))
+    assert summary["nano"] == {"error": "ProviderUnavailable"} and "error" not in summary["razorpay"]
+    assert not Receipt.objects.exists() and not NanoCursor.objects.exists()
+    reset_providers()

@@ -2,6 +2,7 @@
 watched-address read and the check replaced by recorders (the database path is in
 tests/integration/test_nano_websocket.py)."""
 import contextlib
+import json
 import queue
 import threading
 import time
@@ -44,6 +45,20 @@ def test_anything_but_a_json_object_parses_to_nothing(raw):
     assert parse(raw) == {}
 
 
+def test_a_message_nested_too_deeply_parses_to_nothing_and_the_listener_goes_on():
+    # 100,000 brackets fit in one frame (MAX_MESSAGE_BYTES); Python's json recurses once per level.
+    deep = "[" * 100_000
+    assert parse(deep) == {}
+    node = ScriptedFeed([deep, json.dumps(confirmation(STRANGER, SHOP))])
+    recorder = Recorder({SHOP})
+    try:
+        with listeners_running() as run:
+            run(listener_for(node.url, recorder, refresh_seconds=60))
+            assert recorder.next_check() == {SHOP}
+    finally:
+        node.server.shutdown()
+
+
 class Recorder:
     def __init__(self, watched: set[str]):
         self.watched = set(watched)
@@ -62,6 +77,27 @@ class Recorder:
 
     def next_check(self, timeout: float = 5.0) -> set[str]:
         return self.checks.get(timeout=timeout)
+
+
+class ScriptedFeed:
+    """A node websocket that acknowledges the subscription, then sends `messages` as they are."""
+
+    def __init__(self, messages: list[str]):
+        from websockets.sync.server import serve
+
+        self.messages = messages
+        self.server = serve(self._serve, "127.0.0.1", 0, compression=None)
+        self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _serve(self, connection):
+        with contextlib.suppress(Exception):
+            request = json.loads(connection.recv())
+            connection.send(json.dumps({"ack": request["action"], "time": "1", "id": request["id"]}))
+            for message in self.messages:
+                connection.send(message)
+            for _raw in connection:
+                pass
 
 
 @pytest.fixture

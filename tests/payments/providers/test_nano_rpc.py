@@ -1,6 +1,8 @@
 """NanoRpcClient against the real sandbox node, served over HTTP in a thread."""
+import contextlib
 import hashlib
 import socket
+import threading
 import time
 
 import pytest
@@ -283,3 +285,30 @@ def test_parse_receivable_handles_every_node_shape():
     assert parse_receivable({acct: {h: "5"}})[acct][0].amount == 5
     with_source = parse_receivable({acct.replace("nano_", "xrb_"): {h: {"amount": "6", "source": FAUCET}}})
     assert with_source[acct][0].source == FAUCET
+
+
+def test_an_answer_trickled_slower_than_the_timeout_is_unavailable_not_waited_for(sleeps):
+    # Each byte arrives well within the per-read timeout, the whole answer does not: a node or proxy
+    # doing this held the monitor tick (and the ticks queue behind it) for as long as it liked.
+    body = b'{"node_vendor": "Nano V25.1"}' + b" " * 30
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def trickle():
+        connection, _ = server.accept()
+        with connection, contextlib.suppress(OSError):
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+            for byte in body:
+                connection.sendall(bytes([byte]))
+                time.sleep(0.05)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    client = NanoRpcClient(f"http://127.0.0.1:{server.getsockname()[1]}/", timeout=0.5, retries=0,
+                           sleep=sleeps.append)
+    try:
+        with pytest.raises(ProviderUnavailable, match="timed out"):
+            client.call("version")
+    finally:
+        server.close()
