@@ -68,6 +68,15 @@ def _reserved_names_resolve(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", _resolve_reserved_names)
 
 
+@pytest.fixture(autouse=True)
+def _redis_up_again(monkeypatch):
+    """A test that takes Redis down leaves the process skipping Redis for config.redis.OUTAGE_SECONDS
+    (the outage circuit): every test starts with that forgotten, or a throttle test run next fails open."""
+    import config.redis
+
+    monkeypatch.setattr(config.redis, "_down_until", 0.0)
+
+
 class _Client(DjangoClient):
     """The test client; force_login of a staff user also verifies the session's second factor,
     as staff pages require it (tests of the two-factor steps themselves use a plain Client)."""
