@@ -25,9 +25,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.core.cache import cache
-from django.db.models import Exists, Min, OuterRef
+from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from config.redis import REDIS_ERRORS, redis_failed, redis_skipped
@@ -44,6 +45,7 @@ log = logging.getLogger("kassa.monitor.nano")
 LOCK_KEY = "kassa:monitor:nano"
 LOCK_SECONDS = 120     # longer than any sane tick; a crashed holder frees it by expiry
 DB_CHUNK = 1000        # rows per IN (...) query
+CHECKED_RESOLUTION = timedelta(minutes=5)  # how stale NanoCursor.checked_at may get before a tick rewrites it
 
 
 def _reserved():
@@ -116,6 +118,15 @@ def _store_cursors(cursors: dict[str, str], baselines: dict[str, list[str]]) -> 
         )
 
 
+def _mark_read(addresses: list[str], began) -> None:
+    """A scan that began at `began` read these addresses (payments.services.expiry releases a slot
+    only after such a scan, so nothing sent to it goes unseen). Rows are written at most once per
+    CHECKED_RESOLUTION, not every tick: a release may wait that much longer, for far fewer writes."""
+    stale = Q(checked_at__isnull=True) | Q(checked_at__lt=began - CHECKED_RESOLUTION)
+    for chunk in chunked(addresses, DB_CHUNK):
+        NanoCursor.objects.filter(stale, address__in=chunk).update(checked_at=began)
+
+
 def _forget_unwatched() -> int:
     """Delete the rows of addresses with no reserved payment: what arrives while nobody watches
     is pre-existing for the next payment, which takes a new baseline."""
@@ -161,7 +172,7 @@ def check_addresses(addresses: Iterable[str], *, provider=None) -> dict:
 
 
 def _tick(provider, only: set[str] | None = None) -> dict:
-    started = time.perf_counter()
+    started, began = time.perf_counter(), timezone.now()
     accounts = watched_accounts(only)
     if not accounts:
         return {"addresses": 0, "rpc_calls": 0, "observations": 0, "applied": 0}
@@ -180,6 +191,7 @@ def _tick(provider, only: set[str] | None = None) -> dict:
             failed_addresses.add(observation.pay_to)
     # A baseline is stored even for a failed address: what it says predates the watch stays true.
     _store_cursors({a: f for a, f in scan.cursors.items() if a not in failed_addresses}, scan.baselines)
+    _mark_read([account.address for account in accounts if account.address not in failed_addresses], began)
     summary = {
         "addresses": len(accounts), "rpc_calls": scan.rpc_calls, "history_reads": len(scan.history_reads),
         "observations": len(scan.observations), "preexisting": scan.preexisting, "new": len(fresh), "applied": applied,

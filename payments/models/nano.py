@@ -12,6 +12,9 @@ class NanoCursor(models.Model):
     # When the baseline was taken (null: not yet) and the receivable sends (hashes) that were there before.
     baseline_at = models.DateTimeField(null=True, blank=True)
     preexisting = models.JSONField(default=list, blank=True)
+    # When the last scan that read this address began: a closed payment's slot here is released only
+    # once this is after its window, so money sent while the node was down is seen before the watch ends.
+    checked_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -5,12 +5,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from orders.actors import Actor
 from orders.models import Order
 from orders.services import orders_expire, timeline_events_insert
-from payments.models import Payment, PaymentEvent
+from payments.models import NanoCursor, Payment, PaymentEvent
 from payments.representations import payment_data
 from payments.services.transitions import _flag, _reserved_until
 from webhooks.selectors import sellers_wanting_event
@@ -95,7 +96,11 @@ def _expire_orders(order_ids: set, now, actor: Actor) -> None:
 
 
 def payment_release_reservations(*, now=None) -> int:
-    """Free (address, amount) slots whose payment is closed and whose window has ended."""
+    """Free (address, amount) slots whose payment is closed and whose window has ended, once a
+    monitor scan that began after the window has read the address. Releasing unread would drop the
+    address from the watch while the node is down: money sent meanwhile would never be seen."""
     now = now or timezone.now()
+    read_after_window = NanoCursor.objects.filter(address=OuterRef("pay_to"), checked_at__gt=OuterRef("reserved_until"))
     return Payment.objects.filter(amount_reserved=True, reserved_until__lt=now).exclude(
-        status__in=Payment.ACTIVE_STATUSES).update(amount_reserved=False, updated_at=now)
+        status__in=Payment.ACTIVE_STATUSES).filter(Exists(read_after_window)).update(amount_reserved=False,
+                                                                                     updated_at=now)

@@ -4,6 +4,7 @@ from dataclasses import replace
 import pytest
 
 from core.nano_codec import RAW_PER_MICRO
+from orders.actors import Actor
 from payments.models import NanoCursor, Payment, Receipt
 from payments.monitor import monitor_tick
 from payments.monitor_nano import LOCK_KEY, check_addresses, tick, watched_accounts, watched_addresses
@@ -66,8 +67,9 @@ def test_settled_receipts_are_skipped_without_a_transaction(django_assert_max_nu
     tick(provider=FakeProvider([obs]))
     # Same fact again (still receivable on the node), twice in one scan: 2 reads + 1 receipt check, no writes;
     # + 1 read for Nano refunds awaiting the seller's send (none here, so no RPC for them)
-    # + 1 delete of the rows of addresses no longer watched (none here).
-    with django_assert_max_num_queries(5):
+    # + 1 delete of the rows of addresses no longer watched (none here)
+    # + 1 update noting when the read addresses were read (their slots may be released after).
+    with django_assert_max_num_queries(6):
         summary = tick(provider=FakeProvider([obs, obs]))
     assert summary == {**summary, "new": 0, "applied": 0}
 
@@ -230,3 +232,36 @@ def test_a_node_answering_a_malformed_amount_skips_the_nano_tick_and_the_other_m
     assert summary["nano"] == {"error": "ProviderUnavailable"} and "error" not in summary["razorpay"]
     assert not Receipt.objects.exists() and not NanoCursor.objects.exists()
     reset_providers()
+
+
+def test_a_slot_is_kept_until_the_node_has_been_read_after_its_window(settings):
+    """The node was down from before a payment expired until after its slot's release window ended, and
+    the shopper's money arrived meanwhile. Releasing the slot unread would have dropped the address from
+    the watch: the send would never be seen. The slot is kept until a scan that began after the window
+    has read the address; that scan finds the money (paid late, for staff), and only then is it freed."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from payments.services import payment_expire_now, payment_release_reservations
+
+    settings.NANO_SLOT_RELEASE_AFTER = 2 * 3600
+    payment = PaymentFactory()
+    first = FakeProvider()
+    first.baselines = {payment.pay_to: []}  # the first read of an address takes its baseline
+    tick(provider=first)
+    payment_expire_now(payment=payment, actor=Actor.system("test"))
+    payment.refresh_from_db()
+    down = FakeProvider(error=ProviderUnavailable("node down"))
+    with time_machine.travel(payment.reserved_until + timedelta(minutes=5), tick=False):
+        with pytest.raises(ProviderUnavailable):
+            tick(provider=down)
+        assert payment_release_reservations() == 0  # nobody has looked since the window ended
+        assert payment.pay_to in watched_addresses()
+        tick(provider=FakeProvider([paid(payment)]))  # the node is back: the send is there
+        payment.refresh_from_db()
+        assert payment.status == "expired" and "paid_late" in payment.exceptions
+    with time_machine.travel(timezone.now() + timedelta(days=2), tick=False):
+        tick(provider=FakeProvider())
+        assert payment_release_reservations() == 1

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from orders.actors import Actor
 from orders.models import Order
-from payments.models import LedgerEntry, Payment, PaymentEvent, Receipt
+from payments.models import LedgerEntry, NanoCursor, Payment, PaymentEvent, Receipt
 from payments.money import RAW_PER_MICRO_XNO
 from payments.providers.base import Observation
 from payments.services import observation_apply, payment_accept_late, payment_expire_stale, receipt_assign
@@ -236,11 +236,18 @@ def test_underpaid_payment_expires_with_exception():
     assert payment.status == "expired" and "underpaid" in payment.exceptions and payment.review_status == "open"
 
 
+def read_by_the_monitor(*addresses, at):
+    """A monitor scan that began at `at` read these addresses (a slot is released only after one)."""
+    for address in addresses:
+        NanoCursor.objects.update_or_create(address=address, defaults={"checked_at": at})
+
+
 def test_release_reservations_after_window():
     from payments.services import payment_release_reservations
 
     payment = PaymentFactory(status="expired", reserved_until=timezone.now() - timedelta(minutes=1))
     active = PaymentFactory(reserved_until=timezone.now() - timedelta(minutes=1))
+    read_by_the_monitor(payment.pay_to, active.pay_to, at=timezone.now())
     assert payment_release_reservations() == 1
     payment.refresh_from_db()
     active.refresh_from_db()
@@ -297,6 +304,7 @@ def test_an_unpaid_expired_slot_is_released_after_the_release_window(settings):
     payment_expire_stale()
 
     later = timezone.now() + timedelta(hours=2, minutes=5)
+    read_by_the_monitor(unpaid.pay_to, underpaid.pay_to, at=later)
     payment_release_reservations(now=later)
     unpaid.refresh_from_db()
     underpaid.refresh_from_db()
@@ -316,6 +324,7 @@ def test_a_cancelled_unpaid_payment_releases_its_slot_early(settings):
     settings.NANO_SLOT_RELEASE_AFTER = 2 * 3600
     payment = PaymentFactory()
     payment_cancel(payment=payment, actor=Actor.system("test"))
+    read_by_the_monitor(payment.pay_to, at=timezone.now() + timedelta(hours=2, minutes=5))
     payment_release_reservations(now=timezone.now() + timedelta(hours=2, minutes=5))
     payment.refresh_from_db()
     assert payment.status == "cancelled" and not payment.amount_reserved
