@@ -42,3 +42,13 @@ def verify_session(client, user) -> TOTPDevice:
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return device
+
+
+def staff_browser_log_in(page, base: str, device: TOTPDevice, *, username: str = "fin", next_path: str = "/admin/"):
+    """Log a staff user in through the real pages: password, then the authenticator's current code."""
+    page.goto(f"{base}/admin/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("input[type=submit]")
+    page.fill("#id_code", totp_code(device))
+    page.click("button[type=submit]:has-text('Verify')")

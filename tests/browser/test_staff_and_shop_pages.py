@@ -12,7 +12,7 @@ from django.utils import timezone
 from payments.staff.groups import staff_groups_sync
 from tests import factories
 from tests.staff.conftest import fake_provider, gateway_capture  # noqa: F401 - fixture
-from tests.two_factor import confirmed_device, totp_code
+from tests.two_factor import confirmed_device, staff_browser_log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "artifacts" / "screenshots"
@@ -45,12 +45,7 @@ def staff_scene(transactional_db):
 
 
 def login(page, base, scene):
-    page.goto(f"{base}/admin/login/?next=/admin/")
-    page.fill("#id_username", "fin")
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("input[type=submit]")
-    page.fill("#id_code", totp_code(scene["device"]))
-    page.click("button[type=submit]:has-text('Verify')")
+    staff_browser_log_in(page, base, scene["device"])
     page.wait_for_url(f"{base}/admin/")
 
 

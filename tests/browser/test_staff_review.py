@@ -13,7 +13,7 @@ from sellers.models import PayoutDestination
 from tests.conftest import screenshot
 from tests.factories import PaymentFactory, SellerFactory, nano_address
 from tests.staff.conftest import gateway_capture, nano_send
-from tests.two_factor import confirmed_device, totp_code
+from tests.two_factor import confirmed_device, staff_browser_log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,13 +44,7 @@ def test_staff_accepts_late_payment_and_sees_balance_change(live_server, scene, 
     seller, late = scene["seller"], scene["late"]
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.on("dialog", lambda dialog: dialog.accept())
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", "fin")
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("input[type=submit]")
-    # Staff always give a second factor: the authenticator's current code.
-    page.fill("#id_code", totp_code(scene["device"]))
-    page.click("button[type=submit]:has-text('Verify')")
+    staff_browser_log_in(page, live_server.url, scene["device"])  # staff always give a second factor
     expect(page.locator("#kassa-staff-tools [data-review-count]")).to_have_text("1")
     _shoot(page, "index")
 
@@ -111,12 +105,7 @@ def test_staff_see_why_a_refunded_duplicate_is_back_in_the_queue(live_server, sc
     refund_mark_failed(refund=refund, actor=Actor.system("razorpay"), reason="beneficiary account closed")
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/review/")
-    page.fill("#id_username", "fin")
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("input[type=submit]")
-    page.fill("#id_code", totp_code(scene["device"]))
-    page.click("button[type=submit]:has-text('Verify')")
+    staff_browser_log_in(page, live_server.url, scene["device"], next_path="/admin/review/")
     row = page.locator(f'tr[data-kind="payment"][data-pk="{duplicate.pk}"]')
     expect(row).to_contain_text("its refund failed: beneficiary account closed")
     expect(row.locator('button[value="refund_duplicate"]')).to_be_visible()
