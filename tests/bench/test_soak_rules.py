@@ -118,3 +118,24 @@ def test_any_loss_or_unexplained_5xx_fails_the_run(broken, check):
     verdict = judge(facts(**broken))
     assert not verdict["reconciled"]
     assert [name for name, result in verdict["checks"].items() if not result["ok"]] == [check]
+
+
+@pytest.mark.django_db
+def test_an_inbound_webhook_waiting_for_its_retry_keeps_the_soak_settling():
+    """A CI soak once stopped 3 s before a webhook's retry: fault 5 had cut the database under it, so it
+    was `failed` with a retry due, and the settle check counted only `received` rows. Kassa would have
+    applied it; the run reported the payment lost. A row waits while it is received or has a retry due."""
+    from django.utils import timezone
+
+    from bench.soak.reconcile import inbound_webhooks_waiting
+    from payments.models import InboundWebhook
+
+    def row(n, **fields):
+        return InboundWebhook.objects.create(provider="coinpay", event_id=f"e{n}", body="{}", **fields)
+
+    row(1, status="received", signature_valid=True)
+    row(2, status="failed", signature_valid=True, attempts=1, retry_at=timezone.now())
+    row(3, status="failed", signature_valid=True, attempts=5)  # left for staff: the review queue has it
+    row(4, status="received", signature_valid=False)  # never processed: a forged signature
+    row(5, status="processed", signature_valid=True)
+    assert inbound_webhooks_waiting() == 2
