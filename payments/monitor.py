@@ -32,7 +32,7 @@ def monitor_ticks_load() -> None:
 
 
 def monitor_tick(methods: tuple[str, ...] | None = None) -> dict:
-    summary = {}
+    summary, failures = {}, []
     for method in methods or tuple(METHOD_TICKS):
         started = time.perf_counter()
         tick = import_string(METHOD_TICKS[method])  # checked at start: an error here is a real fault
@@ -41,7 +41,13 @@ def monitor_tick(methods: tuple[str, ...] | None = None) -> dict:
         except ProviderError as exc:
             log.warning("monitor tick skipped", extra={"method": method, "error": exc.__class__.__name__})
             summary[method] = {"error": exc.__class__.__name__}
+        except Exception as exc:  # the database lost, a bug: the other methods still get their check
+            log.exception("monitor tick failed", extra={"method": method})
+            summary[method] = {"error": exc.__class__.__name__}
+            failures.append(exc)
         MONITOR_TICK_SECONDS.labels(method).observe(time.perf_counter() - started)
     # Every 10 s: the full summary is for debugging, not for the running log.
     log.debug("monitor tick", extra={"summary": summary})
+    if failures:
+        raise failures[0]  # after the others ran: the task still fails where it is seen
     return summary

@@ -3,6 +3,7 @@ stops Django from starting (web, worker and beat alike) instead of quietly dropp
 import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
+from django.db import OperationalError
 
 import payments.monitor
 from payments.providers import registry
@@ -43,3 +44,28 @@ def test_monitor_tick_does_not_skip_a_method_whose_module_is_broken(monkeypatch)
     monkeypatch.setattr(payments.monitor, "METHOD_TICKS", {"nano": "payments.monitor_nano.no_such_tick"})
     with pytest.raises(ImportError):
         payments.monitor.monitor_tick()
+
+
+RAN = []
+
+
+def database_lost_tick():
+    RAN.append("nano")
+    raise OperationalError("terminating connection due to administrator command")
+
+
+def gateway_tick():
+    RAN.append("razorpay")
+    return {"polled": 0}
+
+
+def test_a_method_whose_tick_breaks_does_not_stop_the_others_and_the_task_still_fails(monkeypatch):
+    """An error that is not the provider's (the database lost, a bug) in the Nano tick used to end
+    monitor_tick there: Razorpay and CoinPay went unchecked for that tick. The others now run, and
+    the error is raised after them, so the task still fails where it can be seen."""
+    RAN.clear()
+    monkeypatch.setattr(payments.monitor, "METHOD_TICKS", {
+        "nano": f"{__name__}.database_lost_tick", "razorpay": f"{__name__}.gateway_tick"})
+    with pytest.raises(OperationalError):
+        payments.monitor.monitor_tick()
+    assert RAN == ["nano", "razorpay"]
