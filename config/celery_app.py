@@ -12,6 +12,7 @@ from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+log = logging.getLogger("kassa.celery")
 app = Celery("kassa")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -21,6 +22,18 @@ def task_named(name: str):
     """A registered task, for a service that queues it: tasks import services, so a service never
     imports a tasks module (each app's ready() imports its tasks, which registers them)."""
     return app.tasks[name]
+
+
+def publish(name: str, *args, countdown: float | None = None) -> bool:
+    """Queue task `name`; with the broker down, log it and return False instead of raising. Only for
+    work a beat sweep also finds from the database (the row says it is due), so a lost publish delays
+    that work, never loses it, and never turns a change already committed into an error."""
+    try:
+        task_named(name).apply_async(args, countdown=countdown)
+    except Exception:  # noqa: BLE001 - kombu's connection errors differ by transport
+        log.warning("task not queued: broker unavailable", extra={"task": name}, exc_info=True)
+        return False
+    return True
 
 
 @setup_logging.connect

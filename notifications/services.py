@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from config.celery_app import app as celery_app
+from config.celery_app import publish
 from config.inserts import insert_unless_conflict
 from notifications.kinds import SELLER_KINDS
 from notifications.models import OutboxEmail, SellerEmailSettings
@@ -66,11 +66,8 @@ SEND_TASK = "notifications.tasks.send_email"
 
 
 def _send_later(email_id: int) -> None:
-    # Queued by name: tasks import this module (the app's ready() registers them).
-    try:
-        celery_app.tasks[SEND_TASK].delay(email_id)
-    except Exception:  # noqa: BLE001 - broker down after the commit: the send-due-emails sweep sends the row
-        log.warning("email enqueue failed", extra={"email": email_id})
+    # Queued by name: tasks import this module. Broker down: the send-due-emails sweep sends the row.
+    publish(SEND_TASK, email_id)
 
 
 def _claim(email_id: int, now) -> OutboxEmail | None:

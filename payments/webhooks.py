@@ -25,7 +25,7 @@ from django.http.request import HttpHeaders
 from django.utils import timezone
 
 from config.api import error_body
-from config.celery_app import app, task_named
+from config.celery_app import app, publish, task_named
 from config.inserts import insert_unless_conflict
 from config.outage import DATABASE_ERRORS
 from config.redis import redis_client
@@ -216,10 +216,8 @@ def webhooks_kick() -> bool:
 
 
 def _enqueue(webhook_id: int) -> None:
-    try:
-        task_named(PROCESS_TASK).delay_on_commit(webhook_id)
-    except Exception:  # noqa: BLE001 - broker down: the row stays "received" for the sweep/reprocess
-        log.exception("webhook enqueue failed", extra={"webhook": webhook_id})
+    # Broker down: the row stays "received" for the monitor's sweep or a reprocess.
+    transaction.on_commit(lambda: publish(PROCESS_TASK, webhook_id))
 
 
 def inbound_webhooks_drain(*, batch_size: int = DRAIN_BATCH, max_rows: int = DRAIN_MAX_ROWS) -> int:
@@ -337,10 +335,7 @@ def _retry_later(webhook_id: int, attempts: int) -> None:
     InboundWebhook.objects.filter(pk=webhook_id).update(retry_at=timezone.now() + timedelta(seconds=countdown))
     if app.conf.task_always_eager:
         return  # inline (tests, no broker): the monitor's sweep, the next delivery or a reprocess picks it up
-    try:
-        task_named(PROCESS_TASK).apply_async((webhook_id,), countdown=countdown)
-    except Exception:  # noqa: BLE001 - broker down: the monitor re-queues the row once its retry is overdue
-        log.exception("webhook retry enqueue failed", extra={"webhook": webhook_id})
+    publish(PROCESS_TASK, webhook_id, countdown=countdown)  # lost: the monitor re-queues it once overdue
 
 
 def inbound_webhook_reprocess(*, webhook_id: int, actor: Actor | None = None) -> str:

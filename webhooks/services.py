@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import logging
 import secrets
 import uuid
 from collections import defaultdict
@@ -10,12 +9,11 @@ from collections import defaultdict
 from django.db import transaction
 from django.utils import timezone
 
-from config.celery_app import task_named
+from config.celery_app import publish
 from config.errors import DomainError
 from sellers.models import Seller
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
-log = logging.getLogger("kassa.webhooks")
 MAX_ENDPOINTS = 20  # per seller: each event fans out to every endpoint
 
 # --- outbound webhooks: the outbox ----------------------------------------------------
@@ -54,12 +52,8 @@ def webhook_event_emit(*, seller_id: int, event_type: str, data: dict) -> list[W
 
 
 def _enqueue_deliveries(ids: list[int]) -> None:
-    deliver = task_named("webhooks.tasks.deliver_webhook")
-    for delivery_id in ids:
-        try:
-            deliver.delay(delivery_id)
-        except Exception:  # broker down: the deliver_due_webhooks beat task picks these up
-            log.warning("enqueue failed", extra={"delivery": delivery_id})
+    for delivery_id in ids:  # broker down: the deliver_due_webhooks beat task picks these up
+        publish("webhooks.tasks.deliver_webhook", delivery_id)
 
 
 # --- webhook endpoints ----------------------------------------------------------------

@@ -1,13 +1,11 @@
 """People's actions on a payment: a shopper's verify, staff's cancel, expire, accept-late, resolve and assign."""
 from __future__ import annotations
 
-import logging
-
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from config.celery_app import task_named
+from config.celery_app import publish
 from orders.actors import Actor
 from payments.models import Payment, Receipt
 from payments.money import due_in_wire_units
@@ -34,8 +32,6 @@ from payments.services.transitions import (
     _transition,
     payment_event_write,
 )
-
-log = logging.getLogger("kassa.payments")
 
 
 def payment_verify(*, payment: Payment, reference: str = "") -> Payment:
@@ -80,15 +76,9 @@ def payment_check_soon(*, payment: Payment) -> bool:
     """
     if not cache.add(f"kassa:check:{payment.method}:{payment.pay_to or payment.pk}", 1, ADDRESS_CHECK_SECONDS):
         return False
-    transaction.on_commit(lambda: _check_later(str(payment.pk)))
+    # Broker down: the beat monitor reads the address anyway.
+    transaction.on_commit(lambda: publish("payments.tasks.verify_payment", str(payment.pk)))
     return True
-
-
-def _check_later(payment_id: str) -> None:
-    try:
-        task_named("payments.tasks.verify_payment").delay(payment_id)
-    except Exception:  # noqa: BLE001 - broker down: the beat monitor reads the address anyway
-        log.warning("verify enqueue failed", extra={"payment": payment_id})
 
 
 def receipt_dispute(*, receipt: Receipt, claimant: Payment, actor: Actor) -> None:

@@ -418,8 +418,8 @@ def coalesced(monkeypatch):
     monkeypatch.setattr(webhooks, "_covered_until", 0.0)
     monkeypatch.setattr(webhooks, "webhooks_kick", lambda: published.append("drain") or True)
     monkeypatch.setattr(process_pending_webhooks, "apply_async", lambda *a, **k: published.append("drain"))
-    monkeypatch.setattr(process_inbound_webhook, "delay_on_commit",
-                        lambda *a: pytest.fail("per-row task queued in coalesced mode"))
+    monkeypatch.setattr(process_inbound_webhook, "apply_async",
+                        lambda *a, **k: pytest.fail("per-row task queued in coalesced mode"))
     return published
 
 
@@ -476,7 +476,7 @@ def test_lost_kick_is_caught_by_the_stale_sweep(post, coalesced, monkeypatch, dj
     assert post(rzp_body("payment.captured", payment, "captured")).status_code == 200
     row = InboundWebhook.objects.get()
     assert row.status == "received"
-    monkeypatch.setattr(process_inbound_webhook, "delay_on_commit", process_inbound_webhook.delay)
+    monkeypatch.delattr(process_inbound_webhook, "apply_async")  # the sweep queues the row itself
     with django_capture_on_commit_callbacks(execute=True):
         assert webhooks.inbound_webhooks_requeue_stale(provider="razorpay", older_than_seconds=-1) == 1
     row.refresh_from_db()
